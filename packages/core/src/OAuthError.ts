@@ -1,0 +1,692 @@
+/**
+ * The OAuth 2.0 error model: one tagged class per error code (RFC 6749 section 5.2, RFC 6750 section 3,
+ * RFC 7009, RFC 8628 section 3.5, RFC 8707, plus `rate_limited`), the errors around them, and the one
+ * function that turns an HTTP answer into the right class.
+ *
+ * Every error says what to do about it through its `disposition`, and none carries a secret.
+ *
+ * @since 0.1.0
+ */
+import * as Duration from "effect/Duration"
+import * as Predicate from "effect/Predicate"
+import * as Schema from "effect/Schema"
+import * as headers from "./internal/headers.js"
+
+/**
+ * @since 0.1.0
+ * @category type ids
+ */
+export const TypeId: unique symbol = Symbol.for("@tokenfx/core/OAuthError")
+
+/**
+ * @since 0.1.0
+ * @category type ids
+ */
+export type TypeId = typeof TypeId
+
+/**
+ * What a caller should do about an error:
+ *
+ * - `reauthenticate`: the grant is gone; send the user through login again.
+ * - `configuration`: the client is set up wrongly; retrying will not help.
+ * - `retry`: transient; try again later (honouring `retryAfter` where present).
+ * - `poll`: device flow; keep polling.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Disposition = "reauthenticate" | "configuration" | "retry" | "poll"
+
+/**
+ * The fields every OAuth error carries. `retryAfter` is the server's `Retry-After`, when it sent one.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const fields = {
+  description: Schema.optional(Schema.String),
+  uri: Schema.optional(Schema.String),
+  status: Schema.optional(Schema.Number),
+  endpoint: Schema.optional(Schema.String),
+  retryAfter: Schema.optional(Schema.DurationFromSelf)
+}
+
+const describe = (self: {
+  readonly code: string
+  readonly description?: string | undefined
+  readonly status?: number | undefined
+  readonly endpoint?: string | undefined
+  readonly retryAfter?: Duration.Duration | undefined
+}): string => {
+  let message = self.code
+  if (self.description !== undefined) message += `: ${self.description}`
+  const context: Array<string> = []
+  if (self.status !== undefined) context.push(`HTTP ${self.status}`)
+  if (self.endpoint !== undefined) context.push(self.endpoint)
+  if (self.retryAfter !== undefined) context.push(`retry after ${Duration.format(self.retryAfter)}`)
+  return context.length > 0 ? `${message} (${context.join(", ")})` : message
+}
+
+/**
+ * @since 0.1.0
+ * @category errors
+ */
+export class InvalidRequest extends Schema.TaggedError<InvalidRequest>("@tokenfx/core/InvalidRequest")(
+  "InvalidRequest",
+  fields
+) {
+  readonly [TypeId]: TypeId = TypeId
+  readonly code = "invalid_request"
+  readonly disposition: Disposition = "configuration"
+  override get message(): string {
+    return describe(this)
+  }
+}
+
+/**
+ * @since 0.1.0
+ * @category errors
+ */
+export class InvalidClient extends Schema.TaggedError<InvalidClient>("@tokenfx/core/InvalidClient")(
+  "InvalidClient",
+  fields
+) {
+  readonly [TypeId]: TypeId = TypeId
+  readonly code = "invalid_client"
+  readonly disposition: Disposition = "configuration"
+  override get message(): string {
+    return describe(this)
+  }
+}
+
+/**
+ * The refresh token, authorization code or device code is invalid, expired, revoked or already used.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class InvalidGrant extends Schema.TaggedError<InvalidGrant>("@tokenfx/core/InvalidGrant")(
+  "InvalidGrant",
+  fields
+) {
+  readonly [TypeId]: TypeId = TypeId
+  readonly code = "invalid_grant"
+  readonly disposition: Disposition = "reauthenticate"
+  override get message(): string {
+    return describe(this)
+  }
+}
+
+/**
+ * @since 0.1.0
+ * @category errors
+ */
+export class UnauthorizedClient extends Schema.TaggedError<UnauthorizedClient>("@tokenfx/core/UnauthorizedClient")(
+  "UnauthorizedClient",
+  fields
+) {
+  readonly [TypeId]: TypeId = TypeId
+  readonly code = "unauthorized_client"
+  readonly disposition: Disposition = "configuration"
+  override get message(): string {
+    return describe(this)
+  }
+}
+
+/**
+ * @since 0.1.0
+ * @category errors
+ */
+export class UnsupportedGrantType
+  extends Schema.TaggedError<UnsupportedGrantType>("@tokenfx/core/UnsupportedGrantType")(
+    "UnsupportedGrantType",
+    fields
+  )
+{
+  readonly [TypeId]: TypeId = TypeId
+  readonly code = "unsupported_grant_type"
+  readonly disposition: Disposition = "configuration"
+  override get message(): string {
+    return describe(this)
+  }
+}
+
+/**
+ * @since 0.1.0
+ * @category errors
+ */
+export class InvalidScope extends Schema.TaggedError<InvalidScope>("@tokenfx/core/InvalidScope")(
+  "InvalidScope",
+  fields
+) {
+  readonly [TypeId]: TypeId = TypeId
+  readonly code = "invalid_scope"
+  readonly disposition: Disposition = "configuration"
+  override get message(): string {
+    return describe(this)
+  }
+}
+
+/**
+ * The access token was rejected by a resource server (RFC 6750). `challenge` keeps the parsed
+ * `WWW-Authenticate` parameters, which never contain the token.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class InvalidToken extends Schema.TaggedError<InvalidToken>("@tokenfx/core/InvalidToken")("InvalidToken", {
+  ...fields,
+  challenge: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.String }))
+}) {
+  readonly [TypeId]: TypeId = TypeId
+  readonly code = "invalid_token"
+  readonly disposition: Disposition = "reauthenticate"
+  override get message(): string {
+    return describe(this)
+  }
+}
+
+/**
+ * The token lacks a scope the resource needs; `scope` is the scope the server asked for.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class InsufficientScope extends Schema.TaggedError<InsufficientScope>("@tokenfx/core/InsufficientScope")(
+  "InsufficientScope",
+  { ...fields, scope: Schema.optional(Schema.String) }
+) {
+  readonly [TypeId]: TypeId = TypeId
+  readonly code = "insufficient_scope"
+  readonly disposition: Disposition = "reauthenticate"
+  override get message(): string {
+    const base = describe(this)
+    return this.scope === undefined ? base : `${base} [required scope: ${this.scope}]`
+  }
+}
+
+/**
+ * @since 0.1.0
+ * @category errors
+ */
+export class AccessDenied extends Schema.TaggedError<AccessDenied>("@tokenfx/core/AccessDenied")(
+  "AccessDenied",
+  fields
+) {
+  readonly [TypeId]: TypeId = TypeId
+  readonly code = "access_denied"
+  readonly disposition: Disposition = "reauthenticate"
+  override get message(): string {
+    return describe(this)
+  }
+}
+
+/**
+ * Device flow: the user has not finished yet; keep polling at the same interval.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class AuthorizationPending extends Schema.TaggedError<AuthorizationPending>(
+  "@tokenfx/core/AuthorizationPending"
+)("AuthorizationPending", fields) {
+  readonly [TypeId]: TypeId = TypeId
+  readonly code = "authorization_pending"
+  readonly disposition: Disposition = "poll"
+  override get message(): string {
+    return describe(this)
+  }
+}
+
+/**
+ * Device flow: keep polling, 5 seconds slower (RFC 8628 section 3.5).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class SlowDown extends Schema.TaggedError<SlowDown>("@tokenfx/core/SlowDown")("SlowDown", fields) {
+  readonly [TypeId]: TypeId = TypeId
+  readonly code = "slow_down"
+  readonly disposition: Disposition = "poll"
+  override get message(): string {
+    return describe(this)
+  }
+}
+
+/**
+ * Device flow: the device code expired; start again.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ExpiredToken extends Schema.TaggedError<ExpiredToken>("@tokenfx/core/ExpiredToken")(
+  "ExpiredToken",
+  fields
+) {
+  readonly [TypeId]: TypeId = TypeId
+  readonly code = "expired_token"
+  readonly disposition: Disposition = "reauthenticate"
+  override get message(): string {
+    return describe(this)
+  }
+}
+
+/**
+ * The provider is rate limiting this client (`rate_limited` or HTTP 429).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class RateLimited extends Schema.TaggedError<RateLimited>("@tokenfx/core/RateLimited")(
+  "RateLimited",
+  fields
+) {
+  readonly [TypeId]: TypeId = TypeId
+  readonly code = "rate_limited"
+  readonly disposition: Disposition = "retry"
+  override get message(): string {
+    return describe(this)
+  }
+}
+
+/**
+ * @since 0.1.0
+ * @category errors
+ */
+export class ServerError extends Schema.TaggedError<ServerError>("@tokenfx/core/ServerError")(
+  "ServerError",
+  fields
+) {
+  readonly [TypeId]: TypeId = TypeId
+  readonly code = "server_error"
+  readonly disposition: Disposition = "retry"
+  override get message(): string {
+    return describe(this)
+  }
+}
+
+/**
+ * @since 0.1.0
+ * @category errors
+ */
+export class TemporarilyUnavailable
+  extends Schema.TaggedError<TemporarilyUnavailable>("@tokenfx/core/TemporarilyUnavailable")(
+    "TemporarilyUnavailable",
+    fields
+  )
+{
+  readonly [TypeId]: TypeId = TypeId
+  readonly code = "temporarily_unavailable"
+  readonly disposition: Disposition = "retry"
+  override get message(): string {
+    return describe(this)
+  }
+}
+
+/**
+ * Revocation: the server does not revoke this kind of token (RFC 7009 section 2.2.1).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class UnsupportedTokenType
+  extends Schema.TaggedError<UnsupportedTokenType>("@tokenfx/core/UnsupportedTokenType")(
+    "UnsupportedTokenType",
+    fields
+  )
+{
+  readonly [TypeId]: TypeId = TypeId
+  readonly code = "unsupported_token_type"
+  readonly disposition: Disposition = "configuration"
+  override get message(): string {
+    return describe(this)
+  }
+}
+
+/**
+ * The requested resource indicator is not acceptable (RFC 8707).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class InvalidTarget extends Schema.TaggedError<InvalidTarget>("@tokenfx/core/InvalidTarget")(
+  "InvalidTarget",
+  fields
+) {
+  readonly [TypeId]: TypeId = TypeId
+  readonly code = "invalid_target"
+  readonly disposition: Disposition = "configuration"
+  override get message(): string {
+    return describe(this)
+  }
+}
+
+/**
+ * An error code this library does not know; `code` keeps it as sent. 5xx statuses are retried.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class UnknownOAuthError extends Schema.TaggedError<UnknownOAuthError>("@tokenfx/core/UnknownOAuthError")(
+  "UnknownOAuthError",
+  { ...fields, code: Schema.String }
+) {
+  readonly [TypeId]: TypeId = TypeId
+  get disposition(): Disposition {
+    return this.status !== undefined && this.status >= 500 ? "retry" : "configuration"
+  }
+  override get message(): string {
+    return describe(this)
+  }
+}
+
+/**
+ * The request never got an answer: connection refused, reset, DNS failure or timeout. Always retryable.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class TransportError extends Schema.TaggedError<TransportError>("@tokenfx/core/TransportError")(
+  "TransportError",
+  {
+    reason: Schema.Literal("Connection", "Timeout", "Redirect", "Insecure"),
+    description: Schema.optional(Schema.String),
+    endpoint: Schema.optional(Schema.String),
+    cause: Schema.optional(Schema.Defect)
+  }
+) {
+  readonly [TypeId]: TypeId = TypeId
+  readonly code = "transport_error"
+  get disposition(): Disposition {
+    return this.reason === "Connection" || this.reason === "Timeout" ? "retry" : "configuration"
+  }
+  override get message(): string {
+    const where = this.endpoint === undefined ? "" : ` (${this.endpoint})`
+    const what = this.description === undefined ? "" : `: ${this.description}`
+    return `${this.reason} error${what}${where}`
+  }
+}
+
+/**
+ * An answer that is not what the protocol says: a 2xx whose body does not decode, or a non-OAuth
+ * error page. `field` names the offending field; its value is never kept.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class MalformedResponse extends Schema.TaggedError<MalformedResponse>("@tokenfx/core/MalformedResponse")(
+  "MalformedResponse",
+  {
+    reason: Schema.String,
+    field: Schema.optional(Schema.String),
+    status: Schema.optional(Schema.Number),
+    endpoint: Schema.optional(Schema.String)
+  }
+) {
+  readonly [TypeId]: TypeId = TypeId
+  readonly code = "malformed_response"
+  get disposition(): Disposition {
+    return this.status !== undefined && this.status >= 500 ? "retry" : "configuration"
+  }
+  override get message(): string {
+    const field = this.field === undefined ? "" : `${this.field}: `
+    const context: Array<string> = []
+    if (this.status !== undefined) context.push(`HTTP ${this.status}`)
+    if (this.endpoint !== undefined) context.push(this.endpoint)
+    return `${field}${this.reason}${context.length > 0 ? ` (${context.join(", ")})` : ""}`
+  }
+}
+
+/**
+ * The grant behind a key is dead (revoked, expired, or its refresh token was rejected) and was
+ * removed: the user must log in again.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ReconnectRequired extends Schema.TaggedError<ReconnectRequired>("@tokenfx/core/ReconnectRequired")(
+  "ReconnectRequired",
+  {
+    key: Schema.String,
+    reason: Schema.String,
+    cause: Schema.optional(Schema.Defect)
+  }
+) {
+  readonly [TypeId]: TypeId = TypeId
+  readonly code = "reconnect_required"
+  readonly disposition: Disposition = "reauthenticate"
+  override get message(): string {
+    return `Reconnect required for "${this.key}": ${this.reason}`
+  }
+}
+
+/**
+ * An error the server answered with, one class per OAuth error code.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type ProtocolError =
+  | InvalidRequest
+  | InvalidClient
+  | InvalidGrant
+  | UnauthorizedClient
+  | UnsupportedGrantType
+  | InvalidScope
+  | InvalidToken
+  | InsufficientScope
+  | AccessDenied
+  | AuthorizationPending
+  | SlowDown
+  | ExpiredToken
+  | RateLimited
+  | ServerError
+  | TemporarilyUnavailable
+  | UnsupportedTokenType
+  | InvalidTarget
+  | UnknownOAuthError
+
+/**
+ * Every error of this module.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type OAuthError = ProtocolError | TransportError | MalformedResponse | ReconnectRequired
+
+/**
+ * @since 0.1.0
+ * @category guards
+ */
+export const isOAuthError = (u: unknown): u is OAuthError => Predicate.hasProperty(u, TypeId)
+
+/**
+ * Whether retrying the same request later may succeed.
+ *
+ * @since 0.1.0
+ * @category guards
+ */
+export const isRetryable = (error: OAuthError): boolean => error.disposition === "retry"
+
+/**
+ * The class for each known OAuth error code.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const byCode = {
+  invalid_request: InvalidRequest,
+  invalid_client: InvalidClient,
+  invalid_grant: InvalidGrant,
+  unauthorized_client: UnauthorizedClient,
+  unsupported_grant_type: UnsupportedGrantType,
+  invalid_scope: InvalidScope,
+  invalid_token: InvalidToken,
+  insufficient_scope: InsufficientScope,
+  access_denied: AccessDenied,
+  authorization_pending: AuthorizationPending,
+  slow_down: SlowDown,
+  expired_token: ExpiredToken,
+  rate_limited: RateLimited,
+  server_error: ServerError,
+  temporarily_unavailable: TemporarilyUnavailable,
+  unsupported_token_type: UnsupportedTokenType,
+  invalid_target: InvalidTarget
+} as const
+
+/**
+ * The fields common to every protocol error.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Details {
+  readonly description?: string | undefined
+  readonly uri?: string | undefined
+  readonly status?: number | undefined
+  readonly endpoint?: string | undefined
+  readonly retryAfter?: Duration.Duration | undefined
+}
+
+/**
+ * Builds the class for an OAuth error code, or `UnknownOAuthError` keeping a code it does not know.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const fromCode = (code: string, details: Details = {}): ProtocolError => {
+  if (!Object.hasOwn(byCode, code)) return new UnknownOAuthError({ ...details, code })
+  const known: new(details: Details) => ProtocolError = byCode[code as keyof typeof byCode]
+  return new known(details)
+}
+
+/**
+ * An HTTP answer, as far as error mapping needs it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface HttpAnswer {
+  readonly status: number
+  readonly headers: Readonly<Record<string, string | undefined>>
+  readonly body: string
+  readonly endpoint?: string | undefined
+}
+
+/**
+ * Turns a non-2xx HTTP answer into the error for its code. Reads a JSON body (`error`,
+ * `error_description`, `error_uri`), the `WWW-Authenticate` challenge, and `Retry-After` (seconds
+ * or an HTTP date, measured from `now` in epoch milliseconds). A body that is not JSON, such as an
+ * HTML 500 page, is mapped by its status alone; its content is never copied into the error.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const fromHttp = (answer: HttpAnswer, now: number): ProtocolError | MalformedResponse => {
+  const details: Details = {
+    status: answer.status,
+    endpoint: answer.endpoint,
+    retryAfter: headers.parseRetryAfter(headerOf(answer.headers, "retry-after"), now)
+  }
+  const body = headers.parseJsonObject(answer.body)
+  if (body !== undefined && typeof body["error"] === "string" && body["error"].length > 0) {
+    return fromCode(body["error"], {
+      ...details,
+      description: typeof body["error_description"] === "string" ? body["error_description"] : undefined,
+      uri: typeof body["error_uri"] === "string" ? body["error_uri"] : undefined
+    })
+  }
+  const challenge = headerOf(answer.headers, "www-authenticate")
+  if (challenge !== undefined) {
+    for (const parsed of headers.parseWwwAuthenticate(challenge)) {
+      const error = fromChallenge(parsed, details)
+      if (error !== undefined) return error
+    }
+  }
+  switch (answer.status) {
+    case 400:
+      return new InvalidRequest(details)
+    case 401:
+      return new InvalidClient(details)
+    case 403:
+      return new AccessDenied(details)
+    case 429:
+      return new RateLimited(details)
+    case 503:
+      return new TemporarilyUnavailable(details)
+  }
+  if (answer.status >= 500) return new ServerError(details)
+  return new MalformedResponse({
+    reason: body === undefined ? "expected an OAuth error body, got something else" : "error body has no error code",
+    status: answer.status,
+    endpoint: answer.endpoint
+  })
+}
+
+const headerOf = (record: Readonly<Record<string, string | undefined>>, name: string): string | undefined => {
+  const direct = record[name]
+  if (direct !== undefined) return direct
+  for (const key of Object.keys(record)) {
+    if (key.toLowerCase() === name) return record[key]
+  }
+  return undefined
+}
+
+/**
+ * Parses a `Retry-After` header value: delay-seconds or an HTTP date, relative to `now` in epoch
+ * milliseconds. A date in the past is a zero delay; anything else unreadable is `undefined`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const parseRetryAfter: (value: string | undefined, now: number) => Duration.Duration | undefined =
+  headers.parseRetryAfter
+
+/**
+ * A `WWW-Authenticate` challenge (RFC 7235 section 4.1): its scheme and its parameters, with
+ * parameter names in lower case.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Challenge {
+  readonly scheme: string
+  readonly params: Readonly<Record<string, string>>
+  readonly token68?: string | undefined
+}
+
+/**
+ * Parses a `WWW-Authenticate` header into its challenges, e.g.
+ * `Bearer realm="api", error="invalid_token", error_description="expired"`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const parseWwwAuthenticate: (header: string) => ReadonlyArray<Challenge> = headers.parseWwwAuthenticate
+
+/**
+ * The error a resource server's challenge describes (RFC 6750 section 3.1), if it names one.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const fromChallenge = (
+  challenge: Challenge,
+  details: Details = {}
+): InvalidToken | InsufficientScope | ProtocolError | undefined => {
+  const code = challenge.params["error"]
+  if (code === undefined) return undefined
+  const withChallenge: Details = {
+    ...details,
+    description: challenge.params["error_description"] ?? details.description,
+    uri: challenge.params["error_uri"] ?? details.uri
+  }
+  switch (code) {
+    case "invalid_token":
+      return new InvalidToken({ ...withChallenge, challenge: challenge.params })
+    case "insufficient_scope":
+      return new InsufficientScope({ ...withChallenge, scope: challenge.params["scope"] })
+    default:
+      return fromCode(code, withChallenge)
+  }
+}

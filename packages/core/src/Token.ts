@@ -1,0 +1,326 @@
+/**
+ * The token a client holds: the wire format a token endpoint answers with (`TokenResponse`, RFC 6749
+ * section 5.1), the domain `Token` built from it, rotation, and the storage codec.
+ *
+ * Secrets are `Redacted` from the moment they are decoded.
+ *
+ * @since 0.1.0
+ */
+import * as DateTime from "effect/DateTime"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as ParseResult from "effect/ParseResult"
+import * as Redacted from "effect/Redacted"
+import * as Schema from "effect/Schema"
+import * as Jwt from "./Jwt.js"
+import { MalformedResponse } from "./OAuthError.js"
+
+/**
+ * A lifetime in seconds: a non-negative number, or a numeric string as some servers send it.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const Seconds = Schema.Union(
+  Schema.Number.pipe(Schema.finite(), Schema.nonNegative()),
+  Schema.NumberFromString.pipe(Schema.finite(), Schema.nonNegative())
+).annotations({ identifier: "Seconds", description: "a non-negative number of seconds" })
+
+/**
+ * The token endpoint's successful answer (RFC 6749 section 5.1), snake_case as on the wire. Lenient
+ * where servers differ (`expires_in` as a string, `token_type` in any case or absent, unknown fields
+ * kept), strict where it matters (a non-empty `access_token`, a non-negative `expires_in`).
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const TokenResponse = Schema.Struct(
+  {
+    access_token: Schema.Redacted(Schema.NonEmptyString),
+    token_type: Schema.optional(Schema.String),
+    expires_in: Schema.optional(Schema.NullOr(Seconds)),
+    refresh_token: Schema.optional(Schema.Redacted(Schema.String)),
+    scope: Schema.optional(Schema.String),
+    id_token: Schema.optional(Schema.Redacted(Schema.String)),
+    refresh_token_expires_in: Schema.optional(Schema.NullOr(Seconds))
+  },
+  Schema.Record({ key: Schema.String, value: Schema.Unknown })
+).annotations({ identifier: "TokenResponse" })
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type TokenResponse = typeof TokenResponse.Type
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type TokenResponseEncoded = typeof TokenResponse.Encoded
+
+/**
+ * A token as the application holds it. `expiresAt` is absent when neither the response nor the
+ * access token (as a JWT) said when it expires; such a token is refreshed only after a 401.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export class Token extends Schema.Class<Token>("@tokenfx/core/Token")({
+  accessToken: Schema.Redacted(Schema.NonEmptyString),
+  tokenType: Schema.String,
+  refreshToken: Schema.optional(Schema.Redacted(Schema.String)),
+  issuedAt: Schema.DateTimeUtc,
+  expiresAt: Schema.optional(Schema.DateTimeUtc),
+  scopes: Schema.Array(Schema.String),
+  idToken: Schema.optional(Schema.Redacted(Schema.String)),
+  refreshTokenExpiresAt: Schema.optional(Schema.DateTimeUtc)
+}) {}
+
+/**
+ * @since 0.1.0
+ * @category guards
+ */
+export const isToken = (u: unknown): u is Token => u instanceof Token
+
+/**
+ * The canonical spelling of a token type: `Bearer` and `DPoP` whatever case the server used, any
+ * other type as sent, and `Bearer` when the server sent none.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const canonicalTokenType = (tokenType: string | undefined): string => {
+  if (tokenType === undefined || tokenType.length === 0) return "Bearer"
+  switch (tokenType.toLowerCase()) {
+    case "bearer":
+      return "Bearer"
+    case "dpop":
+      return "DPoP"
+    default:
+      return tokenType
+  }
+}
+
+/**
+ * Splits a space-delimited `scope` (RFC 6749 section 3.3).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const parseScope = (scope: string | undefined): ReadonlyArray<string> =>
+  scope === undefined ? [] : scope.split(/\s+/).filter((s) => s.length > 0)
+
+const toMillis = (now: DateTime.Utc | number): number => typeof now === "number" ? now : DateTime.toEpochMillis(now)
+
+const afterSeconds = (now: number, seconds: number | null | undefined): DateTime.Utc | undefined =>
+  // Zero is read as "not said" rather than "already expired": servers that send it mean no lifetime.
+  seconds === undefined || seconds === null || seconds === 0
+    ? undefined
+    : DateTime.unsafeMake(now + Math.round(seconds * 1000))
+
+const nonEmpty = (secret: Redacted.Redacted<string> | undefined): Redacted.Redacted<string> | undefined =>
+  secret !== undefined && Redacted.value(secret).length > 0 ? secret : undefined
+
+/**
+ * Builds a `Token` from a decoded response received at `now` (epoch milliseconds or a `DateTime`).
+ * `expiresAt` comes from `expires_in`, else from the access token's JWT `exp` claim, else none.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (response: TokenResponse, now: DateTime.Utc | number): Token => {
+  const issued = toMillis(now)
+  const fromJwt = Jwt.expiresAtMillis(response.access_token)
+  const expiresAt = afterSeconds(issued, response.expires_in) ??
+    (fromJwt === undefined ? undefined : DateTime.unsafeMake(fromJwt))
+  return new Token({
+    accessToken: response.access_token,
+    tokenType: canonicalTokenType(response.token_type),
+    refreshToken: nonEmpty(response.refresh_token),
+    issuedAt: DateTime.unsafeMake(issued),
+    expiresAt,
+    scopes: parseScope(response.scope),
+    idToken: nonEmpty(response.id_token),
+    refreshTokenExpiresAt: afterSeconds(issued, response.refresh_token_expires_in)
+  })
+}
+
+/**
+ * Builds a `Token` from a decoded response, reading the time from `Clock`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const fromResponse = (response: TokenResponse): Effect.Effect<Token> =>
+  Effect.map(DateTime.now, (now) => make(response, now))
+
+/**
+ * The token after a refresh at `now`: the new response wins, but the previous refresh token and
+ * scopes are kept where the response omits them (RFC 6749 section 6).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const rotateAt = (previous: Token, response: TokenResponse, now: DateTime.Utc | number): Token => {
+  const next = make(response, now)
+  if (next.refreshToken !== undefined && next.scopes.length > 0) return next
+  return new Token({
+    ...next,
+    refreshToken: next.refreshToken ?? previous.refreshToken,
+    refreshTokenExpiresAt: next.refreshToken === undefined
+      ? previous.refreshTokenExpiresAt
+      : next.refreshTokenExpiresAt,
+    scopes: next.scopes.length > 0 ? next.scopes : previous.scopes
+  })
+}
+
+/**
+ * {@link rotateAt}, reading the time from `Clock`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const rotate = (previous: Token, response: TokenResponse): Effect.Effect<Token> =>
+  Effect.map(DateTime.now, (now) => rotateAt(previous, response, now))
+
+/**
+ * Whether the refresh tokens of two tokens are the same secret (both absent counts as the same).
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const sameRefreshToken = (a: Token, b: Token): boolean =>
+  a.refreshToken === undefined || b.refreshToken === undefined
+    ? a.refreshToken === b.refreshToken
+    : Redacted.value(a.refreshToken) === Redacted.value(b.refreshToken)
+
+/**
+ * Whether two tokens carry the same access token.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const sameAccessToken = (a: Token, b: Token): boolean =>
+  Redacted.value(a.accessToken) === Redacted.value(b.accessToken)
+
+const expected: Record<string, string> = {
+  access_token: "a non-empty string",
+  token_type: "a string",
+  expires_in: "a non-negative number of seconds",
+  refresh_token: "a string",
+  scope: "a space-delimited string",
+  id_token: "a string",
+  refresh_token_expires_in: "a non-negative number of seconds"
+}
+
+/**
+ * Describes a decode failure by the path of its first issue, never by the value it held.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const describeParseError = (
+  error: ParseResult.ParseError
+): { readonly field: string | undefined; readonly reason: string } => {
+  const issues = ParseResult.ArrayFormatter.formatErrorSync(error)
+  const first = issues[0]
+  if (first === undefined || first.path.length === 0) return { field: undefined, reason: "expected a JSON object" }
+  const field = first.path.map(String).join(".")
+  if (first._tag === "Missing") return { field, reason: "is missing" }
+  const top = String(first.path[0])
+  return { field, reason: `expected ${expected[top] ?? "a valid value"}` }
+}
+
+const decodeResponse = Schema.decodeUnknownEither(TokenResponse)
+
+/**
+ * Decodes a token endpoint's JSON body (already parsed) into a `TokenResponse`, or fails with a
+ * `MalformedResponse` naming the wrong field.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const decodeResponseEither = (
+  body: unknown,
+  context?: { readonly status?: number | undefined; readonly endpoint?: string | undefined }
+): Either.Either<TokenResponse, MalformedResponse> =>
+  decodeResponse(body).pipe(Either.mapLeft((error) => {
+    const { field, reason } = describeParseError(error)
+    return new MalformedResponse({ reason, field, status: context?.status, endpoint: context?.endpoint })
+  }))
+
+/**
+ * Decodes a token endpoint's JSON body and builds the `Token`, reading the time from `Clock`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const fromBody = (
+  body: unknown,
+  context?: { readonly status?: number | undefined; readonly endpoint?: string | undefined }
+): Effect.Effect<Token, MalformedResponse> => Effect.flatMap(decodeResponseEither(body, context), fromResponse)
+
+/**
+ * A stored token that does not decode. Says where, never what it held.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class MalformedStoredToken extends Schema.TaggedError<MalformedStoredToken>(
+  "@tokenfx/core/MalformedStoredToken"
+)("MalformedStoredToken", { reason: Schema.String }) {
+  override get message(): string {
+    return `Stored token does not decode: ${this.reason}`
+  }
+}
+
+const Stored = Schema.Struct({
+  format: Schema.Literal(1),
+  token: Token
+})
+
+/**
+ * The storage codec: a `Token` as JSON text, secrets included, and back. It round-trips exactly and
+ * is the one place where secrets are unwrapped for storage.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const StorageJson: Schema.Schema<Token, string> = Schema.transform(
+  Schema.parseJson(Stored),
+  Schema.typeSchema(Token),
+  {
+    strict: true,
+    decode: (stored) => stored.token,
+    encode: (token) => ({ format: 1 as const, token })
+  }
+)
+
+const encodeStored = Schema.encodeSync(StorageJson)
+const decodeStored = Schema.decodeUnknownEither(StorageJson)
+
+/**
+ * Encodes a token for storage.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const toJson = (token: Token): string => encodeStored(token)
+
+/**
+ * Decodes a stored token; the error names the wrong field, never the text it read (which holds
+ * secrets).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const fromJson = (text: string): Either.Either<Token, MalformedStoredToken> =>
+  decodeStored(text).pipe(Either.mapLeft((error) => {
+    const issues = ParseResult.ArrayFormatter.formatErrorSync(error)
+    const first = issues[0]
+    const path = first === undefined ? [] : first.path.map(String)
+    return new MalformedStoredToken({
+      reason: path.length === 0 ? "not a stored token (JSON object with format 1)" : `${path.join(".")} is invalid`
+    })
+  }))

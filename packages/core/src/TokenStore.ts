@@ -1,0 +1,221 @@
+/**
+ * Where tokens live: a versioned entry per key (a user id, a client id), written by compare-and-set
+ * so two writers never silently overwrite each other, and a lease per key so that processes sharing
+ * a store refresh a grant once.
+ *
+ * This module declares the service and its in-memory implementation; file, encrypted, KeyValueStore
+ * and SQL stores live in `@tokenfx/storage`.
+ *
+ * @since 0.1.0
+ */
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Predicate from "effect/Predicate"
+import * as Schema from "effect/Schema"
+import type { Token } from "./Token.js"
+
+/**
+ * @since 0.1.0
+ * @category type ids
+ */
+export const ErrorTypeId: unique symbol = Symbol.for("@tokenfx/core/TokenStoreError")
+
+/**
+ * @since 0.1.0
+ * @category type ids
+ */
+export type ErrorTypeId = typeof ErrorTypeId
+
+/**
+ * A stored token and its version. Versions start at 1 and grow by one with every write.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Entry {
+  readonly token: Token
+  readonly version: number
+}
+
+/**
+ * The store could not be read or written: I/O, connection, or permission failure.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class TokenStoreError extends Schema.TaggedError<TokenStoreError>("@tokenfx/core/TokenStoreError")(
+  "TokenStoreError",
+  {
+    operation: Schema.String,
+    key: Schema.optional(Schema.String),
+    description: Schema.String,
+    cause: Schema.optional(Schema.Defect)
+  }
+) {
+  readonly [ErrorTypeId]: ErrorTypeId = ErrorTypeId
+  override get message(): string {
+    return `${this.operation}${this.key === undefined ? "" : ` "${this.key}"`}: ${this.description}`
+  }
+}
+
+/**
+ * A stored token that does not decode (or decrypt). Where the store could, it kept the bad data
+ * aside at `movedTo` instead of deleting it.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class CorruptedToken extends Schema.TaggedError<CorruptedToken>("@tokenfx/core/CorruptedToken")(
+  "CorruptedToken",
+  {
+    key: Schema.String,
+    reason: Schema.String,
+    movedTo: Schema.optional(Schema.String)
+  }
+) {
+  readonly [ErrorTypeId]: ErrorTypeId = ErrorTypeId
+  override get message(): string {
+    const moved = this.movedTo === undefined ? "" : ` (kept aside as ${this.movedTo})`
+    return `Stored token "${this.key}" is corrupted: ${this.reason}${moved}`
+  }
+}
+
+/**
+ * The store refuses to use data others could read, or to which it cannot apply its protection
+ * (a token file readable by group or others, a missing or wrong encryption key).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class InsecureStorage extends Schema.TaggedError<InsecureStorage>("@tokenfx/core/InsecureStorage")(
+  "InsecureStorage",
+  {
+    key: Schema.optional(Schema.String),
+    reason: Schema.String
+  }
+) {
+  readonly [ErrorTypeId]: ErrorTypeId = ErrorTypeId
+  override get message(): string {
+    return `${this.key === undefined ? "" : `"${this.key}": `}${this.reason}`
+  }
+}
+
+/**
+ * @since 0.1.0
+ * @category errors
+ */
+export type StoreError = TokenStoreError | CorruptedToken | InsecureStorage
+
+/**
+ * @since 0.1.0
+ * @category guards
+ */
+export const isStoreError = (u: unknown): u is StoreError => Predicate.hasProperty(u, ErrorTypeId)
+
+/**
+ * The store.
+ *
+ * `compareAndSet(key, token, expected)` writes only when the stored version is `expected`
+ * (`undefined`: only when nothing is stored) and answers the new entry, or `None` when another
+ * writer got there first.
+ *
+ * A lease lets one holder at a time refresh a key across processes: `acquireLease` succeeds when no
+ * one else holds an unexpired lease, `renewLease` extends a lease still held by `owner`, and
+ * `releaseLease` gives it up. Deadlines come from `Clock`.
+ *
+ * @since 0.1.0
+ * @category tags
+ */
+export class TokenStore extends Context.Tag("@tokenfx/core/TokenStore")<TokenStore, {
+  readonly get: (key: string) => Effect.Effect<Option.Option<Entry>, StoreError>
+  readonly set: (key: string, token: Token) => Effect.Effect<Entry, StoreError>
+  readonly compareAndSet: (
+    key: string,
+    token: Token,
+    expected: number | undefined
+  ) => Effect.Effect<Option.Option<Entry>, StoreError>
+  readonly remove: (key: string, expected?: number | undefined) => Effect.Effect<boolean, StoreError>
+  readonly keys: Effect.Effect<ReadonlyArray<string>, StoreError>
+  readonly size: Effect.Effect<number, StoreError>
+  readonly acquireLease: (
+    key: string,
+    owner: string,
+    ttl: Duration.DurationInput
+  ) => Effect.Effect<boolean, StoreError>
+  readonly renewLease: (
+    key: string,
+    owner: string,
+    ttl: Duration.DurationInput
+  ) => Effect.Effect<boolean, StoreError>
+  readonly releaseLease: (key: string, owner: string) => Effect.Effect<void, StoreError>
+}>() {}
+
+/**
+ * An in-memory store: per process, lost on exit. Leases are honoured between the fibers that share it.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makeMemory: Effect.Effect<TokenStore["Type"]> = Effect.sync(() => {
+  const entries = new Map<string, Entry>()
+  // Versions survive removal, so a writer holding a version from before a remove never matches again.
+  const versions = new Map<string, number>()
+  const leases = new Map<string, { readonly owner: string; readonly deadline: number }>()
+
+  const write = (key: string, token: Token): Entry => {
+    const entry: Entry = { token, version: (versions.get(key) ?? 0) + 1 }
+    entries.set(key, entry)
+    versions.set(key, entry.version)
+    return entry
+  }
+
+  const holder = (key: string, now: number): string | undefined => {
+    const lease = leases.get(key)
+    return lease !== undefined && lease.deadline > now ? lease.owner : undefined
+  }
+
+  return TokenStore.of({
+    get: (key) => Effect.sync(() => Option.fromNullable(entries.get(key))),
+    set: (key, token) => Effect.sync(() => write(key, token)),
+    compareAndSet: (key, token, expected) =>
+      Effect.sync(() =>
+        entries.get(key)?.version === expected ? Option.some(write(key, token)) : Option.none()
+      ),
+    remove: (key, expected) =>
+      Effect.sync(() => {
+        const current = entries.get(key)
+        if (current === undefined || (expected !== undefined && current.version !== expected)) return false
+        entries.delete(key)
+        return true
+      }),
+    keys: Effect.sync(() => Array.from(entries.keys())),
+    size: Effect.sync(() => entries.size),
+    acquireLease: (key, owner, ttl) =>
+      Effect.map(Clock.currentTimeMillis, (now) => {
+        const current = holder(key, now)
+        if (current !== undefined && current !== owner) return false
+        leases.set(key, { owner, deadline: now + Duration.toMillis(ttl) })
+        return true
+      }),
+    renewLease: (key, owner, ttl) =>
+      Effect.map(Clock.currentTimeMillis, (now) => {
+        if (holder(key, now) !== owner) return false
+        leases.set(key, { owner, deadline: now + Duration.toMillis(ttl) })
+        return true
+      }),
+    releaseLease: (key, owner) =>
+      Effect.sync(() => {
+        if (leases.get(key)?.owner === owner) leases.delete(key)
+      })
+  })
+})
+
+/**
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerMemory: Layer.Layer<TokenStore> = Layer.effect(TokenStore, makeMemory)

@@ -1,0 +1,92 @@
+import * as Duration from "effect/Duration"
+
+/** @internal */
+export const parseRetryAfter = (value: string | undefined, now: number): Duration.Duration | undefined => {
+  if (value === undefined) return undefined
+  const trimmed = value.trim()
+  if (/^\d+$/.test(trimmed)) return Duration.seconds(Number(trimmed))
+  // An HTTP date (IMF-fixdate, or the obsolete forms Date.parse also reads).
+  const at = Date.parse(trimmed)
+  if (Number.isNaN(at)) return undefined
+  return Duration.millis(Math.max(0, at - now))
+}
+
+/** @internal */
+export const parseJsonObject = (text: string): Record<string, unknown> | undefined => {
+  try {
+    const json: unknown = JSON.parse(text)
+    return typeof json === "object" && json !== null && !Array.isArray(json)
+      ? json as Record<string, unknown>
+      : undefined
+  } catch {
+    return undefined
+  }
+}
+
+interface Challenge {
+  readonly scheme: string
+  readonly params: Record<string, string>
+  readonly token68?: string | undefined
+}
+
+const tchar = /[!#$%&'*+\-.^_`|~0-9A-Za-z]/
+
+/**
+ * A small RFC 7235 tokenizer: challenges are `scheme [token68 | #auth-param]`, separated by commas
+ * that are also used between parameters, so a new challenge starts where a token is not followed by `=`.
+ *
+ * @internal
+ */
+export const parseWwwAuthenticate = (header: string): ReadonlyArray<Challenge> => {
+  const challenges: Array<Challenge> = []
+  let i = 0
+  const n = header.length
+  const skipSpace = () => {
+    while (i < n && (header[i] === " " || header[i] === "\t")) i++
+  }
+  const readToken = (): string => {
+    const start = i
+    while (i < n && tchar.test(header[i])) i++
+    return header.slice(start, i)
+  }
+  const readQuoted = (): string => {
+    let out = ""
+    i++ // opening quote
+    while (i < n && header[i] !== "\"") {
+      if (header[i] === "\\" && i + 1 < n) i++
+      out += header[i]
+      i++
+    }
+    i++ // closing quote
+    return out
+  }
+  let current: Challenge | undefined
+  while (i < n) {
+    skipSpace()
+    if (header[i] === ",") {
+      i++
+      continue
+    }
+    const token = readToken()
+    if (token.length === 0) {
+      i++ // a character no rule accepts
+      continue
+    }
+    skipSpace()
+    if (current !== undefined && header[i] === "=") {
+      i++
+      skipSpace()
+      current.params[token.toLowerCase()] = header[i] === "\"" ? readQuoted() : readToken()
+      continue
+    }
+    // A token not followed by "=" starts a new challenge, maybe carrying a token68 (`Basic YWxh==`).
+    current = { scheme: token, params: {} }
+    challenges.push(current)
+    const token68 = /^([A-Za-z0-9\-._~+/]+=*)[ \t]*(?:,|$)/.exec(header.slice(i))
+    if (token68 !== null) {
+      challenges[challenges.length - 1] = current = { ...current, token68: token68[1] }
+      i += token68[1].length
+    }
+  }
+  return challenges
+}
