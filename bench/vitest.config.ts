@@ -1,3 +1,4 @@
 import { defineConfig } from "vitest/config"
 
-export default defineConfig({ test: { include: ["bench/**/*.bench.ts"] } })
+// Benchmarks only: `pnpm bench`. Speed is measured here, never in timed tests.
+export default defineConfig({ test: { benchmark: { include: ["bench/**/*.bench.ts"] } } })
