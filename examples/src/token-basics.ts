@@ -20,7 +20,9 @@ export const program = Effect.gen(function*() {
   yield* Console.log(`token type: ${token.tokenType}, scopes: ${token.scopes.join(", ")}`)
   yield* Console.log(`access token prints as: ${token.accessToken}`)
   const refreshAt = Expiry.refreshAt(token)
-  yield* Console.log(`expires at ${DateTime.formatIso(token.expiresAt!)}, refresh from ${DateTime.formatIso(refreshAt!)}`)
+  yield* Console.log(
+    `expires at ${DateTime.formatIso(token.expiresAt!)}, refresh from ${DateTime.formatIso(refreshAt!)}`
+  )
   yield* Console.log(`needs a refresh now: ${yield* Expiry.needsRefresh(token)}`)
 
   // A refresh answer without a new refresh token keeps the old one.
