@@ -1,0 +1,32 @@
+/**
+ * @since 0.1.0
+ */
+
+/**
+ * An in-memory OAuth 2.0 authorization server for tests on `TestClock`, reached through the
+ * `HttpClient` its layer provides (no sockets): the token endpoint (client credentials, refresh token
+ * with rotation and reuse detection, authorization code with PKCE, device code), revocation
+ * (RFC 7009), introspection (RFC 7662), device authorization (RFC 8628), metadata (RFC 8414) and a
+ * protected resource. Every expiry reads `Clock`, so `TestClock.adjust` expires tokens.
+ *
+ * Tests steer it: `authorize` and `approveDevice` stand in for the user, `failNext` makes the next
+ * answers fail (429 with `Retry-After`, 503, an HTML 500, a slow answer), `revokeAll` kills every
+ * grant, and `stats` counts what the client did.
+ *
+ * @example
+ * ```ts
+ * import * as AuthorizationServer from "@tokenfx/testing/AuthorizationServer"
+ *
+ * it.effect("refreshes a rotated token after an hour", () =>
+ *   Effect.gen(function*() {
+ *     const server = yield* AuthorizationServer.AuthorizationServer
+ *     const token = yield* server.issueToken()
+ *     // ... the code under test, using the provided HttpClient and server.tokenEndpoint
+ *     yield* TestClock.adjust("1 hour")
+ *     assert.strictEqual((yield* server.stats).tokensIssued.refresh_token, 1)
+ *   }).pipe(Effect.provide(AuthorizationServer.layer({ accessTokenTtl: "1 hour" }))))
+ * ```
+ *
+ * @since 0.1.0
+ */
+export * as AuthorizationServer from "./AuthorizationServer.js"
