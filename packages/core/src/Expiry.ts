@@ -128,7 +128,11 @@ export const expiredAtMillis = (token: Token, self: Policy = defaultPolicy): num
  * @since 0.1.0
  * @category combinators
  */
-export const needsRefreshAt = (token: Token, now: DateTime.DateTime | number, self: Policy = defaultPolicy): boolean => {
+export const needsRefreshAt = (
+  token: Token,
+  now: DateTime.DateTime | number,
+  self: Policy = defaultPolicy
+): boolean => {
   const at = refreshAtMillis(token, self)
   return at !== undefined && toMillis(now) >= at
 }

@@ -4,7 +4,7 @@
  *
  * @since 0.1.0
  */
-import * as Effect from "effect/Effect"
+import type * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Encoding from "effect/Encoding"
 import * as Redacted from "effect/Redacted"
@@ -97,8 +97,7 @@ export const claimsEither = (jwt: string | Redacted.Redacted<string>): Either.Ei
  * @since 0.1.0
  * @category constructors
  */
-export const claims = (jwt: string | Redacted.Redacted<string>): Effect.Effect<Claims, InvalidJwt> =>
-  claimsEither(jwt)
+export const claims = (jwt: string | Redacted.Redacted<string>): Effect.Effect<Claims, InvalidJwt> => claimsEither(jwt)
 
 /**
  * The `exp` claim in epoch milliseconds, if the value is a JWT that has one.

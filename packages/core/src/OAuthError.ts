@@ -577,7 +577,10 @@ export interface HttpAnswer {
  * Turns a non-2xx HTTP answer into the error for its code. Reads a JSON body (`error`,
  * `error_description`, `error_uri`), the `WWW-Authenticate` challenge, and `Retry-After` (seconds
  * or an HTTP date, measured from `now` in epoch milliseconds). A body that is not JSON, such as an
- * HTML 500 page, is mapped by its status alone; its content is never copied into the error.
+ * HTML 500 page, is mapped by its status alone; its content is never copied into the error:
+ * 400 `InvalidRequest`, 401 `InvalidClient` (`InvalidToken` under a bare Bearer challenge),
+ * 403 `AccessDenied`, 429 `RateLimited`, 503 `TemporarilyUnavailable`, other 5xx `ServerError`,
+ * anything else `MalformedResponse`.
  *
  * @since 0.1.0
  * @category constructors
@@ -596,18 +599,22 @@ export const fromHttp = (answer: HttpAnswer, now: number): ProtocolError | Malfo
       uri: typeof body["error_uri"] === "string" ? body["error_uri"] : undefined
     })
   }
-  const challenge = headerOf(answer.headers, "www-authenticate")
-  if (challenge !== undefined) {
-    for (const parsed of headers.parseWwwAuthenticate(challenge)) {
-      const error = fromChallenge(parsed, details)
-      if (error !== undefined) return error
-    }
+  const challenges = headers.parseWwwAuthenticate(headerOf(answer.headers, "www-authenticate") ?? "")
+  for (const challenge of challenges) {
+    const error = fromChallenge(challenge, details)
+    if (error !== undefined) return error
   }
   switch (answer.status) {
     case 400:
       return new InvalidRequest(details)
-    case 401:
-      return new InvalidClient(details)
+    case 401: {
+      // A resource server's bare Bearer challenge rejects the token (RFC 6750 section 3); any other
+      // 401 is the token endpoint refusing the client (RFC 6749 section 5.2).
+      const bearer = challenges.find((challenge) => /^(?:bearer|dpop)$/i.test(challenge.scheme))
+      return bearer === undefined
+        ? new InvalidClient(details)
+        : new InvalidToken({ ...details, challenge: bearer.params })
+    }
     case 403:
       return new AccessDenied(details)
     case 429:

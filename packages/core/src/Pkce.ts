@@ -63,7 +63,10 @@ export const randomString = (bytes: number): Effect.Effect<string> =>
  * @category constructors
  */
 export const verifier = (bytes = 32): Effect.Effect<Redacted.Redacted<string>> =>
-  Effect.map(randomString(Math.min(96, Math.max(32, bytes))), Redacted.make)
+  Effect.map(
+    randomString(Number.isFinite(bytes) ? Math.min(96, Math.max(32, Math.floor(bytes))) : 32),
+    Redacted.make
+  )
 
 const verifierPattern = /^[A-Za-z0-9\-._~]{43,128}$/
 

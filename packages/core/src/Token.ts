@@ -9,6 +9,8 @@
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as equivalence from "effect/Equivalence"
+import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
@@ -23,7 +25,11 @@ import { MalformedResponse } from "./OAuthError.js"
  */
 export const Seconds = Schema.Union(
   Schema.Number.pipe(Schema.finite(), Schema.nonNegative()),
-  Schema.NumberFromString.pipe(Schema.finite(), Schema.nonNegative())
+  // Decimal digits only: `Number()` alone would also read "0x10", "1e3" or "" (as 0).
+  Schema.compose(
+    Schema.String.pipe(Schema.pattern(/^\s*\d+(?:\.\d+)?\s*$/)),
+    Schema.NumberFromString
+  ).pipe(Schema.finite())
 ).annotations({ identifier: "Seconds", description: "a non-negative number of seconds" })
 
 /**
@@ -77,6 +83,33 @@ export class Token extends Schema.Class<Token>("@tokenfx/core/Token")({
   refreshTokenExpiresAt: Schema.optional(Schema.DateTimeUtc)
 }) {}
 
+// An optional field left out and one set to `undefined` say the same thing.
+const optionalEquivalence = <A>(self: equivalence.Equivalence<A>): equivalence.Equivalence<A | undefined> =>
+  equivalence.make((a, b) => a === undefined || b === undefined ? a === b : self(a, b))
+
+const secretEquivalence = Redacted.getEquivalence(equivalence.string)
+const optionalSecret = optionalEquivalence(secretEquivalence)
+const optionalInstant = optionalEquivalence(DateTime.Equivalence)
+const scopesEquivalence = equivalence.array(equivalence.string)
+
+/**
+ * Two tokens are equivalent when every field is, secrets compared by value and an absent optional
+ * field the same as one set to `undefined`.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const Equivalence: equivalence.Equivalence<Token> = equivalence.make((a, b) =>
+  secretEquivalence(a.accessToken, b.accessToken) &&
+  a.tokenType === b.tokenType &&
+  optionalSecret(a.refreshToken, b.refreshToken) &&
+  DateTime.Equivalence(a.issuedAt, b.issuedAt) &&
+  optionalInstant(a.expiresAt, b.expiresAt) &&
+  scopesEquivalence(a.scopes, b.scopes) &&
+  optionalSecret(a.idToken, b.idToken) &&
+  optionalInstant(a.refreshTokenExpiresAt, b.refreshTokenExpiresAt)
+)
+
 /**
  * @since 0.1.0
  * @category guards
@@ -113,11 +146,17 @@ export const parseScope = (scope: string | undefined): ReadonlyArray<string> =>
 
 const toMillis = (now: DateTime.Utc | number): number => typeof now === "number" ? now : DateTime.toEpochMillis(now)
 
+// An instant a `DateTime` can hold, or `undefined`: a lifetime of 1e300 seconds must not be a defect.
+const instant = (millis: number): DateTime.Utc | undefined => Option.getOrUndefined(DateTime.make(Math.round(millis)))
+
 const afterSeconds = (now: number, seconds: number | null | undefined): DateTime.Utc | undefined =>
   // Zero is read as "not said" rather than "already expired": servers that send it mean no lifetime.
-  seconds === undefined || seconds === null || seconds === 0
-    ? undefined
-    : DateTime.unsafeMake(now + Math.round(seconds * 1000))
+  seconds === undefined || seconds === null || seconds === 0 ? undefined : instant(now + seconds * 1000)
+
+// Optional fields are left out rather than set to `undefined`, so that a token and its stored copy
+// have the same shape.
+const compact = <A extends object>(fields: A): A =>
+  Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== undefined)) as A
 
 const nonEmpty = (secret: Redacted.Redacted<string> | undefined): Redacted.Redacted<string> | undefined =>
   secret !== undefined && Redacted.value(secret).length > 0 ? secret : undefined
@@ -133,8 +172,8 @@ export const make = (response: TokenResponse, now: DateTime.Utc | number): Token
   const issued = toMillis(now)
   const fromJwt = Jwt.expiresAtMillis(response.access_token)
   const expiresAt = afterSeconds(issued, response.expires_in) ??
-    (fromJwt === undefined ? undefined : DateTime.unsafeMake(fromJwt))
-  return new Token({
+    (fromJwt === undefined ? undefined : instant(fromJwt))
+  return new Token(compact({
     accessToken: response.access_token,
     tokenType: canonicalTokenType(response.token_type),
     refreshToken: nonEmpty(response.refresh_token),
@@ -143,7 +182,7 @@ export const make = (response: TokenResponse, now: DateTime.Utc | number): Token
     scopes: parseScope(response.scope),
     idToken: nonEmpty(response.id_token),
     refreshTokenExpiresAt: afterSeconds(issued, response.refresh_token_expires_in)
-  })
+  }))
 }
 
 /**
@@ -165,14 +204,14 @@ export const fromResponse = (response: TokenResponse): Effect.Effect<Token> =>
 export const rotateAt = (previous: Token, response: TokenResponse, now: DateTime.Utc | number): Token => {
   const next = make(response, now)
   if (next.refreshToken !== undefined && next.scopes.length > 0) return next
-  return new Token({
+  return new Token(compact({
     ...next,
     refreshToken: next.refreshToken ?? previous.refreshToken,
     refreshTokenExpiresAt: next.refreshToken === undefined
       ? previous.refreshTokenExpiresAt
       : next.refreshTokenExpiresAt,
     scopes: next.scopes.length > 0 ? next.scopes : previous.scopes
-  })
+  }))
 }
 
 /**

@@ -182,9 +182,7 @@ export const makeMemory: Effect.Effect<TokenStore["Type"]> = Effect.sync(() => {
     get: (key) => Effect.sync(() => Option.fromNullable(entries.get(key))),
     set: (key, token) => Effect.sync(() => write(key, token)),
     compareAndSet: (key, token, expected) =>
-      Effect.sync(() =>
-        entries.get(key)?.version === expected ? Option.some(write(key, token)) : Option.none()
-      ),
+      Effect.sync(() => entries.get(key)?.version === expected ? Option.some(write(key, token)) : Option.none()),
     remove: (key, expected) =>
       Effect.sync(() => {
         const current = entries.get(key)

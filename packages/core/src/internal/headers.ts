@@ -5,8 +5,11 @@ export const parseRetryAfter = (value: string | undefined, now: number): Duratio
   if (value === undefined) return undefined
   const trimmed = value.trim()
   if (/^\d+$/.test(trimmed)) return Duration.seconds(Number(trimmed))
-  // An HTTP date (IMF-fixdate, or the obsolete forms Date.parse also reads).
-  const at = Date.parse(trimmed)
+  // An HTTP date (IMF-fixdate or the obsolete RFC 850 and asctime forms) starts with a day name;
+  // checking that keeps `Date.parse` from reading "-1" or "1.5" as a year.
+  if (!/^[A-Za-z]{3}/.test(trimmed)) return undefined
+  // HTTP dates are GMT; the asctime form does not say so, and `Date.parse` would read it as local time.
+  const at = Date.parse(/(?:GMT|UTC|Z)$/i.test(trimmed) ? trimmed : `${trimmed} GMT`)
   if (Number.isNaN(at)) return undefined
   return Duration.millis(Math.max(0, at - now))
 }

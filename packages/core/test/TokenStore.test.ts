@@ -1,0 +1,42 @@
+import { assert, describe, it } from "@effect/vitest"
+import * as TokenStore from "@tokenfx/core/TokenStore"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import { fullToken, tokenStoreSuite } from "./utils/TokenStoreSuite.js"
+
+tokenStoreSuite("memory", TokenStore.layerMemory)
+
+describe("TokenStore", () => {
+  it.effect("each memory store is its own", () =>
+    Effect.gen(function*() {
+      const a = yield* TokenStore.makeMemory
+      const b = yield* TokenStore.makeMemory
+      yield* a.set("user", fullToken(1))
+      assert.isTrue(Option.isNone(yield* b.get("user")))
+      assert.strictEqual(yield* b.size, 0)
+      assert.deepStrictEqual(yield* a.keys, ["user"])
+    }))
+
+  it.effect("a new key starts at version 1 and grows by one", () =>
+    Effect.gen(function*() {
+      const store = yield* TokenStore.makeMemory
+      assert.strictEqual((yield* store.set("k", fullToken(1))).version, 1)
+      assert.strictEqual((yield* store.set("k", fullToken(2))).version, 2)
+      assert.strictEqual(Option.getOrThrow(yield* store.compareAndSet("k", fullToken(3), 2)).version, 3)
+    }))
+
+  it("store errors are recognised by isStoreError and name the key, not the token", () => {
+    const errors = [
+      new TokenStore.TokenStoreError({ operation: "write", key: "user-1", description: "disk full" }),
+      new TokenStore.CorruptedToken({ key: "user-1", reason: "not JSON", movedTo: "/tmp/user-1.corrupt" }),
+      new TokenStore.InsecureStorage({ key: "user-1", reason: "token file is readable by others" })
+    ]
+    for (const error of errors) {
+      assert.isTrue(TokenStore.isStoreError(error))
+      assert.include(error.message, "user-1")
+    }
+    assert.strictEqual(errors[0].message, `write "user-1": disk full`)
+    assert.include(errors[1].message, "kept aside as /tmp/user-1.corrupt")
+    assert.isFalse(TokenStore.isStoreError(new Error("x")))
+  })
+})
