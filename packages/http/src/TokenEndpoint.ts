@@ -5,11 +5,30 @@
  *
  * @since 0.1.0
  */
-import type * as OAuthError from "@tokenfx/core/OAuthError"
-import type * as Token from "@tokenfx/core/Token"
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as OAuthError from "@tokenfx/core/OAuthError"
+import * as Token from "@tokenfx/core/Token"
+import * as Clock from "effect/Clock"
+import * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
-import type * as Effect from "effect/Effect"
+import * as DateTime from "effect/DateTime"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
+import * as MetricLabel from "effect/MetricLabel"
 import type * as Redacted from "effect/Redacted"
+import * as Schema from "effect/Schema"
+import * as AuthorizationCode from "./AuthorizationCode.js"
+import * as Backoff from "./Backoff.js"
+import * as ClientAuthentication from "./ClientAuthentication.js"
+import * as DeviceAuthorization from "./DeviceAuthorization.js"
+import * as Discovery from "./Discovery.js"
+import * as params from "./internal/params.js"
+import * as transport from "./internal/transport.js"
+import * as Introspection from "./Introspection.js"
 
 /**
  * The errors a grant can fail with.
@@ -34,6 +53,97 @@ export type GrantError =
   | OAuthError.MalformedResponse
 
 /**
+ * An operation needs an endpoint that was neither configured nor discovered.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class MissingEndpoint extends Schema.TaggedError<MissingEndpoint>("@tokenfx/http/MissingEndpoint")(
+  "MissingEndpoint",
+  { endpoint: Schema.Literal("authorization", "revocation", "introspection", "device_authorization") }
+) {
+  override get message(): string {
+    return `No ${this.endpoint} endpoint is configured, nor in the server's metadata`
+  }
+}
+
+/**
+ * The errors a revocation can fail with.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type RevocationError =
+  | OAuthError.InvalidRequest
+  | OAuthError.InvalidClient
+  | OAuthError.UnsupportedTokenType
+  | OAuthError.RateLimited
+  | OAuthError.ServerError
+  | OAuthError.TemporarilyUnavailable
+  | OAuthError.UnknownOAuthError
+  | OAuthError.TransportError
+  | OAuthError.MalformedResponse
+  | MissingEndpoint
+
+/**
+ * The errors an introspection can fail with.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type IntrospectionError =
+  | OAuthError.InvalidRequest
+  | OAuthError.InvalidClient
+  | OAuthError.RateLimited
+  | OAuthError.ServerError
+  | OAuthError.TemporarilyUnavailable
+  | OAuthError.UnknownOAuthError
+  | OAuthError.TransportError
+  | OAuthError.MalformedResponse
+  | MissingEndpoint
+
+/**
+ * The errors a device authorization request can fail with.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type DeviceAuthorizationError =
+  | OAuthError.InvalidRequest
+  | OAuthError.InvalidClient
+  | OAuthError.UnauthorizedClient
+  | OAuthError.InvalidScope
+  | OAuthError.InvalidTarget
+  | OAuthError.AccessDenied
+  | OAuthError.RateLimited
+  | OAuthError.ServerError
+  | OAuthError.TemporarilyUnavailable
+  | OAuthError.UnknownOAuthError
+  | OAuthError.TransportError
+  | OAuthError.MalformedResponse
+  | MissingEndpoint
+
+/**
+ * The errors polling for a device token ends with: a grant error, `AccessDenied` when the user said
+ * no, `ExpiredToken` when the device code ran out first. Pending and `slow_down` are handled inside.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type DeviceTokenError = GrantError | OAuthError.ExpiredToken
+
+/**
+ * The errors of exchanging an authorization response: its checks, then the grant.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type ExchangeCodeError =
+  | GrantError
+  | AuthorizationCode.AuthorizationError
+  | AuthorizationCode.InvalidAuthorizationResponse
+
+/**
  * Options shared by the grants that request a token for a scope or a resource.
  *
  * @since 0.1.0
@@ -45,6 +155,53 @@ export interface ScopeOptions {
   readonly resource?: ReadonlyArray<string> | string | undefined
   /** The `audience` parameter some servers use instead of `resource`. */
   readonly audience?: string | undefined
+}
+
+/**
+ * The parameters of an extension grant. Secret values stay `Redacted`; an array repeats the parameter.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type GrantParameters = Readonly<
+  Record<string, string | Redacted.Redacted<string> | ReadonlyArray<string> | undefined>
+>
+
+/**
+ * The code of an authorization response and what it must be exchanged with.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface AuthorizationCodeOptions {
+  readonly code: Redacted.Redacted<string>
+  readonly verifier: Redacted.Redacted<string>
+  readonly redirectUri: string
+  readonly resource?: ReadonlyArray<string> | string | undefined
+}
+
+/**
+ * A token exchange request (RFC 8693 section 2.1).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface TokenExchangeOptions extends ScopeOptions {
+  readonly subjectToken: Redacted.Redacted<string>
+  /** Default `urn:ietf:params:oauth:token-type:access_token`. */
+  readonly subjectTokenType?: string | undefined
+  readonly actorToken?: Redacted.Redacted<string> | undefined
+  readonly actorTokenType?: string | undefined
+  readonly requestedTokenType?: string | undefined
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface PollOptions {
+  /** Overrides the interval the server asked for (tests, or a server known to allow it). */
+  readonly interval?: Duration.DurationInput | undefined
 }
 
 /**
@@ -65,21 +222,586 @@ export class TokenEndpoint extends Context.Tag("@tokenfx/http/TokenEndpoint")<To
     token: Redacted.Redacted<string>,
     hint?: "access_token" | "refresh_token" | undefined
   ) => Effect.Effect<void, RevocationError>
+  /**
+   * Starts the authorization code grant with PKCE: the URL to send the user to, with a fresh `state`
+   * and S256 challenge. Keep the returned request until the redirect comes back.
+   */
+  readonly authorizationUrl: (
+    options: AuthorizationCode.UrlOptions
+  ) => Effect.Effect<AuthorizationCode.AuthorizationRequest, MissingEndpoint | OAuthError.TransportError>
+  /**
+   * Finishes the authorization code grant: checks the redirect's `state` and `iss` against `request`
+   * and exchanges its code with the PKCE verifier.
+   */
+  readonly exchangeCode: (
+    request: AuthorizationCode.AuthorizationRequest,
+    callback: AuthorizationCode.Callback | URL | string
+  ) => Effect.Effect<Token.Token, ExchangeCodeError>
+  /** The authorization code grant's token request (RFC 6749 section 4.1.3, RFC 7636 section 4.5). */
+  readonly authorizationCode: (options: AuthorizationCodeOptions) => Effect.Effect<Token.Token, GrantError>
+  /** Starts the device authorization grant (RFC 8628 section 3.1). */
+  readonly deviceAuthorization: (
+    options?: ScopeOptions
+  ) => Effect.Effect<DeviceAuthorization.DeviceAuthorization, DeviceAuthorizationError>
+  /**
+   * Polls for the device token (RFC 8628 section 3.4) every `interval`, 5 seconds slower after each
+   * `slow_down`, until the user approves (a `Token`), denies (`AccessDenied`), or the device code
+   * expires (`ExpiredToken`). All waiting is on `Clock`.
+   */
+  readonly pollDeviceToken: (
+    authorization: DeviceAuthorization.DeviceAuthorization,
+    options?: PollOptions
+  ) => Effect.Effect<Token.Token, DeviceTokenError>
+  /** An extension grant (RFC 6749 section 4.5) by its grant type URI. */
+  readonly grant: (
+    grantType: string,
+    parameters: GrantParameters,
+    options?: ScopeOptions
+  ) => Effect.Effect<Token.Token, GrantError>
+  /** Token exchange (RFC 8693). */
+  readonly tokenExchange: (options: TokenExchangeOptions) => Effect.Effect<Token.Token, GrantError>
+  /** The JWT bearer grant (RFC 7523 section 2.1). */
+  readonly jwtBearer: (
+    assertion: Redacted.Redacted<string>,
+    options?: ScopeOptions
+  ) => Effect.Effect<Token.Token, GrantError>
+  /** Introspection (RFC 7662). */
+  readonly introspect: (
+    token: Redacted.Redacted<string>,
+    hint?: "access_token" | "refresh_token" | undefined
+  ) => Effect.Effect<Introspection.Introspection, IntrospectionError>
 }>() {}
 
 /**
- * The errors a revocation can fail with.
+ * Where the server is and who the client is.
  *
  * @since 0.1.0
- * @category errors
+ * @category models
  */
-export type RevocationError =
-  | OAuthError.InvalidRequest
-  | OAuthError.InvalidClient
-  | OAuthError.UnsupportedTokenType
-  | OAuthError.RateLimited
-  | OAuthError.ServerError
-  | OAuthError.TemporarilyUnavailable
-  | OAuthError.UnknownOAuthError
-  | OAuthError.TransportError
-  | OAuthError.MalformedResponse
+export interface Options {
+  readonly tokenEndpoint: string
+  readonly authorizationEndpoint?: string | undefined
+  readonly revocationEndpoint?: string | undefined
+  readonly introspectionEndpoint?: string | undefined
+  readonly deviceAuthorizationEndpoint?: string | undefined
+  /** The server's issuer: an authorization response's `iss` must equal it when both are present. */
+  readonly issuer?: string | undefined
+  /** Refuse authorization responses without `iss` (RFC 9207); discovery sets it from the metadata. */
+  readonly requireIssuer?: boolean | undefined
+  readonly clientId: string
+  readonly clientSecret?: Redacted.Redacted<string> | undefined
+  /** By default `client_secret_basic` with a secret, `none` without. */
+  readonly clientAuthentication?: ClientAuthentication.Method | undefined
+  /** Per request, reading the body included; default 10 seconds. */
+  readonly timeout?: Duration.DurationInput | undefined
+  readonly backoff?: Backoff.Options | undefined
+  /** Allow plain HTTP to addresses other than loopback (tests against containers only). */
+  readonly allowInsecureHttp?: boolean | undefined
+}
+
+/**
+ * Options for a client whose endpoints come from the issuer's metadata. An endpoint given here wins
+ * over the discovered one.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface DiscoveryOptions extends Omit<Options, "tokenEndpoint" | "issuer" | "requireIssuer"> {
+  readonly issuer: string
+  readonly tokenEndpoint?: string | undefined
+  /** Which metadata document to read; by default RFC 8414's, then OpenID Connect's. */
+  readonly discovery?: Discovery.Kind | undefined
+}
+
+/**
+ * Requests sent, by `operation`, `grant_type` (for token requests) and `outcome` (`success` or the
+ * error code).
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const requestsTotal = Metric.counter("tokenfx_token_endpoint_requests_total", {
+  description: "Requests sent to the authorization server, by operation, grant type and outcome",
+  incremental: true
+})
+
+/**
+ * Retries, by `operation` and `grant_type`.
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const retriesTotal = Metric.counter("tokenfx_token_endpoint_retries_total", {
+  description: "Requests to the authorization server retried after a transient failure",
+  incremental: true
+})
+
+/**
+ * Request latency in milliseconds, by `operation` and `grant_type`.
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const requestDuration = Metric.timerWithBoundaries(
+  "tokenfx_token_endpoint_request_duration",
+  [10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000],
+  "Latency of requests to the authorization server"
+)
+
+const grantTags = [
+  "InvalidRequest",
+  "InvalidClient",
+  "InvalidGrant",
+  "UnauthorizedClient",
+  "UnsupportedGrantType",
+  "InvalidScope",
+  "InvalidTarget",
+  "AccessDenied",
+  "RateLimited",
+  "ServerError",
+  "TemporarilyUnavailable"
+] as const
+const narrowGrant = transport.narrow(grantTags)
+const narrowPoll = transport.narrow([...grantTags, "AuthorizationPending", "SlowDown", "ExpiredToken"])
+const narrowRevocation = transport.narrow([
+  "InvalidRequest",
+  "InvalidClient",
+  "UnsupportedTokenType",
+  "RateLimited",
+  "ServerError",
+  "TemporarilyUnavailable"
+])
+const narrowIntrospection = transport.narrow([
+  "InvalidRequest",
+  "InvalidClient",
+  "RateLimited",
+  "ServerError",
+  "TemporarilyUnavailable"
+])
+const narrowDevice = transport.narrow([
+  "InvalidRequest",
+  "InvalidClient",
+  "UnauthorizedClient",
+  "InvalidScope",
+  "InvalidTarget",
+  "AccessDenied",
+  "RateLimited",
+  "ServerError",
+  "TemporarilyUnavailable"
+])
+
+const grantTypes = {
+  deviceCode: "urn:ietf:params:oauth:grant-type:device_code",
+  tokenExchange: "urn:ietf:params:oauth:grant-type:token-exchange",
+  jwtBearer: "urn:ietf:params:oauth:grant-type:jwt-bearer"
+} as const
+
+// A metric label must not be a server-chosen string: unknown codes share one outcome.
+const outcomeOf = (error: { readonly _tag: string; readonly code: string }): string =>
+  error._tag === "UnknownOAuthError" ? "unknown_error" : error.code
+
+const decodeWith = <A, I>(schema: Schema.Schema<A, I>) => {
+  const decode = Schema.decodeUnknownEither(schema)
+  return (answer: transport.Answer): Either.Either<A, OAuthError.MalformedResponse> =>
+    Either.flatMap(transport.json(answer), (body) =>
+      Either.mapLeft(decode(body), (error) => {
+        const { field, reason } = Token.describeParseError(error)
+        return new OAuthError.MalformedResponse({ reason, field, status: answer.status, endpoint: answer.endpoint })
+      }))
+}
+
+const decodeToken = (answer: transport.Answer): Either.Either<Token.TokenResponse, OAuthError.MalformedResponse> =>
+  Either.flatMap(
+    transport.json(answer),
+    (body) => Token.decodeResponseEither(body, { status: answer.status, endpoint: answer.endpoint })
+  )
+const decodeIntrospection = decodeWith(Introspection.Introspection)
+const decodeDevice = decodeWith(DeviceAuthorization.DeviceAuthorizationResponse)
+
+const hostOf = (url: string): string | undefined => URL.canParse(url) ? new URL(url).host : undefined
+
+const labelOf = (url: string): string => URL.canParse(url) ? transport.label(new URL(url)) : url
+
+/**
+ * Builds the service. Endpoints are checked on use: a plain-HTTP endpoint that is not a loopback
+ * address fails every request with a `TransportError` (reason `Insecure`).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (options: Options): Effect.Effect<TokenEndpoint["Type"], never, HttpClient.HttpClient> =>
+  Effect.gen(function*() {
+    const client = yield* HttpClient.HttpClient
+    const settings: transport.Settings = {
+      timeout: options.timeout === undefined ? transport.defaultTimeout : Duration.decode(options.timeout),
+      allowInsecure: options.allowInsecureHttp ?? false
+    }
+    const policy = Backoff.policy(options.backoff)
+    const authentication = ClientAuthentication.make({
+      clientId: options.clientId,
+      clientSecret: options.clientSecret,
+      method: options.clientAuthentication
+    })
+    const credentials = ClientAuthentication.credentials(authentication)
+    const tokenLabel = labelOf(options.tokenEndpoint)
+    // One cooldown per endpoint, shared by every operation that calls it.
+    const cooldowns = new Map<string, Backoff.Cooldown>()
+    for (
+      const url of [
+        options.tokenEndpoint,
+        options.revocationEndpoint,
+        options.introspectionEndpoint,
+        options.deviceAuthorizationEndpoint
+      ]
+    ) {
+      if (url !== undefined && !cooldowns.has(url)) cooldowns.set(url, yield* Backoff.makeCooldown(labelOf(url)))
+    }
+
+    const call = <E extends transport.Failure>(
+      operation: string,
+      grantType: string | undefined,
+      url: string,
+      form: GrantParameters,
+      narrow: (failure: transport.Failure) => E
+    ): Effect.Effect<transport.Answer, E | OAuthError.RateLimited> =>
+      Effect.suspend(() => {
+        const labels = grantType === undefined
+          ? [MetricLabel.make("operation", operation)]
+          : [MetricLabel.make("operation", operation), MetricLabel.make("grant_type", grantType)]
+        const duration = Metric.taggedWithLabels(requestDuration, labels)
+        let attempts = 0
+        let status: number | undefined
+        const attempt = Effect.flatMap(Clock.currentTimeMillis, (start) => {
+          attempts++
+          const record = (outcome: string, seen: number | undefined) =>
+            Effect.flatMap(Clock.currentTimeMillis, (end) => {
+              if (seen !== undefined) status = seen
+              return Effect.zipRight(
+                Metric.increment(
+                  Metric.taggedWithLabels(requestsTotal, [...labels, MetricLabel.make("outcome", outcome)])
+                ),
+                Metric.update(duration, Duration.millis(end - start))
+              )
+            })
+          return transport.send(client, {
+            method: "POST",
+            url,
+            form: { ...form, ...credentials.form },
+            headers: credentials.headers
+          }, settings).pipe(
+            Effect.mapError(narrow),
+            Effect.tapBoth({
+              onSuccess: (answer) => record("success", answer.status),
+              onFailure: (error) => record(outcomeOf(error), "status" in error ? error.status : undefined)
+            })
+          )
+        })
+        return Backoff.retry(attempt, {
+          policy,
+          cooldown: cooldowns.get(url),
+          onRetry: () => Metric.increment(Metric.taggedWithLabels(retriesTotal, labels))
+        }).pipe(
+          Effect.ensuring(Effect.suspend(() =>
+            Effect.annotateCurrentSpan(
+              status === undefined
+                ? { "tokenfx.attempts": attempts }
+                : { "tokenfx.attempts": attempts, "http.response.status_code": status }
+            )
+          ))
+        )
+      })
+
+    const annotate = (url: string | undefined, grantType?: string) =>
+      Effect.annotateCurrentSpan({
+        ...(grantType === undefined ? {} : { "oauth.grant_type": grantType }),
+        ...(url === undefined || hostOf(url) === undefined ? {} : { "server.address": hostOf(url) })
+      })
+
+    const tokenRequest = <E extends transport.Failure>(
+      operation: string,
+      grantType: string,
+      form: GrantParameters,
+      narrow: (failure: transport.Failure) => E
+    ) =>
+      Effect.flatMap(
+        call(operation, grantType, options.tokenEndpoint, { grant_type: grantType, ...form }, narrow),
+        decodeToken
+      )
+
+    const endpoint = <const Name extends MissingEndpoint["endpoint"]>(url: string | undefined, name: Name) =>
+      url === undefined ? Effect.fail(new MissingEndpoint({ endpoint: name })) : Effect.succeed(url)
+
+    // A grant whose answer is a fresh token, inside the caller's span (one span per public operation).
+    const obtain = Effect.fnUntraced(function*(operation: string, grantType: string, parameters: GrantParameters) {
+      yield* annotate(options.tokenEndpoint, grantType)
+      const response = yield* tokenRequest(operation, grantType, parameters, narrowGrant)
+      return yield* Token.fromResponse(response)
+    })
+
+    const codeParameters = (code: AuthorizationCodeOptions): GrantParameters => ({
+      code: code.code,
+      redirect_uri: code.redirectUri,
+      code_verifier: code.verifier,
+      ...params.scope({ resource: code.resource })
+    })
+
+    return TokenEndpoint.of({
+      refresh: Effect.fn("TokenEndpoint.refresh")(function*(token: Token.Token, scope?: ScopeOptions) {
+        yield* annotate(options.tokenEndpoint, "refresh_token")
+        if (token.refreshToken === undefined) {
+          return yield* new OAuthError.InvalidGrant({
+            description: "the token has no refresh token",
+            endpoint: tokenLabel
+          })
+        }
+        const response = yield* tokenRequest("refresh", "refresh_token", {
+          refresh_token: token.refreshToken,
+          ...params.scope(scope)
+        }, narrowGrant)
+        return yield* Token.rotate(token, response)
+      }),
+
+      clientCredentials: Effect.fn("TokenEndpoint.clientCredentials")(function*(scope?: ScopeOptions) {
+        return yield* obtain("clientCredentials", "client_credentials", params.scope(scope))
+      }),
+
+      revoke: Effect.fn("TokenEndpoint.revoke")(
+        function*(token: Redacted.Redacted<string>, hint?: "access_token" | "refresh_token" | undefined) {
+          yield* annotate(options.revocationEndpoint)
+          const url = yield* endpoint(options.revocationEndpoint, "revocation")
+          // Any 2xx is success: RFC 7009 answers 200 even for a token that was already invalid.
+          yield* call("revoke", undefined, url, { token, token_type_hint: hint }, narrowRevocation)
+        }
+      ),
+
+      authorizationUrl: Effect.fn("TokenEndpoint.authorizationUrl")(
+        function*(urlOptions: AuthorizationCode.UrlOptions) {
+          yield* annotate(options.authorizationEndpoint)
+          const url = yield* endpoint(options.authorizationEndpoint, "authorization")
+          const checked = yield* transport.checkUrl(url, settings.allowInsecure)
+          return yield* AuthorizationCode.makeRequest(checked, options.clientId, urlOptions)
+        }
+      ),
+
+      exchangeCode: Effect.fn("TokenEndpoint.exchangeCode")(
+        function*(
+          request: AuthorizationCode.AuthorizationRequest,
+          callback: AuthorizationCode.Callback | URL | string
+        ) {
+          const parsed = typeof callback === "string" || callback instanceof URL
+            ? AuthorizationCode.parseCallback(callback)
+            : callback
+          const code = yield* AuthorizationCode.verify(request, parsed, {
+            issuer: options.issuer,
+            requireIssuer: options.requireIssuer
+          })
+          return yield* obtain(
+            "exchangeCode",
+            "authorization_code",
+            codeParameters({ code, verifier: request.verifier, redirectUri: request.redirectUri })
+          )
+        }
+      ),
+
+      authorizationCode: Effect.fn("TokenEndpoint.authorizationCode")(function*(code: AuthorizationCodeOptions) {
+        return yield* obtain("authorizationCode", "authorization_code", codeParameters(code))
+      }),
+
+      deviceAuthorization: Effect.fn("TokenEndpoint.deviceAuthorization")(function*(scope?: ScopeOptions) {
+        yield* annotate(options.deviceAuthorizationEndpoint)
+        const url = yield* endpoint(options.deviceAuthorizationEndpoint, "device_authorization")
+        const answer = yield* call("deviceAuthorization", undefined, url, params.scope(scope), narrowDevice)
+        const response = yield* decodeDevice(answer)
+        const now = yield* Clock.currentTimeMillis
+        return DeviceAuthorization.make(response, now)
+      }),
+
+      pollDeviceToken: Effect.fn("TokenEndpoint.pollDeviceToken")(
+        function*(authorization: DeviceAuthorization.DeviceAuthorization, pollOptions?: PollOptions) {
+          yield* annotate(options.tokenEndpoint, grantTypes.deviceCode)
+          let interval = pollOptions?.interval === undefined
+            ? authorization.interval
+            : Duration.decode(pollOptions.interval)
+          const expiresAt = DateTime.toEpochMillis(authorization.expiresAt)
+          let polls = 0
+          while (true) {
+            const now = yield* Clock.currentTimeMillis
+            // Wait out the interval, or until the code expires: a poll after that cannot succeed.
+            yield* Effect.sleep(Duration.millis(Math.min(Duration.toMillis(interval), Math.max(0, expiresAt - now))))
+            if ((yield* Clock.currentTimeMillis) >= expiresAt) {
+              yield* Effect.annotateCurrentSpan("tokenfx.polls", polls)
+              return yield* new OAuthError.ExpiredToken({
+                description: "the device code expired before the authorization was completed",
+                endpoint: tokenLabel
+              })
+            }
+            polls++
+            const result = yield* Effect.either(
+              tokenRequest("pollDeviceToken", grantTypes.deviceCode, {
+                device_code: authorization.deviceCode
+              }, narrowPoll)
+            )
+            if (Either.isRight(result)) {
+              yield* Effect.annotateCurrentSpan("tokenfx.polls", polls)
+              return yield* Token.fromResponse(result.right)
+            }
+            const error = result.left
+            if (error._tag === "AuthorizationPending") continue
+            if (error._tag === "SlowDown") {
+              interval = Duration.sum(interval, DeviceAuthorization.slowDownIncrement)
+              continue
+            }
+            yield* Effect.annotateCurrentSpan("tokenfx.polls", polls)
+            return yield* Effect.fail(error)
+          }
+        }
+      ),
+
+      grant: Effect.fn("TokenEndpoint.grant")(
+        function*(grantType: string, parameters: GrantParameters, scope?: ScopeOptions) {
+          return yield* obtain("grant", grantType, { ...parameters, ...params.scope(scope) })
+        }
+      ),
+
+      tokenExchange: Effect.fn("TokenEndpoint.tokenExchange")(function*(exchange: TokenExchangeOptions) {
+        return yield* obtain("tokenExchange", grantTypes.tokenExchange, {
+          subject_token: exchange.subjectToken,
+          subject_token_type: exchange.subjectTokenType ?? "urn:ietf:params:oauth:token-type:access_token",
+          actor_token: exchange.actorToken,
+          actor_token_type: exchange.actorToken === undefined ? undefined : exchange.actorTokenType,
+          requested_token_type: exchange.requestedTokenType,
+          ...params.scope(exchange)
+        })
+      }),
+
+      jwtBearer: Effect.fn("TokenEndpoint.jwtBearer")(
+        function*(assertion: Redacted.Redacted<string>, scope?: ScopeOptions) {
+          return yield* obtain("jwtBearer", grantTypes.jwtBearer, { assertion, ...params.scope(scope) })
+        }
+      ),
+
+      introspect: Effect.fn("TokenEndpoint.introspect")(
+        function*(token: Redacted.Redacted<string>, hint?: "access_token" | "refresh_token" | undefined) {
+          yield* annotate(options.introspectionEndpoint)
+          const url = yield* endpoint(options.introspectionEndpoint, "introspection")
+          const answer = yield* call(
+            "introspect",
+            undefined,
+            url,
+            { token, token_type_hint: hint },
+            narrowIntrospection
+          )
+          return yield* decodeIntrospection(answer)
+        }
+      )
+    })
+  })
+
+/**
+ * The options of a client whose endpoints come from `metadata`. Endpoints in `options` win; the
+ * client authentication method follows the server's supported methods unless given; the issuer and
+ * whether authorization responses must carry `iss` come from the metadata.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const fromMetadata = (
+  metadata: Discovery.Metadata,
+  options: DiscoveryOptions
+): Either.Either<Options, OAuthError.MalformedResponse> => {
+  const tokenEndpoint = options.tokenEndpoint ?? metadata.token_endpoint
+  if (tokenEndpoint === undefined) {
+    return Either.left(
+      new OAuthError.MalformedResponse({
+        reason: "is missing",
+        field: "token_endpoint",
+        endpoint: Discovery.metadataUrl(options.issuer, options.discovery ?? "oauth-authorization-server")
+      })
+    )
+  }
+  const authentication = ClientAuthentication.make({
+    clientId: options.clientId,
+    clientSecret: options.clientSecret,
+    method: options.clientAuthentication,
+    supported: metadata.token_endpoint_auth_methods_supported
+  })
+  return Either.right({
+    ...options,
+    tokenEndpoint,
+    authorizationEndpoint: options.authorizationEndpoint ?? metadata.authorization_endpoint,
+    revocationEndpoint: options.revocationEndpoint ?? metadata.revocation_endpoint,
+    introspectionEndpoint: options.introspectionEndpoint ?? metadata.introspection_endpoint,
+    deviceAuthorizationEndpoint: options.deviceAuthorizationEndpoint ?? metadata.device_authorization_endpoint,
+    issuer: metadata.issuer,
+    requireIssuer: metadata.authorization_response_iss_parameter_supported === true,
+    clientAuthentication: authentication.method
+  })
+}
+
+/**
+ * Builds the service from the issuer's metadata (see `Discovery.discover`), checking that the
+ * metadata is the issuer's own.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const discover = (
+  options: DiscoveryOptions
+): Effect.Effect<TokenEndpoint["Type"], Discovery.DiscoveryError, HttpClient.HttpClient> =>
+  Discovery.discover(options.issuer, {
+    kind: options.discovery,
+    timeout: options.timeout,
+    backoff: options.backoff,
+    allowInsecureHttp: options.allowInsecureHttp
+  }).pipe(
+    Effect.flatMap((metadata) => fromMetadata(metadata, options)),
+    Effect.flatMap(make)
+  )
+
+/**
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (options: Options): Layer.Layer<TokenEndpoint, never, HttpClient.HttpClient> =>
+  Layer.effect(TokenEndpoint, make(options))
+
+/**
+ * The service from configuration. Read the secret with `Config.redacted` so it is never in plain view:
+ *
+ * ```ts
+ * TokenEndpoint.layerConfig({
+ *   tokenEndpoint: Config.string("OAUTH_TOKEN_ENDPOINT"),
+ *   clientId: Config.string("OAUTH_CLIENT_ID"),
+ *   clientSecret: Config.redacted("OAUTH_CLIENT_SECRET")
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerConfig = (
+  config: Config.Config.Wrap<Options>
+): Layer.Layer<TokenEndpoint, ConfigError.ConfigError, HttpClient.HttpClient> =>
+  Layer.effect(TokenEndpoint, Effect.flatMap(Config.unwrap(config), make))
+
+/**
+ * The service from the issuer's metadata.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerDiscovery = (
+  options: DiscoveryOptions
+): Layer.Layer<TokenEndpoint, Discovery.DiscoveryError, HttpClient.HttpClient> =>
+  Layer.effect(TokenEndpoint, discover(options))
+
+/**
+ * The service from the issuer's metadata, with the issuer and client read from configuration.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerDiscoveryConfig = (
+  config: Config.Config.Wrap<DiscoveryOptions>
+): Layer.Layer<TokenEndpoint, ConfigError.ConfigError | Discovery.DiscoveryError, HttpClient.HttpClient> =>
+  Layer.effect(TokenEndpoint, Effect.flatMap(Config.unwrap(config), discover))

@@ -1,0 +1,112 @@
+/**
+ * How a client proves who it is to the token endpoint (RFC 6749 section 2.3): `client_secret_basic`,
+ * `client_secret_post`, or `none` for a public client that sends only its `client_id`.
+ *
+ * The secret stays `Redacted` until the request is built.
+ *
+ * @since 0.1.0
+ */
+import * as Redacted from "effect/Redacted"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type Method = "client_secret_basic" | "client_secret_post" | "none"
+
+/**
+ * A client and the way it authenticates.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type ClientAuthentication =
+  | {
+    readonly method: "client_secret_basic" | "client_secret_post"
+    readonly clientId: string
+    readonly clientSecret: Redacted.Redacted<string>
+  }
+  | {
+    readonly method: "none"
+    readonly clientId: string
+  }
+
+/**
+ * What a client sends with a request: headers and form fields. Values are `Redacted` where they are
+ * secret, unwrapped only when the body is encoded.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Credentials {
+  readonly headers: Readonly<Record<string, Redacted.Redacted<string>>>
+  readonly form: Readonly<Record<string, string | Redacted.Redacted<string>>>
+}
+
+/**
+ * Builds a client's authentication. Without `method`, a client with a secret uses
+ * `client_secret_basic` (the method every server must support, RFC 6749 section 2.3.1), or
+ * `client_secret_post` when `supported` (the server's `token_endpoint_auth_methods_supported`) lists
+ * only that one; a client without a secret is public (`none`). A secret-based method without a secret
+ * falls back to `none`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (options: {
+  readonly clientId: string
+  readonly clientSecret?: Redacted.Redacted<string> | undefined
+  readonly method?: Method | undefined
+  readonly supported?: ReadonlyArray<string> | undefined
+}): ClientAuthentication => {
+  const { clientId, clientSecret } = options
+  if (clientSecret === undefined || options.method === "none") return { method: "none", clientId }
+  if (options.method !== undefined) return { method: options.method, clientId, clientSecret }
+  const supported = options.supported
+  const method = supported !== undefined && !supported.includes("client_secret_basic") &&
+      supported.includes("client_secret_post")
+    ? "client_secret_post"
+    : "client_secret_basic"
+  return { method, clientId, clientSecret }
+}
+
+// Everything but ALPHA / DIGIT / "*" / "-" / "." / "_" is percent-encoded, and a space becomes "+":
+// the application/x-www-form-urlencoded serializer, which `encodeURIComponent` is not quite.
+const formEncode = (value: string): string =>
+  encodeURIComponent(value)
+    .replace(/[!'()~]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
+    .replace(/%20/g, "+")
+
+/**
+ * The `Authorization` header of `client_secret_basic`: the client id and secret are each
+ * form-urlencoded before they are joined by a colon and base64-encoded (RFC 6749 section 2.3.1), so
+ * that a secret holding `:` or `%` survives.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const basicAuthorization = (clientId: string, clientSecret: Redacted.Redacted<string>): Redacted.Redacted<
+  string
+> => {
+  const pair = `${formEncode(clientId)}:${formEncode(Redacted.value(clientSecret))}`
+  // The pair is ASCII after form-encoding, so btoa cannot throw.
+  return Redacted.make(`Basic ${globalThis.btoa(pair)}`)
+}
+
+/**
+ * The headers and form fields that authenticate `self` on a request to the token endpoint (and the
+ * revocation, introspection and device authorization endpoints, which authenticate the same way).
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const credentials = (self: ClientAuthentication): Credentials => {
+  switch (self.method) {
+    case "client_secret_basic":
+      return { headers: { authorization: basicAuthorization(self.clientId, self.clientSecret) }, form: {} }
+    case "client_secret_post":
+      return { headers: {}, form: { client_id: self.clientId, client_secret: self.clientSecret } }
+    case "none":
+      return { headers: {}, form: { client_id: self.clientId } }
+  }
+}
