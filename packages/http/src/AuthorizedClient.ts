@@ -1,0 +1,197 @@
+/**
+ * An `HttpClient` that sends a `TokenManager`'s token: `Authorization: Bearer` (or `DPoP`) on every
+ * request to the token's origin, one refresh and one retry after a 401, and typed errors for a
+ * rejected token (`InvalidToken`) or a missing scope (`InsufficientScope`).
+ *
+ * The token never leaves its origin: requests elsewhere, and plain HTTP except to loopback, fail
+ * with a `TransportError` before anything is sent. Redirects are not followed (the fetch client is
+ * told so); compose `HttpClient.followRedirects` on top to follow them, each hop checked.
+ *
+ * @since 0.1.0
+ */
+import * as HttpClient from "@effect/platform/HttpClient"
+import type * as HttpClientError from "@effect/platform/HttpClientError"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import * as OAuthError from "@tokenfx/core/OAuthError"
+import type * as Token from "@tokenfx/core/Token"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import { dual } from "effect/Function"
+import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
+import * as authorization from "./internal/authorization.js"
+import * as TokenManager from "./TokenManager.js"
+
+/**
+ * What a request through an authorized client can fail with, besides the wrapped client's errors.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type AuthorizedClientError =
+  | TokenManager.GetError
+  | OAuthError.InvalidToken
+  | OAuthError.InsufficientScope
+  | OAuthError.TransportError
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /** The `TokenManager` key whose token is sent. */
+  readonly key: string
+  /** The only origin (scheme, host and port) the token is sent to, e.g. `https://api.example.com`. */
+  readonly origin: string | URL
+}
+
+/**
+ * An `HttpClient` that authorizes its requests.
+ *
+ * @since 0.1.0
+ * @category tags
+ */
+export class AuthorizedClient extends Context.Tag("@tokenfx/http/AuthorizedClient")<
+  AuthorizedClient,
+  HttpClient.HttpClient.With<HttpClientError.HttpClientError | AuthorizedClientError>
+>() {}
+
+const scheme = (token: Token.Token): string => token.tokenType === "DPoP" ? "DPoP" : "Bearer"
+
+const withToken = (request: HttpClientRequest.HttpClientRequest, token: Token.Token) =>
+  // The one place the access token is unwrapped: the wire.
+  HttpClientRequest.setHeader(request, "authorization", `${scheme(token)} ${Redacted.value(token.accessToken)}`)
+
+const endpointOf = (request: HttpClientRequest.HttpClientRequest): string | undefined =>
+  URL.canParse(request.url) ? authorization.label(new URL(request.url)) : undefined
+
+const challenges = (response: HttpClientResponse.HttpClientResponse): ReadonlyArray<OAuthError.Challenge> => {
+  const header = response.headers["www-authenticate"]
+  return header === undefined ? [] : OAuthError.parseWwwAuthenticate(header)
+}
+
+const invalidToken = (
+  response: HttpClientResponse.HttpClientResponse,
+  token: Token.Token,
+  note?: string
+): OAuthError.InvalidToken => {
+  const all = challenges(response)
+  const challenge = all.find((c) => c.scheme.toLowerCase() === scheme(token).toLowerCase()) ?? all[0]
+  const description = challenge?.params["error_description"]
+  return new OAuthError.InvalidToken({
+    status: response.status,
+    endpoint: endpointOf(response.request),
+    description: note === undefined ? description : description === undefined ? note : `${description}; ${note}`,
+    uri: challenge?.params["error_uri"],
+    challenge: challenge?.params
+  })
+}
+
+// A 403 naming `insufficient_scope` is a typed error; any other answer is the caller's.
+const checkScope = (
+  response: HttpClientResponse.HttpClientResponse
+): Effect.Effect<HttpClientResponse.HttpClientResponse, OAuthError.InsufficientScope> => {
+  if (response.status !== 403) return Effect.succeed(response)
+  const challenge = challenges(response).find((c) => c.params["error"] === "insufficient_scope")
+  if (challenge === undefined) return Effect.succeed(response)
+  return Effect.fail(
+    new OAuthError.InsufficientScope({
+      status: 403,
+      endpoint: endpointOf(response.request),
+      description: challenge.params["error_description"],
+      uri: challenge.params["error_uri"],
+      scope: challenge.params["scope"]
+    })
+  )
+}
+
+/**
+ * Authorizes a client's requests with the token of `options.key` from `manager`.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const authorize: {
+  /**
+   * Authorizes a client's requests with the token of `options.key` from `manager`.
+   *
+   * @since 0.1.0
+   * @category combinators
+   */
+  (
+    manager: TokenManager.TokenManager["Type"],
+    options: Options
+  ): <E, R>(self: HttpClient.HttpClient.With<E, R>) => HttpClient.HttpClient.With<E | AuthorizedClientError, R>
+  /**
+   * Authorizes a client's requests with the token of `options.key` from `manager`.
+   *
+   * @since 0.1.0
+   * @category combinators
+   */
+  <E, R>(
+    self: HttpClient.HttpClient.With<E, R>,
+    manager: TokenManager.TokenManager["Type"],
+    options: Options
+  ): HttpClient.HttpClient.With<E | AuthorizedClientError, R>
+} = dual(3, <E, R>(
+  self: HttpClient.HttpClient.With<E, R>,
+  manager: TokenManager.TokenManager["Type"],
+  options: Options
+): HttpClient.HttpClient.With<E | AuthorizedClientError, R> => {
+  const origin = authorization.parseOrigin(options.origin)
+  // Checked after the wrapped client's own request transformations (a base URL, say), on the URL
+  // that is really sent to; every redirect hop a caller follows passes through here again.
+  const checked = HttpClient.mapRequestEffect(self, (request) => authorization.checkTarget(request, origin))
+  const send = (request: HttpClientRequest.HttpClientRequest, token: Token.Token) =>
+    authorization.manualRedirects(checked.execute(withToken(request, token)))
+
+  const run = (request: HttpClientRequest.HttpClientRequest) =>
+    Effect.gen(function*() {
+      // Refuse before asking for a token when the URL is already known to be wrong.
+      if (URL.canParse(request.url)) yield* authorization.checkTarget(request, origin)
+      const token = yield* manager.get(options.key)
+      const response = yield* send(request, token)
+      if (response.status !== 401) return yield* checkScope(response)
+      yield* manager.invalidate(options.key, token)
+      if (request.body._tag === "Stream") {
+        return yield* invalidToken(response, token, "not retried: the request body is a stream")
+      }
+      const fresh = yield* manager.get(options.key)
+      const retried = yield* send(request, fresh)
+      if (retried.status === 401) return yield* invalidToken(retried, fresh)
+      return yield* checkScope(retried)
+    })
+
+  return HttpClient.makeWith(
+    (request: Effect.Effect<HttpClientRequest.HttpClientRequest>) => Effect.flatMap(request, run),
+    Effect.succeed
+  )
+})
+
+/**
+ * An authorized client over the `HttpClient` and `TokenManager` in context.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (
+  options: Options
+): Effect.Effect<
+  HttpClient.HttpClient.With<HttpClientError.HttpClientError | AuthorizedClientError>,
+  never,
+  HttpClient.HttpClient | TokenManager.TokenManager
+> =>
+  Effect.map(
+    Effect.all([HttpClient.HttpClient, TokenManager.TokenManager]),
+    ([client, manager]) => authorize(client, manager, options)
+  )
+
+/**
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (
+  options: Options
+): Layer.Layer<AuthorizedClient, never, HttpClient.HttpClient | TokenManager.TokenManager> =>
+  Layer.effect(AuthorizedClient, make(options))

@@ -1,0 +1,93 @@
+/**
+ * @since 0.1.0
+ */
+
+/**
+ * The front-channel half of the authorization code grant with PKCE (RFC 6749 section 4.1, RFC 7636):
+ * the authorization request (URL, `state`, S256 challenge) and the checks on the redirect that comes
+ * back (`state`, and `iss` per RFC 9207) before its code may be exchanged.
+ *
+ * @since 0.1.0
+ */
+export * as AuthorizationCode from "./AuthorizationCode.js"
+
+/**
+ * An `HttpClient` that sends a `TokenManager`'s token: `Authorization: Bearer` (or `DPoP`) on every
+ * request to the token's origin, one refresh and one retry after a 401, and typed errors for a
+ * rejected token (`InvalidToken`) or a missing scope (`InsufficientScope`).
+ *
+ * The token never leaves its origin: requests elsewhere, and plain HTTP except to loopback, fail
+ * with a `TransportError` before anything is sent. Redirects are not followed (the fetch client is
+ * told so); compose `HttpClient.followRedirects` on top to follow them, each hop checked.
+ *
+ * @since 0.1.0
+ */
+export * as AuthorizedClient from "./AuthorizedClient.js"
+
+/**
+ * Retrying an authorization server politely: exponential backoff with jitter, never sooner than the
+ * server's `Retry-After`, bounded by a number of attempts and a total time, and a cooldown shared by
+ * every caller of an endpoint so that one `Retry-After` quiets them all.
+ *
+ * Errors that retrying cannot fix (`invalid_grant`, `invalid_client`, `unauthorized_client`,
+ * `unsupported_grant_type`, `invalid_scope`) are never retried.
+ *
+ * @since 0.1.0
+ */
+export * as Backoff from "./Backoff.js"
+
+/**
+ * How a client proves who it is to the token endpoint (RFC 6749 section 2.3): `client_secret_basic`,
+ * `client_secret_post`, or `none` for a public client that sends only its `client_id`.
+ *
+ * The secret stays `Redacted` until the request is built.
+ *
+ * @since 0.1.0
+ */
+export * as ClientAuthentication from "./ClientAuthentication.js"
+
+/**
+ * The device authorization grant (RFC 8628) for input-constrained devices and command-line tools: the
+ * device authorization response (the code the user types, where to type it, how long it lasts, how
+ * often to poll) and the polling rules.
+ *
+ * @since 0.1.0
+ */
+export * as DeviceAuthorization from "./DeviceAuthorization.js"
+
+/**
+ * Finding an authorization server's endpoints from its issuer: OAuth 2.0 Authorization Server
+ * Metadata (RFC 8414, `/.well-known/oauth-authorization-server`) and OpenID Connect Discovery
+ * (`/.well-known/openid-configuration`). The document's `issuer` must be the one asked for, or the
+ * document is refused: a server that answers for another issuer could hand out any endpoint.
+ *
+ * @since 0.1.0
+ */
+export * as Discovery from "./Discovery.js"
+
+/**
+ * What token introspection (RFC 7662) says about a token: whether it is `active`, and for an active
+ * token the claims the server chose to share.
+ *
+ * @since 0.1.0
+ */
+export * as Introspection from "./Introspection.js"
+
+/**
+ * The conversation with an authorization server: every grant, revocation, introspection, the device
+ * flow and discovery, with client authentication, timeouts and backoff that honours `Retry-After`.
+ * Every answer is a core `Token` or a typed error.
+ *
+ * @since 0.1.0
+ */
+export * as TokenEndpoint from "./TokenEndpoint.js"
+
+/**
+ * Valid tokens on demand, for any number of keys. `get` is a memory read and one comparison with
+ * `Clock` while the token is fresh; inside the refresh window exactly one refresh runs per key
+ * (single flight, and across processes that share a store, one lease holder), rotated refresh tokens
+ * are written back by compare-and-set, and a token that is still valid survives a failed refresh.
+ *
+ * @since 0.1.0
+ */
+export * as TokenManager from "./TokenManager.js"

@@ -1,0 +1,318 @@
+import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import { assert, describe, it } from "@effect/vitest"
+import type * as OAuthError from "@tokenfx/core/OAuthError"
+import * as Token from "@tokenfx/core/Token"
+import * as TokenStore from "@tokenfx/core/TokenStore"
+import * as AuthorizedClient from "@tokenfx/http/AuthorizedClient"
+import { TokenEndpoint } from "@tokenfx/http/TokenEndpoint"
+import * as TokenManager from "@tokenfx/http/TokenManager"
+import * as Array from "effect/Array"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
+import * as Stream from "effect/Stream"
+import * as TestClock from "effect/TestClock"
+import { type FakeServer, makeFakeServer } from "./utils/fakeEndpoint.js"
+
+const ORIGIN = "https://api.example.com"
+
+interface Seen {
+  readonly url: string
+  readonly authorization: string | undefined
+}
+
+// A resource server: `/ok` wants a token the fake server accepts; `/slow` answers after a second,
+// judging the token then; `/admin` wants a scope no token has; the rest answer as their name says.
+const resourceServer = (server: FakeServer) => {
+  const seen: Array<Seen> = []
+  const respond = (
+    request: HttpClientRequest.HttpClientRequest,
+    status: number,
+    headers: Record<string, string> = {}
+  ) => HttpClientResponse.fromWeb(request, new Response(status === 302 ? null : "{}", { status, headers }))
+  const client = HttpClient.make((request, url) =>
+    Effect.gen(function*() {
+      const authorization = request.headers["authorization"]
+      seen.push({ url: url.toString(), authorization })
+      const accessToken = authorization?.replace(/^(Bearer|DPoP) /, "") ?? ""
+      if (url.pathname === "/slow") yield* Effect.sleep("1 second")
+      const accepted = yield* server.accepts(accessToken)
+      const unauthorized = {
+        "www-authenticate": `Bearer realm="api", error="invalid_token", error_description="expired"`
+      }
+      switch (url.pathname) {
+        case "/redirect":
+          return respond(request, 302, { location: "https://evil.example/steal" })
+        case "/same-origin-redirect":
+          return respond(request, 302, { location: "/ok" })
+        case "/always-401":
+          return respond(request, 401, unauthorized)
+        case "/forbidden":
+          return respond(request, 403)
+        case "/admin":
+          return accepted
+            ? respond(request, 403, {
+              "www-authenticate":
+                `Bearer error="insufficient_scope", scope="api:admin", error_description="admins only"`
+            })
+            : respond(request, 401, unauthorized)
+        default:
+          return accepted ? respond(request, 200) : respond(request, 401, unauthorized)
+      }
+    })
+  )
+  return { client, seen }
+}
+
+const setup = (options: { readonly origin?: string; readonly server?: FakeServer } = {}) =>
+  Effect.gen(function*() {
+    const server = options.server ?? makeFakeServer()
+    const manager = yield* TokenManager.make().pipe(
+      Effect.provide(TokenStore.layerMemory),
+      Effect.provideService(TokenEndpoint, server.endpoint)
+    )
+    yield* manager.set("alice", yield* server.login("alice"))
+    const resource = resourceServer(server)
+    const client = AuthorizedClient.authorize(resource.client, manager, {
+      key: "alice",
+      origin: options.origin ?? ORIGIN
+    })
+    return { client, manager, server, seen: resource.seen }
+  })
+
+describe("AuthorizedClient", () => {
+  it.scoped("sends the manager's token as a Bearer token", () =>
+    Effect.gen(function*() {
+      const { client, seen } = yield* setup()
+      const response = yield* client.get(`${ORIGIN}/ok`)
+      assert.strictEqual(response.status, 200)
+      assert.deepStrictEqual(seen, [{ url: `${ORIGIN}/ok`, authorization: "Bearer at-alice-1" }])
+    }))
+
+  it.scoped("sends a DPoP token with the DPoP scheme", () =>
+    Effect.gen(function*() {
+      const { client, manager, seen } = yield* setup()
+      yield* manager.set(
+        "alice",
+        Token.make({ access_token: Redacted.make("cc-dpop"), token_type: "dpop", expires_in: 60 }, 0)
+      )
+      yield* client.get(`${ORIGIN}/ok`)
+      assert.strictEqual(seen[0].authorization, "DPoP cc-dpop")
+    }))
+
+  it.scoped("applies to the URL really sent, after the wrapped client's own transformations", () =>
+    Effect.gen(function*() {
+      const server = makeFakeServer()
+      const manager = yield* TokenManager.make().pipe(
+        Effect.provide(TokenStore.layerMemory),
+        Effect.provideService(TokenEndpoint, server.endpoint)
+      )
+      yield* manager.set("alice", yield* server.login("alice"))
+      const resource = resourceServer(server)
+      const client = resource.client.pipe(
+        HttpClient.mapRequest(HttpClientRequest.prependUrl(ORIGIN)),
+        AuthorizedClient.authorize(manager, { key: "alice", origin: ORIGIN })
+      )
+      assert.strictEqual((yield* client.get("/ok")).status, 200)
+      assert.deepStrictEqual(resource.seen, [{ url: `${ORIGIN}/ok`, authorization: "Bearer at-alice-1" }])
+    }))
+
+  describe("401", () => {
+    it.scoped("invalidates the token used, refreshes once and retries once", () =>
+      Effect.gen(function*() {
+        const { client, seen, server } = yield* setup()
+        yield* server.rejectAccessToken("at-alice-1")
+        const response = yield* client.get(`${ORIGIN}/ok`)
+        assert.strictEqual(response.status, 200)
+        assert.deepStrictEqual(seen.map((s) => s.authorization), ["Bearer at-alice-1", "Bearer at-alice-2"])
+        assert.strictEqual(server.stats.refreshCalls, 1)
+      }))
+
+    it.scoped("a second 401 fails with InvalidToken carrying the challenge", () =>
+      Effect.gen(function*() {
+        const { client, seen, server } = yield* setup()
+        const error = yield* Effect.flip(client.get(`${ORIGIN}/always-401?secret=query`))
+        assert.strictEqual(error._tag, "InvalidToken")
+        const invalid = error as OAuthError.InvalidToken
+        assert.deepStrictEqual(invalid.challenge, {
+          realm: "api",
+          error: "invalid_token",
+          error_description: "expired"
+        })
+        assert.strictEqual(invalid.status, 401)
+        assert.strictEqual(invalid.endpoint, `${ORIGIN}/always-401`)
+        assert.strictEqual(seen.length, 2)
+        assert.strictEqual(server.stats.refreshCalls, 1)
+      }))
+
+    it.scoped("concurrent 401s of the same token cause one refresh", () =>
+      Effect.gen(function*() {
+        const { client, seen, server } = yield* setup()
+        yield* server.rejectAccessToken("at-alice-1")
+        // Every request leaves with the first token before any 401 comes back.
+        const fiber = yield* Effect.fork(
+          Effect.forEach(Array.range(1, 50), () => client.get(`${ORIGIN}/slow`), { concurrency: "unbounded" })
+        )
+        yield* TestClock.adjust("1 second")
+        yield* TestClock.adjust("1 second")
+        const responses = yield* Fiber.join(fiber)
+        assert.isTrue(responses.every((response) => response.status === 200))
+        assert.strictEqual(server.stats.refreshCalls, 1)
+        assert.strictEqual(seen.length, 100)
+        assert.strictEqual(seen.filter((s) => s.authorization === "Bearer at-alice-1").length, 50)
+      }))
+
+    it.scoped("a 401 for a token already replaced causes no refresh", () =>
+      Effect.gen(function*() {
+        const { client, seen, server } = yield* setup()
+        // A slow request leaves with the first token ...
+        const slow = yield* Effect.fork(client.get(`${ORIGIN}/slow`))
+        yield* TestClock.adjust("10 millis")
+        // ... which is then revoked: a fast request gets the 401 first and refreshes.
+        yield* server.rejectAccessToken("at-alice-1")
+        assert.strictEqual((yield* client.get(`${ORIGIN}/ok`)).status, 200)
+        assert.strictEqual(server.stats.refreshCalls, 1)
+        yield* TestClock.adjust("1 second")
+        yield* TestClock.adjust("1 second")
+        assert.strictEqual((yield* Fiber.join(slow)).status, 200)
+        assert.strictEqual(server.stats.refreshCalls, 1)
+        assert.deepStrictEqual(seen.filter((s) => s.url.endsWith("/slow")).map((s) => s.authorization), [
+          "Bearer at-alice-1",
+          "Bearer at-alice-2"
+        ])
+      }))
+
+    it.scoped("a request whose body is a stream is not retried, and the error says so", () =>
+      Effect.gen(function*() {
+        const { client, seen, server } = yield* setup()
+        yield* server.rejectAccessToken("at-alice-1")
+        const request = HttpClientRequest.post(`${ORIGIN}/ok`).pipe(
+          HttpClientRequest.bodyStream(Stream.make(new TextEncoder().encode("{}")))
+        )
+        const error = yield* Effect.flip(client.execute(request))
+        assert.strictEqual(error._tag, "InvalidToken")
+        assert.include(error.message, "not retried: the request body is a stream")
+        assert.strictEqual(seen.length, 1)
+        // The token was still invalidated: the next request refreshes first.
+        assert.strictEqual((yield* client.get(`${ORIGIN}/ok`)).status, 200)
+        assert.strictEqual(seen[1].authorization, "Bearer at-alice-2")
+        assert.strictEqual(server.stats.refreshCalls, 1)
+      }))
+
+    it.scoped("a dead grant surfaces as ReconnectRequired", () =>
+      Effect.gen(function*() {
+        const { client, server } = yield* setup()
+        yield* server.revokeGrant("alice")
+        const error = yield* Effect.flip(client.get(`${ORIGIN}/ok`))
+        assert.strictEqual(error._tag, "ReconnectRequired")
+      }))
+  })
+
+  describe("403", () => {
+    it.scoped("insufficient_scope fails with InsufficientScope carrying the required scope", () =>
+      Effect.gen(function*() {
+        const { client } = yield* setup()
+        const error = yield* Effect.flip(client.get(`${ORIGIN}/admin`))
+        assert.strictEqual(error._tag, "InsufficientScope")
+        const insufficient = error as OAuthError.InsufficientScope
+        assert.strictEqual(insufficient.scope, "api:admin")
+        assert.strictEqual(insufficient.description, "admins only")
+        assert.strictEqual(insufficient.status, 403)
+      }))
+
+    it.scoped("any other 403 is the caller's response", () =>
+      Effect.gen(function*() {
+        const { client } = yield* setup()
+        assert.strictEqual((yield* client.get(`${ORIGIN}/forbidden`)).status, 403)
+      }))
+  })
+
+  describe("where the token goes", () => {
+    it.scoped("never to another origin", () =>
+      Effect.gen(function*() {
+        const { client, seen } = yield* setup()
+        for (const url of ["https://evil.example/ok", "https://api.example.com:8443/ok", "http://api.example.com/ok"]) {
+          const error = yield* Effect.flip(client.get(url))
+          assert.strictEqual(error._tag, "TransportError")
+          assert.strictEqual((error as OAuthError.TransportError).reason, "Insecure")
+        }
+        assert.strictEqual(seen.length, 0)
+      }))
+
+    it.scoped("over plain HTTP only to loopback", () =>
+      Effect.gen(function*() {
+        const insecure = yield* setup({ origin: "http://api.example.com" })
+        const error = yield* Effect.flip(insecure.client.get("http://api.example.com/ok"))
+        assert.strictEqual(error._tag, "TransportError")
+        assert.include(error.message, "plain HTTP")
+        assert.strictEqual(insecure.seen.length, 0)
+        const loopback = yield* setup({ origin: "http://127.0.0.1:8080" })
+        assert.strictEqual((yield* loopback.client.get("http://127.0.0.1:8080/ok")).status, 200)
+        assert.strictEqual(loopback.seen[0].authorization, "Bearer at-alice-1")
+      }))
+
+    it.scoped("redirects are handed back, and a followed hop to another origin is refused", () =>
+      Effect.gen(function*() {
+        const { client, seen } = yield* setup()
+        const response = yield* client.get(`${ORIGIN}/redirect`)
+        assert.strictEqual(response.status, 302)
+        const following = client.pipe(HttpClient.followRedirects(5))
+        const error = yield* Effect.flip(following.get(`${ORIGIN}/redirect`))
+        assert.strictEqual(error._tag, "TransportError")
+        assert.isTrue(seen.every((s) => s.url.startsWith(ORIGIN)))
+        // A same-origin hop is followed with the token.
+        assert.strictEqual((yield* following.get(`${ORIGIN}/same-origin-redirect`)).status, 200)
+        assert.deepStrictEqual(seen.slice(-1), [{ url: `${ORIGIN}/ok`, authorization: "Bearer at-alice-1" }])
+      }))
+
+    it.scoped("tells the fetch client not to follow redirects", () =>
+      Effect.gen(function*() {
+        const server = makeFakeServer()
+        const manager = yield* TokenManager.make().pipe(
+          Effect.provide(TokenStore.layerMemory),
+          Effect.provideService(TokenEndpoint, server.endpoint)
+        )
+        yield* manager.set("alice", yield* server.login("alice"))
+        const inits: Array<RequestInit | undefined> = []
+        const fetch: typeof globalThis.fetch = (_input, init) => {
+          inits.push(init)
+          return Promise.resolve(new Response("{}", { status: 200 }))
+        }
+        const client = yield* AuthorizedClient.make({ key: "alice", origin: ORIGIN }).pipe(
+          Effect.provide(Layer.merge(FetchHttpClient.layer, Layer.succeed(TokenManager.TokenManager, manager)))
+        )
+        yield* client.get(`${ORIGIN}/ok`).pipe(
+          Effect.provideService(FetchHttpClient.Fetch, fetch),
+          Effect.provideService(FetchHttpClient.RequestInit, { keepalive: true })
+        )
+        assert.strictEqual(inits[0]?.redirect, "manual")
+        assert.strictEqual(inits[0]?.keepalive, true)
+      }))
+  })
+
+  it.scoped("layer: an AuthorizedClient service over HttpClient and TokenManager", () =>
+    Effect.gen(function*() {
+      const server = makeFakeServer()
+      const resource = resourceServer(server)
+      const managerLayer = TokenManager.layer().pipe(
+        Layer.provide(TokenStore.layerMemory),
+        Layer.provide(Layer.succeed(TokenEndpoint, server.endpoint))
+      )
+      const layer = AuthorizedClient.layer({ key: "alice", origin: ORIGIN }).pipe(
+        Layer.provideMerge(managerLayer),
+        Layer.provide(Layer.succeed(HttpClient.HttpClient, resource.client))
+      )
+      const status = yield* Effect.gen(function*() {
+        const manager = yield* TokenManager.TokenManager
+        yield* manager.set("alice", yield* server.login("alice"))
+        const client = yield* AuthorizedClient.AuthorizedClient
+        return (yield* client.get(`${ORIGIN}/ok`)).status
+      }).pipe(Effect.provide(layer))
+      assert.strictEqual(status, 200)
+      assert.strictEqual(resource.seen[0].authorization, "Bearer at-alice-1")
+    }))
+})
