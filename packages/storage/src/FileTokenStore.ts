@@ -1,0 +1,440 @@
+/**
+ * A token store in a directory: one file per key, for one user on one machine (a CLI, a desktop
+ * application).
+ *
+ * - Confidentiality: the directory is created `0700` and every file `0600`; a token file that group
+ *   or others can read is refused with `InsecureStorage` (unless `strictPermissions: false`), and so
+ *   is a directory they can write to.
+ * - Atomicity and durability: a write goes to a temporary file in the same directory, which is
+ *   flushed (`fsync`), renamed over the token file, and the directory flushed; a reader, or a crash,
+ *   sees the old token or the new one, never a mix. The directory flush opens the directory read-only
+ *   and syncs that descriptor (Linux, macOS); where a directory cannot be opened it is skipped.
+ * - Nothing is lost: a file that does not decode is renamed aside (`<file>.corrupt-<time>`) and
+ *   reported as `CorruptedToken`; it is never deleted.
+ * - Safe names: keys are encoded into file names (`[a-z0-9_-]` kept, anything else escaped, long keys
+ *   hashed), so no key can reach outside the directory.
+ * - Versions and compare-and-set across processes: the version is stored in the file beside the
+ *   payload, and every write reads and writes it holding the key's lock file, created exclusively.
+ *   A lock file whose holder died (same host: its pid no longer runs) or that is older than
+ *   `staleLockAfter` (another host) is broken.
+ * - Leases: a lease file per key (owner, pid, host, deadline from `Clock`), written under the key's
+ *   lock; it is taken over when its deadline has passed or its process died on this host.
+ *
+ * A removed token leaves a small tombstone file (no secret in it) that keeps the key's version.
+ *
+ * POSIX only for the permission checks: on Windows, whose ACLs ignore modes, set `strictPermissions: false`.
+ *
+ * @since 0.1.0
+ */
+import type * as PlatformError from "@effect/platform/Error"
+import * as FileSystem from "@effect/platform/FileSystem"
+import * as Path from "@effect/platform/Path"
+import type * as TokenStore from "@tokenfx/core/TokenStore"
+import { CorruptedToken, InsecureStorage, TokenStoreError } from "@tokenfx/core/TokenStore"
+import * as Clock from "effect/Clock"
+import * as DateTime from "effect/DateTime"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as ParseResult from "effect/ParseResult"
+import * as Schema from "effect/Schema"
+import { isAlreadyExists, isNotFound, readWithMode, syncDirectory, writeAtomic } from "./internal/atomicFile.js"
+import * as FileLock from "./internal/fileLock.js"
+import * as FileName from "./internal/fileName.js"
+import * as RawTokenStore from "./RawTokenStore.js"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /**
+   * Refuse token files that group or others can read, and a directory they can write to. Default `true`.
+   */
+  readonly strictPermissions?: boolean | undefined
+  /**
+   * How long a write waits for a key's lock file held by another process. Default 10 seconds.
+   */
+  readonly lockTimeout?: Duration.DurationInput | undefined
+  /**
+   * When a lock file written on another host (a shared network directory) counts as abandoned.
+   * Default 30 seconds.
+   */
+  readonly staleLockAfter?: Duration.DurationInput | undefined
+}
+
+const Envelope = Schema.Struct({
+  format: Schema.Literal(1),
+  key: Schema.String,
+  version: Schema.Int.pipe(Schema.greaterThanOrEqualTo(1)),
+  // `null`: a tombstone, which keeps the version of a removed token.
+  data: Schema.NullOr(Schema.String),
+  expiresAt: Schema.optional(Schema.Number)
+})
+
+type Envelope = typeof Envelope.Type
+
+const decodeEnvelope = Schema.decodeUnknownEither(Envelope)
+
+const Lease = Schema.Struct({
+  owner: Schema.String,
+  pid: Schema.Number,
+  host: Schema.String,
+  thread: Schema.Number,
+  deadline: Schema.Number
+})
+
+const decodeLease = Schema.decodeUnknownEither(Schema.parseJson(Lease))
+
+type Read =
+  | { readonly _tag: "Missing" }
+  | { readonly _tag: "Found"; readonly envelope: Envelope; readonly mode: number }
+  | { readonly _tag: "Corrupt"; readonly reason: string }
+
+const missing: Read = { _tag: "Missing" }
+
+// Says what is wrong with a token file, never what it holds (secrets). `key: undefined` accepts the
+// file's own key (listing hashed names).
+const parseEnvelope = (key: string | undefined, content: string, mode: number): Read => {
+  if (content.length === 0) return { _tag: "Corrupt", reason: "the file is empty" }
+  let json: unknown
+  try {
+    json = JSON.parse(content)
+  } catch {
+    return { _tag: "Corrupt", reason: "the file is not valid JSON (truncated or overwritten?)" }
+  }
+  return Either.match(decodeEnvelope(json), {
+    onLeft: (error) => {
+      const first = ParseResult.ArrayFormatter.formatErrorSync(error)[0]
+      return {
+        _tag: "Corrupt",
+        reason: first === undefined || first.path.length === 0
+          ? "the file is not a token file"
+          : `field ${first.path.map(String).join(".")} is invalid`
+      }
+    },
+    onRight: (envelope): Read =>
+      key === undefined || envelope.key === key
+        ? { _tag: "Found", envelope, mode }
+        : { _tag: "Corrupt", reason: "the file belongs to another key" }
+  })
+}
+
+const formatMode = (mode: number) => (mode & 0o777).toString(8).padStart(4, "0")
+
+/**
+ * A payload store in `directory` (created `0700` when missing).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (
+  directory: string,
+  options?: Options
+): Effect.Effect<RawTokenStore.RawTokenStore["Type"], TokenStore.StoreError, FileSystem.FileSystem | Path.Path> =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const path = yield* Path.Path
+    const dir = path.resolve(directory)
+    const strict = options?.strictPermissions ?? true
+    const lockOptions: FileLock.LockOptions = {
+      timeout: Duration.toMillis(options?.lockTimeout ?? Duration.seconds(10)),
+      staleAfter: Duration.toMillis(options?.staleLockAfter ?? Duration.seconds(30))
+    }
+
+    const failure = (operation: string, key?: string) => (error: PlatformError.PlatformError | FileLock.LockTimeout) =>
+      new TokenStoreError({
+        operation,
+        key,
+        description: error._tag === "LockTimeout"
+          ? `timed out after ${Duration.format(lockOptions.timeout)} waiting for the key's lock file${
+            error.holder === undefined ? "" : ` (held by pid ${error.holder.pid} on ${error.holder.host})`
+          }`
+          : error.message,
+        cause: error
+      })
+
+    yield* fs.makeDirectory(dir, { recursive: true, mode: 0o700 }).pipe(Effect.mapError(failure("open")))
+    const info = yield* fs.stat(dir).pipe(Effect.mapError(failure("open")))
+    if (info.type !== "Directory") {
+      return yield* new TokenStoreError({ operation: "open", description: `${dir} is not a directory` })
+    }
+    if (strict && (info.mode & 0o022) !== 0) {
+      return yield* new InsecureStorage({
+        reason: `the token directory ${dir} has mode ${
+          formatMode(info.mode)
+        }: group or others can write to it (chmod 700 it, or set strictPermissions: false)`
+      })
+    }
+
+    const files = (key: string) =>
+      Effect.map(FileName.baseName(key), (base) => ({
+        token: path.join(dir, base + FileName.tokenSuffix),
+        lock: path.join(dir, base + ".lock"),
+        lease: path.join(dir, base + ".lease")
+      }))
+
+    const read = (key: string | undefined, file: string): Effect.Effect<Read, PlatformError.PlatformError> =>
+      Effect.map(readWithMode(fs, file), (found) => {
+        if (Option.isNone(found)) return missing
+        if (!found.value.isFile) return { _tag: "Corrupt", reason: "not a regular file" }
+        return parseEnvelope(key, found.value.content, found.value.mode)
+      })
+
+    const insecure = (key: string, file: string, mode: number) =>
+      new InsecureStorage({
+        key,
+        reason: `the token file ${file} has mode ${
+          formatMode(mode)
+        }: group or others can access it (chmod 600 it, or set strictPermissions: false)`
+      })
+
+    const write = (file: string, envelope: Envelope) =>
+      writeAtomic(fs, { path: file, directory: dir, content: JSON.stringify(envelope), mode: 0o600, durable: true })
+
+    // Renames a file to `<file>.corrupt-<time>` (plus a counter should that exist), never deleting it.
+    const moveAside = (file: string) =>
+      Effect.gen(function*() {
+        const now = yield* DateTime.now
+        const stamp = DateTime.formatIso(now).replace(/[:.]/g, "-")
+        for (let n = 0;; n++) {
+          const target = `${file}.corrupt-${stamp}${n === 0 ? "" : `-${n}`}`
+          // A hard link never replaces an existing file, unlike a rename.
+          const linked = yield* fs.link(file, target).pipe(
+            Effect.as(true),
+            Effect.catchIf(isAlreadyExists, () => Effect.succeed(false))
+          )
+          if (!linked) continue
+          yield* fs.remove(file)
+          yield* syncDirectory(fs, dir)
+          return target
+        }
+      })
+
+    const locked = <A>(
+      operation: string,
+      key: string,
+      lock: string,
+      use: Effect.Effect<A, PlatformError.PlatformError | TokenStore.StoreError>
+    ): Effect.Effect<A, TokenStore.StoreError> =>
+      FileLock.withLock(fs, lock, lockOptions, use).pipe(
+        Effect.catchTags({
+          LockTimeout: (e) => Effect.fail(failure(operation, key)(e)),
+          SystemError: (e) => Effect.fail(failure(operation, key)(e)),
+          BadArgument: (e) => Effect.fail(failure(operation, key)(e))
+        })
+      )
+
+    // Runs `f` on the key's current envelope, holding its lock. A corrupt file is moved aside first
+    // (it is then absent); file modes are not checked, since a write replaces the file with a 0600 one.
+    const mutate = <A>(
+      operation: string,
+      key: string,
+      f: (
+        current: Option.Option<Envelope>,
+        file: string
+      ) => Effect.Effect<A, PlatformError.PlatformError | TokenStore.StoreError>
+    ): Effect.Effect<A, TokenStore.StoreError> =>
+      Effect.flatMap(files(key), ({ lock, token }) =>
+        locked(
+          operation,
+          key,
+          lock,
+          Effect.gen(function*() {
+            const current = yield* read(key, token)
+            switch (current._tag) {
+              case "Missing":
+                return yield* f(Option.none(), token)
+              case "Corrupt":
+                yield* moveAside(token)
+                return yield* f(Option.none(), token)
+              case "Found":
+                return yield* f(Option.some(current.envelope), token)
+            }
+          })
+        ))
+
+    const live = (current: Option.Option<Envelope>) => Option.filter(current, (e) => e.data !== null)
+
+    const writeIf = (
+      operation: string,
+      key: string,
+      payload: RawTokenStore.Payload,
+      accept: (live: Option.Option<Envelope>) => boolean
+    ) =>
+      mutate(operation, key, (current, file) => {
+        if (!accept(live(current))) return Effect.succeedNone
+        const version = Option.match(current, { onNone: () => 1, onSome: (e) => e.version + 1 })
+        return Effect.as(
+          write(file, { format: 1, key, version, data: payload.data, expiresAt: payload.expiresAt }),
+          Option.some(version)
+        )
+      })
+
+    const get = (key: string): Effect.Effect<Option.Option<RawTokenStore.Entry>, TokenStore.StoreError> =>
+      Effect.gen(function*() {
+        const { lock, token } = yield* files(key)
+        const current = yield* read(key, token).pipe(Effect.mapError(failure("get", key)))
+        switch (current._tag) {
+          case "Missing":
+            return Option.none()
+          case "Found": {
+            if (strict && (current.mode & 0o077) !== 0) return yield* insecure(key, token, current.mode)
+            const { data, version } = current.envelope
+            return data === null ? Option.none() : Option.some<RawTokenStore.Entry>({ data, version })
+          }
+          case "Corrupt": {
+            // Decided again under the lock: a writer may have replaced the file meanwhile.
+            const corrupted = yield* locked(
+              "get",
+              key,
+              lock,
+              Effect.flatMap(read(key, token), (again) =>
+                again._tag === "Corrupt"
+                  ? Effect.map(moveAside(token), (movedTo) => Option.some({ reason: again.reason, movedTo }))
+                  : Effect.succeedNone)
+            )
+            if (Option.isSome(corrupted)) return yield* new CorruptedToken({ key, ...corrupted.value })
+            return yield* get(key)
+          }
+        }
+      })
+
+    const readLease = (file: string) =>
+      fs.readFileString(file).pipe(
+        // A lease file that does not decode is no lease: it protects nothing secret.
+        Effect.map((content) => Either.getRight(decodeLease(content))),
+        Effect.catchIf(isNotFound, () => Effect.succeedNone)
+      )
+
+    const writeLease = (file: string, owner: string, deadline: number) =>
+      writeAtomic(fs, {
+        path: file,
+        directory: dir,
+        content: JSON.stringify({ owner, ...FileLock.self(), deadline }),
+        mode: 0o600,
+        // A lease lost to a power failure has expired anyway by the time the machine is back.
+        durable: false
+      })
+
+    const withLease = <A>(
+      operation: string,
+      key: string,
+      f: (
+        current: Option.Option<typeof Lease.Type>,
+        now: number,
+        file: string
+      ) => Effect.Effect<A, PlatformError.PlatformError>
+    ) =>
+      Effect.flatMap(files(key), ({ lease, lock }) =>
+        locked(
+          operation,
+          key,
+          lock,
+          Effect.gen(function*() {
+            const now = yield* Clock.currentTimeMillis
+            const current = yield* readLease(lease)
+            return yield* f(current, now, lease)
+          })
+        ))
+
+    const keys = Effect.gen(function*() {
+      const names = yield* fs.readDirectory(dir)
+      const found: Array<string> = []
+      for (const name of names) {
+        const parsed = FileName.parseTokenFileName(name)
+        if (parsed === undefined) continue
+        const current = yield* read(parsed.key ?? undefined, path.join(dir, name))
+        if (current._tag === "Found" && current.envelope.data !== null) {
+          found.push(current.envelope.key)
+        } else if (current._tag === "Corrupt" && parsed.key !== null) {
+          // Still there, if unreadable: `get` will report it.
+          found.push(parsed.key)
+        }
+      }
+      return found.sort()
+    }).pipe(Effect.mapError(failure("keys")))
+
+    return RawTokenStore.RawTokenStore.of({
+      get,
+      set: (key, payload) =>
+        Effect.map(
+          writeIf("set", key, payload, () => true),
+          Option.getOrElse(() => 0)
+        ),
+      compareAndSet: (key, payload, expected) =>
+        writeIf(
+          "compareAndSet",
+          key,
+          payload,
+          (current) =>
+            expected === undefined ? Option.isNone(current) : Option.isSome(current) &&
+              current.value.version === expected
+        ),
+      remove: (key, expected) =>
+        mutate("remove", key, (current, file) => {
+          const entry = live(current)
+          if (Option.isNone(entry) || (expected !== undefined && entry.value.version !== expected)) {
+            return Effect.succeed(false)
+          }
+          return Effect.as(write(file, { format: 1, key, version: entry.value.version, data: null }), true)
+        }),
+      quarantine: (key, version) =>
+        mutate("quarantine", key, (current, file) => {
+          const entry = live(current)
+          if (Option.isNone(entry) || entry.value.version !== version) return Effect.succeedNone
+          return moveAside(file).pipe(
+            Effect.tap(() => write(file, { format: 1, key, version, data: null })),
+            Effect.map(Option.some)
+          )
+        }),
+      keys,
+      size: Effect.map(keys, (all) => all.length),
+      acquireLease: (key, owner, ttl) =>
+        withLease("acquireLease", key, (current, now, file) => {
+          const taken = Option.isSome(current) && current.value.owner !== owner && current.value.deadline > now &&
+            FileLock.isAlive(current.value) !== false
+          return taken ? Effect.succeed(false) : Effect.as(writeLease(file, owner, now + Duration.toMillis(ttl)), true)
+        }),
+      renewLease: (key, owner, ttl) =>
+        withLease(
+          "renewLease",
+          key,
+          (current, now, file) =>
+            Option.isSome(current) && current.value.owner === owner && current.value.deadline > now
+              ? Effect.as(writeLease(file, owner, now + Duration.toMillis(ttl)), true)
+              : Effect.succeed(false)
+        ),
+      releaseLease: (key, owner) =>
+        withLease("releaseLease", key, (current, _now, file) =>
+          Option.isSome(current) && current.value.owner === owner
+            ? fs.remove(file).pipe(Effect.catchIf(isNotFound, () => Effect.void))
+            : Effect.void)
+    })
+  })
+
+/**
+ * The payload store in `directory`, for `EncryptedTokenStore` to wrap.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerRaw = (
+  directory: string,
+  options?: Options
+): Layer.Layer<RawTokenStore.RawTokenStore, TokenStore.StoreError, FileSystem.FileSystem | Path.Path> =>
+  Layer.effect(RawTokenStore.RawTokenStore, make(directory, options))
+
+/**
+ * The `TokenStore` in `directory`, unencrypted (the file modes are its protection).
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerFileSystem = (
+  directory: string,
+  options?: Options
+): Layer.Layer<TokenStore.TokenStore, TokenStore.StoreError, FileSystem.FileSystem | Path.Path> =>
+  RawTokenStore.layerTokenStore.pipe(Layer.provide(layerRaw(directory, options)))

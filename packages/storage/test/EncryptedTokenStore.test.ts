@@ -1,0 +1,220 @@
+import * as KeyValueStore from "@effect/platform/KeyValueStore"
+import { assert, describe, it } from "@effect/vitest"
+import * as Token from "@tokenfx/core/Token"
+import * as TokenStore from "@tokenfx/core/TokenStore"
+import * as EncryptedTokenStore from "@tokenfx/storage/EncryptedTokenStore"
+import * as FileTokenStore from "@tokenfx/storage/FileTokenStore"
+import * as KeyValueTokenStore from "@tokenfx/storage/KeyValueTokenStore"
+import * as RawTokenStore from "@tokenfx/storage/RawTokenStore"
+import * as ConfigProvider from "effect/ConfigProvider"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Encoding from "effect/Encoding"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+import * as Fs from "node:fs"
+import * as Util from "node:util"
+import { fullToken } from "../../core/test/utils/TokenStoreSuite.js"
+import { NodeLayer, tempTokenDirectory } from "./utils/layers.js"
+
+// A payload store kept in memory, so that tests can read and alter what is stored.
+const memoryRaw = KeyValueTokenStore.make().pipe(Effect.provide(KeyValueStore.layerMemory))
+
+const ring = (current: Redacted.Redacted<string>, ...previous: Array<Redacted.Redacted<string>>) =>
+  EncryptedTokenStore.makeKeyRing({ current, previous })
+
+const storeOf = (raw: RawTokenStore.RawTokenStore["Type"], keyRing: EncryptedTokenStore.KeyRing) =>
+  RawTokenStore.toTokenStore(EncryptedTokenStore.encrypt(raw, keyRing))
+
+const stored = (raw: RawTokenStore.RawTokenStore["Type"], key: string) => Effect.map(raw.get(key), Option.getOrThrow)
+
+const keyIdOf = (data: string) => data.split(".")[1]
+
+const readToken = (store: TokenStore.TokenStore["Type"], key: string) =>
+  Effect.map(store.get(key), (entry) => Option.getOrThrow(entry).token)
+
+describe("EncryptedTokenStore", () => {
+  it.effect("round-trips, and what is stored is a ciphertext, not the token", () =>
+    Effect.gen(function*() {
+      const raw = yield* memoryRaw
+      const store = storeOf(raw, yield* ring(yield* EncryptedTokenStore.generateKey))
+      yield* store.set("alice", fullToken(1))
+      assert.isTrue(Token.Equivalence(yield* readToken(store, "alice"), fullToken(1)))
+      const { data } = yield* stored(raw, "alice")
+      assert.match(data, /^tfx1\.[0-9a-f]{16}\.[\w-]+\.[\w-]+$/)
+      for (const secret of ["access-1", "refresh-1", "id-1", "openid"]) assert.notInclude(data, secret)
+      // A fresh IV per write: the same token never encrypts the same way twice.
+      yield* store.set("bob", fullToken(1))
+      assert.notStrictEqual((yield* stored(raw, "bob")).data.split(".")[3], data.split(".")[3])
+    }))
+
+  it.effect("keys rotate: old tokens decrypt with a previous key, new writes use the current one", () =>
+    Effect.gen(function*() {
+      const raw = yield* memoryRaw
+      const oldKey = yield* EncryptedTokenStore.generateKey
+      const newKey = yield* EncryptedTokenStore.generateKey
+      const before = storeOf(raw, yield* ring(oldKey))
+      yield* before.set("alice", fullToken(1))
+      const oldId = keyIdOf((yield* stored(raw, "alice")).data)
+
+      const rotated = storeOf(raw, yield* ring(newKey, oldKey))
+      assert.isTrue(Token.Equivalence(yield* readToken(rotated, "alice"), fullToken(1)))
+      const entry = Option.getOrThrow(yield* rotated.get("alice"))
+      yield* rotated.compareAndSet("alice", fullToken(2), entry.version)
+      const newId = keyIdOf((yield* stored(raw, "alice")).data)
+      assert.notStrictEqual(newId, oldId)
+
+      // Once rewritten, the old key is no longer needed...
+      const after = storeOf(raw, yield* ring(newKey))
+      assert.isTrue(Token.Equivalence(yield* readToken(after, "alice"), fullToken(2)))
+      // ...and a store that only knows the old key cannot read it.
+      const error = yield* Effect.flip(before.get("alice"))
+      assert.strictEqual(error._tag, "InsecureStorage")
+      assert.include(error.message, newId)
+    }))
+
+  it.effect("a token written under a key the ring does not hold is InsecureStorage, and stays where it is", () =>
+    Effect.gen(function*() {
+      const raw = yield* memoryRaw
+      const writer = storeOf(raw, yield* ring(yield* EncryptedTokenStore.generateKey))
+      yield* writer.set("alice", fullToken(1))
+      const reader = storeOf(raw, yield* ring(yield* EncryptedTokenStore.generateKey))
+      const error = yield* Effect.flip(reader.get("alice"))
+      assert.strictEqual(error._tag, "InsecureStorage")
+      assert.include(error.message, "not in the key ring")
+      assert.isTrue(Token.Equivalence(yield* readToken(writer, "alice"), fullToken(1)), "not moved")
+    }))
+
+  it.effect("a tampered ciphertext is CorruptedToken, wherever the change", () =>
+    Effect.gen(function*() {
+      const raw = yield* memoryRaw
+      const store = storeOf(raw, yield* ring(yield* EncryptedTokenStore.generateKey))
+      const original = yield* store.set("alice", fullToken(1))
+      const { data } = yield* stored(raw, "alice")
+      const parts = data.split(".")
+      const flip = (text: string, at: number) => {
+        const bytes = Either.getOrThrow(Encoding.decodeBase64Url(text))
+        bytes[at % bytes.length] ^= 1
+        return Encoding.encodeBase64Url(bytes)
+      }
+      const tampered = [
+        [parts[0], parts[1], flip(parts[2], 0), parts[3]].join("."), // the IV
+        [parts[0], parts[1], parts[2], flip(parts[3], 0)].join("."), // the ciphertext
+        [parts[0], parts[1], parts[2], flip(parts[3], 1_000_000)].join("."), // somewhere further on
+        [parts[0], parts[1], parts[2], flip(parts[3], -1 >>> 0)].join("."), // the tag
+        [parts[0], parts[1], parts[2], parts[3].slice(0, -4)].join("."), // truncated
+        "tfx1.not.even.base64!", // malformed
+        Token.toJson(fullToken(666)) // a plaintext token planted in an encrypted store
+      ]
+      for (const data of tampered) {
+        yield* raw.set("alice", { data })
+        const error = yield* Effect.flip(store.get("alice"))
+        assert.strictEqual(error._tag, "CorruptedToken", data.slice(0, 20))
+        assert.notInclude(error.message, "access")
+        // Kept aside, not deleted: the key reads as empty afterwards.
+        assert.isDefined((error as TokenStore.CorruptedToken).movedTo)
+        assert.isTrue(Option.isNone(yield* store.get("alice")))
+      }
+      assert.isAbove(original.version, 0)
+    }))
+
+  it.effect("a ciphertext moved to another key does not decrypt (the key is authenticated)", () =>
+    Effect.gen(function*() {
+      const raw = yield* memoryRaw
+      const store = storeOf(raw, yield* ring(yield* EncryptedTokenStore.generateKey))
+      yield* store.set("alice", fullToken(1))
+      yield* store.set("mallory", fullToken(2))
+      // Mallory, who can write the store but not read it, swaps Alice's token into her own row.
+      yield* raw.set("mallory", { data: (yield* stored(raw, "alice")).data })
+      const error = yield* Effect.flip(store.get("mallory"))
+      assert.strictEqual(error._tag, "CorruptedToken")
+      assert.include(error.message, "another key")
+      assert.isTrue(Token.Equivalence(yield* readToken(store, "alice"), fullToken(1)))
+    }))
+
+  it.scoped("over files: a tampered file is kept aside", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempTokenDirectory
+      const raw = yield* FileTokenStore.make(dir)
+      const store = storeOf(raw, yield* ring(yield* EncryptedTokenStore.generateKey))
+      yield* store.set("alice", fullToken(1))
+      const name = Fs.readdirSync(dir).find((n) => n.endsWith(".json"))!
+      const file = `${dir}/${name}`
+      const envelope = JSON.parse(Fs.readFileSync(file, "utf8"))
+      assert.notInclude(Fs.readFileSync(file, "utf8"), "access-1")
+      const data: string = envelope.data
+      Fs.writeFileSync(
+        file,
+        JSON.stringify({ ...envelope, data: data.slice(0, -2) + (data.endsWith("A") ? "BB" : "AA") })
+      )
+      const error = yield* Effect.flip(store.get("alice"))
+      assert.strictEqual(error._tag, "CorruptedToken")
+      if (error._tag !== "CorruptedToken") return
+      assert.isTrue(Fs.existsSync(error.movedTo!))
+      assert.isTrue(Option.isNone(yield* store.get("alice")))
+    }).pipe(Effect.provide(NodeLayer)))
+
+  describe("keys", () => {
+    const viaConfig = (env: Record<string, string>) =>
+      Effect.gen(function*() {
+        const raw = yield* memoryRaw
+        return yield* Effect.provide(
+          TokenStore.TokenStore,
+          EncryptedTokenStore.layerConfig().pipe(Layer.provide(Layer.succeed(RawTokenStore.RawTokenStore, raw)))
+        )
+      }).pipe(Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env)))))
+
+    it.effect("reads the key ring from configuration, previous keys included", () =>
+      Effect.gen(function*() {
+        const oldKey = Redacted.value(yield* EncryptedTokenStore.generateKey)
+        const newKey = Redacted.value(yield* EncryptedTokenStore.generateKey)
+        const raw = yield* memoryRaw
+        yield* storeOf(raw, yield* ring(Redacted.make(oldKey))).set("alice", fullToken(1))
+        const store = yield* Effect.provide(
+          TokenStore.TokenStore,
+          EncryptedTokenStore.layerConfig().pipe(Layer.provide(Layer.succeed(RawTokenStore.RawTokenStore, raw)))
+        ).pipe(
+          Effect.withConfigProvider(ConfigProvider.fromMap(
+            new Map([["TOKENFX_ENCRYPTION_KEY", newKey], ["TOKENFX_ENCRYPTION_PREVIOUS_KEYS", `${oldKey}`]])
+          ))
+        )
+        assert.isTrue(Token.Equivalence(yield* readToken(store, "alice"), fullToken(1)))
+      }))
+
+    it.effect("a missing key is InsecureStorage naming the setting", () =>
+      Effect.gen(function*() {
+        const error = yield* Effect.flip(viaConfig({}))
+        assert.strictEqual(error._tag, "InsecureStorage")
+        assert.include(error.message, "TOKENFX_ENCRYPTION_KEY")
+      }))
+
+    it.effect("a malformed key is InsecureStorage that does not print the key", () =>
+      Effect.gen(function*() {
+        const short = Encoding.encodeBase64(new Uint8Array(16).fill(7))
+        for (const [key, expected] of [[short, "16 bytes"], ["not base64 at all!", "not base64"], ["", "0 bytes"]]) {
+          const error = yield* Effect.flip(viaConfig({ TOKENFX_ENCRYPTION_KEY: key }))
+          assert.strictEqual(error._tag, "InsecureStorage")
+          assert.include(error.message, expected)
+          if (key.length > 0) assert.notInclude(error.message, key)
+        }
+        const good = Redacted.value(yield* EncryptedTokenStore.generateKey)
+        const error = yield* Effect.flip(
+          viaConfig({ TOKENFX_ENCRYPTION_KEY: good, TOKENFX_ENCRYPTION_PREVIOUS_KEYS: short })
+        )
+        assert.include(error.message, "previous encryption key")
+      }))
+
+    it.effect("a key in the URL alphabet is accepted; a key ring never shows its keys", () =>
+      Effect.gen(function*() {
+        const bytes = new Uint8Array(32).fill(0xfb)
+        const keyRing = yield* ring(Redacted.make(Encoding.encodeBase64Url(bytes)))
+        const same = yield* ring(Redacted.make(Encoding.encodeBase64(bytes)))
+        assert.strictEqual(keyRing.current, same.current)
+        const shown = `${String(keyRing)} ${JSON.stringify(keyRing)} ${Util.inspect(keyRing, { depth: 10 })}`
+        assert.notInclude(shown, Encoding.encodeBase64Url(bytes))
+        assert.notInclude(shown, "fbfbfb")
+        assert.notInclude(shown, "251, 251")
+      }))
+  })
+})

@@ -1,0 +1,84 @@
+import * as KeyValueStore from "@effect/platform/KeyValueStore"
+import { assert, describe, it } from "@effect/vitest"
+import * as Token from "@tokenfx/core/Token"
+import type * as TokenStore from "@tokenfx/core/TokenStore"
+import * as KeyValueTokenStore from "@tokenfx/storage/KeyValueTokenStore"
+import * as RawTokenStore from "@tokenfx/storage/RawTokenStore"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Option from "effect/Option"
+import { fullToken } from "../../core/test/utils/TokenStoreSuite.js"
+
+const setup = (options?: KeyValueTokenStore.Options) =>
+  Effect.gen(function*() {
+    const kv = yield* KeyValueStore.KeyValueStore
+    const store = RawTokenStore.toTokenStore(yield* KeyValueTokenStore.make(options))
+    return { kv, store }
+  })
+
+const readToken = (store: TokenStore.TokenStore["Type"], key: string) =>
+  Effect.map(store.get(key), (entry) => Option.getOrThrow(entry).token)
+
+describe("KeyValueTokenStore", () => {
+  it.effect("keeps entries under <prefix>token:<key>, with their version", () =>
+    Effect.gen(function*() {
+      const { kv, store } = yield* setup()
+      yield* store.set("alice", fullToken(1))
+      yield* store.set("alice", fullToken(2))
+      const raw = JSON.parse(Option.getOrThrow(yield* kv.get("tokenfx:token:alice")))
+      assert.strictEqual(raw.version, 2)
+      assert.isTrue(Token.Equivalence(Either.getOrThrow(Token.fromJson(raw.data)), fullToken(2)))
+    }).pipe(Effect.provide(KeyValueStore.layerMemory)))
+
+  it.effect("stores with different prefixes share a KeyValueStore without seeing each other", () =>
+    Effect.gen(function*() {
+      const a = yield* setup({ prefix: "a/" })
+      const b = yield* setup({ prefix: "b/" })
+      yield* a.store.set("alice", fullToken(1))
+      assert.isTrue(Option.isNone(yield* b.store.get("alice")))
+      assert.deepStrictEqual(yield* b.store.keys, [])
+      assert.deepStrictEqual(yield* a.store.keys, ["alice"])
+      yield* b.store.set("alice", fullToken(2))
+      assert.isTrue(Token.Equivalence(yield* readToken(a.store, "alice"), fullToken(1)))
+    }).pipe(Effect.provide(KeyValueStore.layerMemory)))
+
+  it.effect("an entry that does not decode is CorruptedToken, and is copied aside before it is cleared", () =>
+    Effect.gen(function*() {
+      const { kv, store } = yield* setup()
+      yield* store.set("alice", fullToken(1))
+      yield* kv.set("tokenfx:token:alice", "{ truncated")
+      const error = yield* Effect.flip(store.get("alice"))
+      assert.strictEqual(error._tag, "CorruptedToken")
+      if (error._tag !== "CorruptedToken") return
+      assert.match(error.movedTo!, /^tokenfx:corrupt:alice:/)
+      assert.deepStrictEqual(yield* kv.get(error.movedTo!), Option.some("{ truncated"))
+      assert.isTrue(Option.isNone(yield* store.get("alice")))
+      yield* store.set("alice", fullToken(2))
+      assert.isTrue(Token.Equivalence(yield* readToken(store, "alice"), fullToken(2)))
+    }).pipe(Effect.provide(KeyValueStore.layerMemory)))
+
+  it.effect("a token that does not decode is kept aside with its version", () =>
+    Effect.gen(function*() {
+      const { kv, store } = yield* setup()
+      const written = yield* store.set("alice", fullToken(1))
+      yield* kv.set("tokenfx:token:alice", JSON.stringify({ version: written.version, data: "{}" }))
+      const error = yield* Effect.flip(store.get("alice"))
+      assert.strictEqual(error._tag, "CorruptedToken")
+      // The version survives: a writer holding it no longer matches, a new token gets a higher one.
+      assert.isTrue(Option.isNone(yield* store.compareAndSet("alice", fullToken(2), written.version)))
+      const next = Option.getOrThrow(yield* store.compareAndSet("alice", fullToken(3), undefined))
+      assert.isAbove(next.version, written.version)
+    }).pipe(Effect.provide(KeyValueStore.layerMemory)))
+
+  it.effect("a key list that does not decode fails keys, and is kept aside and restarted by the next write", () =>
+    Effect.gen(function*() {
+      const { kv, store } = yield* setup()
+      yield* store.set("alice", fullToken(1))
+      yield* kv.set("tokenfx:keys", "not a list")
+      const error = yield* Effect.flip(store.keys)
+      assert.strictEqual(error._tag, "TokenStoreError")
+      yield* store.set("bob", fullToken(2))
+      assert.deepStrictEqual(yield* store.keys, ["bob"])
+      assert.isTrue(Token.Equivalence(yield* readToken(store, "alice"), fullToken(1)), "the entry itself is intact")
+    }).pipe(Effect.provide(KeyValueStore.layerMemory)))
+})

@@ -1,0 +1,211 @@
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as PgMigrator from "@effect/sql-pg/PgMigrator"
+import * as SqliteMigrator from "@effect/sql-sqlite-node/SqliteMigrator"
+import * as Migrator from "@effect/sql/Migrator"
+import * as SqlClient from "@effect/sql/SqlClient"
+import { afterAll, assert, describe, it } from "@effect/vitest"
+import * as Token from "@tokenfx/core/Token"
+import * as TokenStore from "@tokenfx/core/TokenStore"
+import * as EncryptedTokenStore from "@tokenfx/storage/EncryptedTokenStore"
+import * as RawTokenStore from "@tokenfx/storage/RawTokenStore"
+import * as SqlTokenStore from "@tokenfx/storage/SqlTokenStore"
+import * as DateTime from "effect/DateTime"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import { freshKey, fullToken } from "../../core/test/utils/TokenStoreSuite.js"
+import * as Layers from "./utils/layers.js"
+import * as Postgres from "./utils/postgres.js"
+
+const sqlSuite = <Client>(
+  name: string,
+  client: Layer.Layer<SqlClient.SqlClient | Client>,
+  table: string,
+  // The dialect's own migrator layer (which also wants a command executor, file system and path).
+  dialectMigrator: (options: Migrator.MigratorOptions) => Layer.Layer<
+    never,
+    unknown,
+    SqlClient.SqlClient | Client | NodeContext.NodeContext
+  >
+) =>
+  describe(`SqlTokenStore: ${name}`, () => {
+    const options: SqlTokenStore.Options = { table, userId: (key) => key.split("/")[0] }
+    const withStore = <A, E>(
+      body: (
+        store: TokenStore.TokenStore["Type"],
+        sql: SqlClient.SqlClient,
+        raw: RawTokenStore.RawTokenStore["Type"]
+      ) => Effect.Effect<A, E, SqlClient.SqlClient>
+    ) =>
+      Effect.gen(function*() {
+        const raw = yield* SqlTokenStore.make(options)
+        return yield* body(RawTokenStore.toTokenStore(raw), yield* SqlClient.SqlClient, raw)
+      }).pipe(Effect.provide(client))
+
+    const row = (sql: SqlClient.SqlClient, key: string) =>
+      Effect.map(
+        sql<Record<string, unknown>>`SELECT * FROM ${sql(table)} WHERE token_key = ${key}`,
+        (rows) => rows[0]
+      )
+
+    it.effect("one row per key: user id, version, expiry, lease and write time, the payload", () =>
+      withStore((store, sql) =>
+        Effect.gen(function*() {
+          const key = `alice/${freshKey("row")}`
+          const token = fullToken(1)
+          yield* store.set(key, token)
+          yield* store.acquireLease(key, "owner-1", "30 seconds")
+          const stored = yield* row(sql, key)
+          assert.strictEqual(stored.user_id, "alice")
+          assert.strictEqual(Number(stored.version), 1)
+          assert.strictEqual(Number(stored.expires_at), DateTime.toEpochMillis(token.expiresAt!))
+          assert.strictEqual(stored.lease_owner, "owner-1")
+          assert.strictEqual(Number(stored.lease_deadline), 30_000)
+          assert.strictEqual(Number(stored.updated_at), 0)
+          assert.isTrue(Token.Equivalence(Either.getOrThrow(Token.fromJson(String(stored.payload))), token))
+        })
+      ))
+
+    it.effect("user ids are indexed", () =>
+      withStore((_, sql) =>
+        Effect.gen(function*() {
+          const indexes = yield* sql.onDialectOrElse({
+            pg: () =>
+              Effect.map(
+                sql<{ readonly def: string }>`SELECT indexdef AS def FROM pg_indexes WHERE tablename = ${table}`,
+                (rows) => rows.map((r) => r.def)
+              ),
+            orElse: () =>
+              Effect.map(
+                sql<{ readonly def: string }>`SELECT sql AS def FROM sqlite_master
+                  WHERE type = 'index' AND tbl_name = ${table} AND sql IS NOT NULL`,
+                (rows) => rows.map((r) => r.def)
+              )
+          })
+          assert.isTrue(indexes.some((def) => def.includes("user_id")), indexes.join("\n"))
+          const byUser = yield* sql<{ readonly token_key: string }>`SELECT token_key FROM ${sql(table)}
+            WHERE user_id = ${"nobody-" + freshKey("x")}`
+          assert.strictEqual(byUser.length, 0)
+        })
+      ))
+
+    it.effect("migrations are recorded and run once, however many stores start", () =>
+      withStore((_, sql) =>
+        Effect.gen(function*() {
+          yield* Effect.all(Array.from({ length: 3 }, () => SqlTokenStore.make(options)), { concurrency: 3 })
+          const ran = yield* sql<{ readonly migration_id: unknown; readonly name: string }>`SELECT migration_id, name
+            FROM ${sql(SqlTokenStore.migrationsTable(table))}`
+          assert.deepStrictEqual(ran.map((m) => [Number(m.migration_id), m.name]), [[1, "create_tokens"]])
+        })
+      ))
+
+    it.effect("stores starting together on a new table all succeed", () =>
+      withStore(() =>
+        Effect.gen(function*() {
+          const fresh = `${table}_fresh`
+          const stores = yield* Effect.all(
+            Array.from({ length: 4 }, () => SqlTokenStore.make({ table: fresh })),
+            { concurrency: "unbounded" }
+          )
+          const key = freshKey("fresh")
+          assert.strictEqual(yield* stores[0].set(key, { data: "x" }), 1)
+          assert.deepStrictEqual(yield* stores[3].get(key), Option.some({ data: "x", version: 1 }))
+        })
+      ))
+
+    it.effect("the migrations also run through the dialect's migrator layer", () =>
+      Effect.gen(function*() {
+        const own = `${table}_own`
+        yield* Effect.provide(
+          Effect.void,
+          dialectMigrator({
+            loader: Migrator.fromRecord(SqlTokenStore.migrations({ table: own })),
+            table: SqlTokenStore.migrationsTable(own)
+          })
+        )
+        const store = RawTokenStore.toTokenStore(yield* SqlTokenStore.make({ table: own, migrate: false }))
+        const key = freshKey("own")
+        yield* store.set(key, fullToken(1))
+        assert.isTrue(Token.Equivalence(Option.getOrThrow(yield* store.get(key)).token, fullToken(1)))
+      }).pipe(Effect.provide(Layer.merge(client, NodeContext.layer))))
+
+    it.effect("compare-and-set is one conditional update: a stale writer changes nothing", () =>
+      withStore((store, sql) =>
+        Effect.gen(function*() {
+          const key = freshKey("cas")
+          const first = yield* store.set(key, fullToken(1))
+          const second = Option.getOrThrow(yield* store.compareAndSet(key, fullToken(2), first.version))
+          const before = yield* row(sql, key)
+          assert.isTrue(Option.isNone(yield* store.compareAndSet(key, fullToken(3), first.version)))
+          assert.deepStrictEqual(yield* row(sql, key), before)
+          assert.strictEqual(Number(before.version), second.version)
+        })
+      ))
+
+    it.effect("a payload that does not decode is CorruptedToken, and stays in its row", () =>
+      withStore((store, sql) =>
+        Effect.gen(function*() {
+          const key = freshKey("corrupt")
+          yield* store.set(key, fullToken(1))
+          yield* sql`UPDATE ${sql(table)} SET payload = ${"{ not json"} WHERE token_key = ${key}`
+          const error = yield* Effect.flip(store.get(key))
+          assert.strictEqual(error._tag, "CorruptedToken")
+          assert.isUndefined((error as TokenStore.CorruptedToken).movedTo)
+          assert.strictEqual((yield* row(sql, key)).payload, "{ not json")
+          // A write replaces it.
+          yield* store.set(key, fullToken(2))
+          assert.isTrue(Token.Equivalence(Option.getOrThrow(yield* store.get(key)).token, fullToken(2)))
+        })
+      ))
+
+    it.effect("encrypted: a ciphertext swapped into another user's row does not decrypt", () =>
+      withStore((_, sql, raw) =>
+        Effect.gen(function*() {
+          const keyRing = yield* EncryptedTokenStore.makeKeyRing({ current: yield* EncryptedTokenStore.generateKey })
+          const store = RawTokenStore.toTokenStore(EncryptedTokenStore.encrypt(raw, keyRing))
+          const alice = `alice/${freshKey("swap")}`
+          const mallory = `mallory/${freshKey("swap")}`
+          yield* store.set(alice, fullToken(1))
+          yield* store.set(mallory, fullToken(2))
+          const stolen = (yield* row(sql, alice)).payload
+          assert.notInclude(String(stolen), "access-1")
+          yield* sql`UPDATE ${sql(table)} SET payload = ${stolen} WHERE token_key = ${mallory}`
+          const error = yield* Effect.flip(store.get(mallory))
+          assert.strictEqual(error._tag, "CorruptedToken")
+          assert.isTrue(Token.Equivalence(Option.getOrThrow(yield* store.get(alice)).token, fullToken(1)))
+        })
+      ))
+
+    it.effect("database failures are TokenStoreError", () =>
+      withStore(() =>
+        Effect.gen(function*() {
+          // A table that was never created.
+          const broken = RawTokenStore.toTokenStore(
+            yield* SqlTokenStore.make({ table: `${table}_missing`, migrate: false })
+          )
+          const error = yield* Effect.flip(broken.get(freshKey("fail")))
+          assert.strictEqual(error._tag, "TokenStoreError")
+          assert.include(error.message, "get")
+          assert.isTrue(TokenStore.isStoreError(error))
+        })
+      ))
+  })
+
+sqlSuite(
+  "SQLite",
+  Layers.sqliteClient,
+  "tokens",
+  SqliteMigrator.layer
+)
+
+const table = Postgres.uniqueTable("sql")
+
+Postgres.whenAvailable("SqlTokenStore: PostgreSQL", () => {
+  afterAll(() =>
+    Postgres.dropTables(
+      ...[table, `${table}_fresh`, `${table}_own`].flatMap((t) => [t, SqlTokenStore.migrationsTable(t)])
+    )
+  )
+  sqlSuite("PostgreSQL", Layers.pgClient(Postgres.url), table, PgMigrator.layer)
+})
