@@ -14,6 +14,7 @@ import * as TokenStore from "@tokenfx/core/TokenStore"
 import * as AuthorizedClient from "@tokenfx/http/AuthorizedClient"
 import * as TokenEndpoint from "@tokenfx/http/TokenEndpoint"
 import * as TokenManager from "@tokenfx/http/TokenManager"
+import * as EncryptedTokenStore from "@tokenfx/storage/EncryptedTokenStore"
 import * as FileTokenStore from "@tokenfx/storage/FileTokenStore"
 import * as OidcProvider from "@tokenfx/testing/OidcProvider"
 import * as Console from "effect/Console"
@@ -62,7 +63,11 @@ export const program = Effect.gen(function*() {
     redirectUri: server.redirectUri,
     scope: ["openid", "offline_access", "api:read"]
   })
-  yield* Console.log(`1. Login: authorization code + PKCE (S256 challenge ${new URL(request.url).searchParams.get("code_challenge")?.slice(0, 8)}...)`)
+  yield* Console.log(
+    `1. Login: authorization code + PKCE (S256 challenge ${
+      new URL(request.url).searchParams.get("code_challenge")?.slice(0, 8)
+    }...)`
+  )
   const callback = yield* server.authorize(request.url, "alice")
   const token = yield* endpoint.exchangeCode(request, callback)
   const lifetime = token.expiresAt === undefined
@@ -72,14 +77,21 @@ export const program = Effect.gen(function*() {
   yield* Console.log(`   access token: ${token.accessToken}, refresh token: ${token.refreshToken}`)
   const refreshAt = Expiry.refreshAt(token)!
   yield* Console.log(
-    `   refresh from ${Duration.format(Duration.millis(DateTime.distance(token.issuedAt, refreshAt)))} after issue\n`
+    `   refresh from ${Duration.format(Duration.millis(DateTime.distance(token.issuedAt, refreshAt)))} after issue`
   )
 
-  // 2. Keep it in a private file store, and let the manager keep it fresh.
+  // 2. Keep it in an encrypted file store, and let the manager keep it fresh.
   const manager = yield* TokenManager.TokenManager
   yield* manager.set("alice", token)
+  const directory = yield* DemoDirectory
+  const fs = yield* FileSystem.FileSystem
+  const files = yield* fs.readDirectory(directory)
+  const mode = (yield* fs.stat(`${directory}/${files[0]}`)).mode & 0o777
+  yield* Console.log(`   stored AES-256-GCM encrypted in ${files.length} file, mode ${mode.toString(8)}\n`)
   yield* manager.events.pipe(
-    Stream.runForEach((event) => Effect.flatMap(at, (time) => Console.log(`   ${time} event: ${describeEvent(event)}`))),
+    Stream.runForEach((event) =>
+      Effect.flatMap(at, (time) => Console.log(`   ${time} event: ${describeEvent(event)}`))
+    ),
     Effect.forkScoped
   )
 
@@ -113,7 +125,11 @@ export const program = Effect.gen(function*() {
   // 5. A machine client: client credentials, no user, no refresh token.
   yield* Console.log(`4. A machine client (client credentials)`)
   const machine = yield* endpoint.clientCredentials({ scope: ["api:read"] })
-  yield* Console.log(`   ${machine.tokenType} token, scopes: ${machine.scopes.join(" ")}, refresh token: ${machine.refreshToken ?? "none"}`)
+  yield* Console.log(
+    `   ${machine.tokenType} token, scopes: ${machine.scopes.join(" ")}, refresh token: ${
+      machine.refreshToken ?? "none"
+    }`
+  )
   yield* Console.log(`\nDone. No token or secret was printed: they are Redacted from the moment they are decoded.`)
 })
 
@@ -137,7 +153,14 @@ const EndpointLive = Layer.unwrapEffect(
     }))
 )
 
-const StoreLive = Layer.unwrapEffect(Effect.map(DemoDirectory, (directory) => FileTokenStore.layerFileSystem(directory)))
+// Tokens at rest: AES-256-GCM over files that only this user can read, written atomically.
+const StoreLive = Layer.unwrapEffect(
+  Effect.gen(function*() {
+    const directory = yield* DemoDirectory
+    const keyRing = yield* EncryptedTokenStore.makeKeyRing({ current: yield* EncryptedTokenStore.generateKey })
+    return EncryptedTokenStore.layer(keyRing).pipe(Layer.provide(FileTokenStore.layerRaw(directory)))
+  })
+)
 
 const ManagerLive = TokenManager.layer({
   // oidc-provider counts lifetimes in whole seconds: allow for it.

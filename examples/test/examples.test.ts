@@ -37,6 +37,7 @@ describe("examples", () => {
   it.live("the demo logs in, refreshes through expiries, and ends in ReconnectRequired", () =>
     Effect.gen(function*() {
       const lines = yield* capture(demo.pipe(Effect.scoped, Effect.provide(DemoLive)))
+      assert.include(lines, "   stored AES-256-GCM encrypted in 1 file, mode 600")
       assert.strictEqual(lines.filter((line) => line.includes("3 x 200 OK, sub=alice")).length, 4)
       assert.isTrue(lines.some((line) => / [1-9]\d* refreshes, 0 invalid_grant, 12 API calls/.test(line)))
       assert.isTrue(lines.some((line) => line.includes("the next call fails with ReconnectRequired")))
