@@ -16,15 +16,17 @@
  * @example
  * ```ts
  * import * as AuthorizationServer from "@tokenfx/testing/AuthorizationServer"
+ * import * as Effect from "effect/Effect"
+ * import * as TestClock from "effect/TestClock"
  *
- * it.effect("refreshes a rotated token after an hour", () =>
- *   Effect.gen(function*() {
- *     const server = yield* AuthorizationServer.AuthorizationServer
- *     const token = yield* server.issueToken()
- *     // ... the code under test, using the provided HttpClient and server.tokenEndpoint
- *     yield* TestClock.adjust("1 hour")
- *     assert.strictEqual((yield* server.stats).tokensIssued.refresh_token, 1)
- *   }).pipe(Effect.provide(AuthorizationServer.layer({ accessTokenTtl: "1 hour" }))))
+ * // in an `it.effect` test, on TestClock
+ * export const test = Effect.gen(function*() {
+ *   const server = yield* AuthorizationServer.AuthorizationServer
+ *   yield* server.issueToken() // hand it to the code under test, which uses the provided HttpClient
+ *   yield* TestClock.adjust("1 hour")
+ *   const stats = yield* server.stats
+ *   return stats.tokensIssued.refresh_token // 1 if the code refreshed the expired token
+ * }).pipe(Effect.provide(AuthorizationServer.layer({ accessTokenTtl: "1 hour" })))
  * ```
  *
  * @since 0.1.0
