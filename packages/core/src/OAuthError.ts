@@ -7,6 +7,7 @@
  *
  * @since 0.1.0
  */
+import type * as Cause from "effect/Cause"
 import * as Duration from "effect/Duration"
 import * as Predicate from "effect/Predicate"
 import * as Schema from "effect/Schema"
@@ -68,36 +69,60 @@ const describe = (self: {
 }
 
 /**
- * @since 0.1.0
- * @category errors
+ * The class of the error for one OAuth error code: a `Schema.TaggedError` over `fields` (and any
+ * `Extra` fields), whose instances also carry the brand, their code and their disposition.
  */
-export class InvalidRequest extends Schema.TaggedError<InvalidRequest>("@tokenfx/core/InvalidRequest")(
-  "InvalidRequest",
-  fields
-) {
-  readonly [TypeId]: TypeId = TypeId
-  readonly code = "invalid_request"
-  readonly disposition: Disposition = "configuration"
-  override get message(): string {
-    return describe(this)
-  }
+interface ProtocolErrorClass<Self, Tag extends string, Code extends string, Extra extends Schema.Struct.Fields>
+  extends
+    Schema.Class<
+      Self,
+      { readonly _tag: Schema.tag<Tag> } & typeof fields & Extra,
+      Schema.Struct.Encoded<{ readonly _tag: Schema.tag<Tag> } & typeof fields & Extra>,
+      Schema.Struct.Context<typeof fields & Extra>,
+      Schema.Struct.Constructor<typeof fields & Extra>,
+      { readonly [TypeId]: TypeId; readonly code: Code; readonly disposition: Disposition },
+      Cause.YieldableError
+    >
+{
+  readonly _tag: Tag
 }
+
+// The shape all 17 code classes share; `Self` comes first, as in `Schema.TaggedError`, because
+// TypeScript cannot infer it while the other parameters are inferred.
+const ProtocolErrorBase =
+  <Self>() =>
+  <const Tag extends string, const Code extends string, Extra extends Schema.Struct.Fields = {}>(
+    tag: Tag,
+    code: Code,
+    disposition: Disposition,
+    extra?: Extra
+  ): ProtocolErrorClass<Self, Tag, Code, Extra> => {
+    class Base extends Schema.TaggedError<Base>(`@tokenfx/core/${tag}`)(tag, { ...fields, ...extra }) {
+      readonly [TypeId]: TypeId = TypeId
+      readonly code: Code = code
+      readonly disposition: Disposition = disposition
+      override get message(): string {
+        return describe(this)
+      }
+    }
+    return Base as any
+  }
 
 /**
  * @since 0.1.0
  * @category errors
  */
-export class InvalidClient extends Schema.TaggedError<InvalidClient>("@tokenfx/core/InvalidClient")(
-  "InvalidClient",
-  fields
-) {
-  readonly [TypeId]: TypeId = TypeId
-  readonly code = "invalid_client"
-  readonly disposition: Disposition = "configuration"
-  override get message(): string {
-    return describe(this)
-  }
-}
+export class InvalidRequest
+  extends ProtocolErrorBase<InvalidRequest>()("InvalidRequest", "invalid_request", "configuration")
+{}
+
+/**
+ * @since 0.1.0
+ * @category errors
+ */
+export class InvalidClient
+  extends ProtocolErrorBase<InvalidClient>()("InvalidClient", "invalid_client", "configuration")
+{}
 
 /**
  * The refresh token, authorization code or device code is invalid, expired, revoked or already used.
@@ -105,67 +130,31 @@ export class InvalidClient extends Schema.TaggedError<InvalidClient>("@tokenfx/c
  * @since 0.1.0
  * @category errors
  */
-export class InvalidGrant extends Schema.TaggedError<InvalidGrant>("@tokenfx/core/InvalidGrant")(
-  "InvalidGrant",
-  fields
-) {
-  readonly [TypeId]: TypeId = TypeId
-  readonly code = "invalid_grant"
-  readonly disposition: Disposition = "reauthenticate"
-  override get message(): string {
-    return describe(this)
-  }
-}
+export class InvalidGrant
+  extends ProtocolErrorBase<InvalidGrant>()("InvalidGrant", "invalid_grant", "reauthenticate")
+{}
 
 /**
  * @since 0.1.0
  * @category errors
  */
-export class UnauthorizedClient extends Schema.TaggedError<UnauthorizedClient>("@tokenfx/core/UnauthorizedClient")(
-  "UnauthorizedClient",
-  fields
-) {
-  readonly [TypeId]: TypeId = TypeId
-  readonly code = "unauthorized_client"
-  readonly disposition: Disposition = "configuration"
-  override get message(): string {
-    return describe(this)
-  }
-}
+export class UnauthorizedClient
+  extends ProtocolErrorBase<UnauthorizedClient>()("UnauthorizedClient", "unauthorized_client", "configuration")
+{}
 
 /**
  * @since 0.1.0
  * @category errors
  */
 export class UnsupportedGrantType
-  extends Schema.TaggedError<UnsupportedGrantType>("@tokenfx/core/UnsupportedGrantType")(
-    "UnsupportedGrantType",
-    fields
-  )
-{
-  readonly [TypeId]: TypeId = TypeId
-  readonly code = "unsupported_grant_type"
-  readonly disposition: Disposition = "configuration"
-  override get message(): string {
-    return describe(this)
-  }
-}
+  extends ProtocolErrorBase<UnsupportedGrantType>()("UnsupportedGrantType", "unsupported_grant_type", "configuration")
+{}
 
 /**
  * @since 0.1.0
  * @category errors
  */
-export class InvalidScope extends Schema.TaggedError<InvalidScope>("@tokenfx/core/InvalidScope")(
-  "InvalidScope",
-  fields
-) {
-  readonly [TypeId]: TypeId = TypeId
-  readonly code = "invalid_scope"
-  readonly disposition: Disposition = "configuration"
-  override get message(): string {
-    return describe(this)
-  }
-}
+export class InvalidScope extends ProtocolErrorBase<InvalidScope>()("InvalidScope", "invalid_scope", "configuration") {}
 
 /**
  * The access token was rejected by a resource server (RFC 6750). `challenge` keeps the parsed
@@ -174,17 +163,9 @@ export class InvalidScope extends Schema.TaggedError<InvalidScope>("@tokenfx/cor
  * @since 0.1.0
  * @category errors
  */
-export class InvalidToken extends Schema.TaggedError<InvalidToken>("@tokenfx/core/InvalidToken")("InvalidToken", {
-  ...fields,
+export class InvalidToken extends ProtocolErrorBase<InvalidToken>()("InvalidToken", "invalid_token", "reauthenticate", {
   challenge: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.String }))
-}) {
-  readonly [TypeId]: TypeId = TypeId
-  readonly code = "invalid_token"
-  readonly disposition: Disposition = "reauthenticate"
-  override get message(): string {
-    return describe(this)
-  }
-}
+}) {}
 
 /**
  * The token lacks a scope the resource needs; `scope` is the scope the server asked for.
@@ -192,13 +173,12 @@ export class InvalidToken extends Schema.TaggedError<InvalidToken>("@tokenfx/cor
  * @since 0.1.0
  * @category errors
  */
-export class InsufficientScope extends Schema.TaggedError<InsufficientScope>("@tokenfx/core/InsufficientScope")(
+export class InsufficientScope extends ProtocolErrorBase<InsufficientScope>()(
   "InsufficientScope",
-  { ...fields, scope: Schema.optional(Schema.String) }
+  "insufficient_scope",
+  "reauthenticate",
+  { scope: Schema.optional(Schema.String) }
 ) {
-  readonly [TypeId]: TypeId = TypeId
-  readonly code = "insufficient_scope"
-  readonly disposition: Disposition = "reauthenticate"
   override get message(): string {
     const base = describe(this)
     return this.scope === undefined ? base : `${base} [required scope: ${this.scope}]`
@@ -209,17 +189,9 @@ export class InsufficientScope extends Schema.TaggedError<InsufficientScope>("@t
  * @since 0.1.0
  * @category errors
  */
-export class AccessDenied extends Schema.TaggedError<AccessDenied>("@tokenfx/core/AccessDenied")(
-  "AccessDenied",
-  fields
-) {
-  readonly [TypeId]: TypeId = TypeId
-  readonly code = "access_denied"
-  readonly disposition: Disposition = "reauthenticate"
-  override get message(): string {
-    return describe(this)
-  }
-}
+export class AccessDenied
+  extends ProtocolErrorBase<AccessDenied>()("AccessDenied", "access_denied", "reauthenticate")
+{}
 
 /**
  * Device flow: the user has not finished yet; keep polling at the same interval.
@@ -227,16 +199,9 @@ export class AccessDenied extends Schema.TaggedError<AccessDenied>("@tokenfx/cor
  * @since 0.1.0
  * @category errors
  */
-export class AuthorizationPending extends Schema.TaggedError<AuthorizationPending>(
-  "@tokenfx/core/AuthorizationPending"
-)("AuthorizationPending", fields) {
-  readonly [TypeId]: TypeId = TypeId
-  readonly code = "authorization_pending"
-  readonly disposition: Disposition = "poll"
-  override get message(): string {
-    return describe(this)
-  }
-}
+export class AuthorizationPending
+  extends ProtocolErrorBase<AuthorizationPending>()("AuthorizationPending", "authorization_pending", "poll")
+{}
 
 /**
  * Device flow: keep polling, 5 seconds slower (RFC 8628 section 3.5).
@@ -244,14 +209,7 @@ export class AuthorizationPending extends Schema.TaggedError<AuthorizationPendin
  * @since 0.1.0
  * @category errors
  */
-export class SlowDown extends Schema.TaggedError<SlowDown>("@tokenfx/core/SlowDown")("SlowDown", fields) {
-  readonly [TypeId]: TypeId = TypeId
-  readonly code = "slow_down"
-  readonly disposition: Disposition = "poll"
-  override get message(): string {
-    return describe(this)
-  }
-}
+export class SlowDown extends ProtocolErrorBase<SlowDown>()("SlowDown", "slow_down", "poll") {}
 
 /**
  * Device flow: the device code expired; start again.
@@ -259,17 +217,9 @@ export class SlowDown extends Schema.TaggedError<SlowDown>("@tokenfx/core/SlowDo
  * @since 0.1.0
  * @category errors
  */
-export class ExpiredToken extends Schema.TaggedError<ExpiredToken>("@tokenfx/core/ExpiredToken")(
-  "ExpiredToken",
-  fields
-) {
-  readonly [TypeId]: TypeId = TypeId
-  readonly code = "expired_token"
-  readonly disposition: Disposition = "reauthenticate"
-  override get message(): string {
-    return describe(this)
-  }
-}
+export class ExpiredToken
+  extends ProtocolErrorBase<ExpiredToken>()("ExpiredToken", "expired_token", "reauthenticate")
+{}
 
 /**
  * The provider is rate limiting this client (`rate_limited` or HTTP 429).
@@ -277,51 +227,21 @@ export class ExpiredToken extends Schema.TaggedError<ExpiredToken>("@tokenfx/cor
  * @since 0.1.0
  * @category errors
  */
-export class RateLimited extends Schema.TaggedError<RateLimited>("@tokenfx/core/RateLimited")(
-  "RateLimited",
-  fields
-) {
-  readonly [TypeId]: TypeId = TypeId
-  readonly code = "rate_limited"
-  readonly disposition: Disposition = "retry"
-  override get message(): string {
-    return describe(this)
-  }
-}
+export class RateLimited extends ProtocolErrorBase<RateLimited>()("RateLimited", "rate_limited", "retry") {}
 
 /**
  * @since 0.1.0
  * @category errors
  */
-export class ServerError extends Schema.TaggedError<ServerError>("@tokenfx/core/ServerError")(
-  "ServerError",
-  fields
-) {
-  readonly [TypeId]: TypeId = TypeId
-  readonly code = "server_error"
-  readonly disposition: Disposition = "retry"
-  override get message(): string {
-    return describe(this)
-  }
-}
+export class ServerError extends ProtocolErrorBase<ServerError>()("ServerError", "server_error", "retry") {}
 
 /**
  * @since 0.1.0
  * @category errors
  */
 export class TemporarilyUnavailable
-  extends Schema.TaggedError<TemporarilyUnavailable>("@tokenfx/core/TemporarilyUnavailable")(
-    "TemporarilyUnavailable",
-    fields
-  )
-{
-  readonly [TypeId]: TypeId = TypeId
-  readonly code = "temporarily_unavailable"
-  readonly disposition: Disposition = "retry"
-  override get message(): string {
-    return describe(this)
-  }
-}
+  extends ProtocolErrorBase<TemporarilyUnavailable>()("TemporarilyUnavailable", "temporarily_unavailable", "retry")
+{}
 
 /**
  * Revocation: the server does not revoke this kind of token (RFC 7009 section 2.2.1).
@@ -330,18 +250,8 @@ export class TemporarilyUnavailable
  * @category errors
  */
 export class UnsupportedTokenType
-  extends Schema.TaggedError<UnsupportedTokenType>("@tokenfx/core/UnsupportedTokenType")(
-    "UnsupportedTokenType",
-    fields
-  )
-{
-  readonly [TypeId]: TypeId = TypeId
-  readonly code = "unsupported_token_type"
-  readonly disposition: Disposition = "configuration"
-  override get message(): string {
-    return describe(this)
-  }
-}
+  extends ProtocolErrorBase<UnsupportedTokenType>()("UnsupportedTokenType", "unsupported_token_type", "configuration")
+{}
 
 /**
  * The requested resource indicator is not acceptable (RFC 8707).
@@ -349,17 +259,9 @@ export class UnsupportedTokenType
  * @since 0.1.0
  * @category errors
  */
-export class InvalidTarget extends Schema.TaggedError<InvalidTarget>("@tokenfx/core/InvalidTarget")(
-  "InvalidTarget",
-  fields
-) {
-  readonly [TypeId]: TypeId = TypeId
-  readonly code = "invalid_target"
-  readonly disposition: Disposition = "configuration"
-  override get message(): string {
-    return describe(this)
-  }
-}
+export class InvalidTarget
+  extends ProtocolErrorBase<InvalidTarget>()("InvalidTarget", "invalid_target", "configuration")
+{}
 
 /**
  * An error code this library does not know; `code` keeps it as sent. 5xx statuses are retried.

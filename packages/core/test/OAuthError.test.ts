@@ -1,7 +1,9 @@
-import { assert, describe, it } from "@effect/vitest"
+import { assert, describe, expectTypeOf, it } from "@effect/vitest"
 import * as OAuthError from "@tokenfx/core/OAuthError"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Equal from "effect/Equal"
+import * as Schema from "effect/Schema"
 
 const NOW = Date.UTC(2025, 0, 1, 0, 0, 0)
 const endpoint = "https://as.example/token"
@@ -93,10 +95,35 @@ describe("OAuthError", () => {
     it.effect("is a yieldable error matched by its tag", () =>
       Effect.gen(function*() {
         const recovered = yield* Effect.fail(fromJson(400, { error: "invalid_grant" })).pipe(
-          Effect.catchTag("InvalidGrant", (error) => Effect.succeed(error.disposition))
+          Effect.catchTag("InvalidGrant", (error) => Effect.succeed([error.code, error.disposition] as const))
         )
-        assert.strictEqual(recovered, "reauthenticate")
+        expectTypeOf(recovered).toEqualTypeOf<readonly ["invalid_grant", OAuthError.Disposition]>()
+        assert.deepStrictEqual(recovered, ["invalid_grant", "reauthenticate"])
       }))
+
+    it("each class is its own schema, under a package-qualified identifier", () => {
+      const schema = Schema.Union(...Object.values(OAuthError.byCode))
+      for (const [code, Class] of Object.entries(OAuthError.byCode)) {
+        const error = OAuthError.fromCode(code, { description: "what went wrong", retryAfter: Duration.seconds(5) })
+        if (error._tag === "UnknownOAuthError") throw new Error("unreachable")
+        const decoded = Schema.decodeUnknownSync(schema)(Schema.encodeSync(schema)(error))
+        assert.strictEqual(Class.identifier, `@tokenfx/core/${Class._tag}`)
+        assert.isTrue(decoded instanceof Class)
+        assert.isTrue(Equal.equals(decoded, error))
+        assert.strictEqual(decoded.message, error.message)
+      }
+    })
+
+    it("keeps the literal type of each code and the types of the extra fields", () => {
+      expectTypeOf<OAuthError.InvalidGrant["code"]>().toEqualTypeOf<"invalid_grant">()
+      expectTypeOf<OAuthError.InvalidToken["challenge"]>().toEqualTypeOf<{ readonly [x: string]: string } | undefined>()
+      expectTypeOf<OAuthError.InsufficientScope["scope"]>().toEqualTypeOf<string | undefined>()
+      expectTypeOf<OAuthError.UnknownOAuthError["code"]>().toEqualTypeOf<string>()
+      expectTypeOf<Exclude<OAuthError.ProtocolError, OAuthError.UnknownOAuthError>["code"]>().toEqualTypeOf<
+        keyof typeof OAuthError.byCode
+      >()
+      assert.strictEqual(new OAuthError.InvalidGrant().code, "invalid_grant")
+    })
   })
 
   describe("answers without an OAuth body", () => {
