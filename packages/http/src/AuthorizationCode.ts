@@ -11,6 +11,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
+import * as narrow from "./internal/narrow.js"
 import * as params from "./internal/params.js"
 import type { ScopeOptions } from "./TokenEndpoint.js"
 
@@ -173,24 +174,20 @@ export type AuthorizationError =
   | OAuthError.TemporarilyUnavailable
   | OAuthError.UnknownOAuthError
 
-const authorizationErrorTags: ReadonlySet<string> = new Set([
+const narrowAuthorization = narrow.narrow([
   "InvalidRequest",
   "UnauthorizedClient",
   "AccessDenied",
   "InvalidScope",
   "InvalidTarget",
   "ServerError",
-  "TemporarilyUnavailable",
-  "UnknownOAuthError"
+  "TemporarilyUnavailable"
 ])
 
-const authorizationError = (callback: Callback & { readonly error: string }): AuthorizationError => {
-  const details = { description: callback.error_description, uri: callback.error_uri }
-  const error = OAuthError.fromCode(callback.error, details)
-  return authorizationErrorTags.has(error._tag)
-    ? error as AuthorizationError
-    : new OAuthError.UnknownOAuthError({ ...details, code: callback.error })
-}
+const authorizationError = (callback: Callback & { readonly error: string }): AuthorizationError =>
+  narrowAuthorization(
+    OAuthError.fromCode(callback.error, { description: callback.error_description, uri: callback.error_uri })
+  )
 
 /**
  * Checks a redirect against its request and returns its code. `state` must match. `iss` must be

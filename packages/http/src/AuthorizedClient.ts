@@ -9,8 +9,9 @@
  *
  * @since 0.1.0
  */
+import * as Headers from "@effect/platform/Headers"
 import * as HttpClient from "@effect/platform/HttpClient"
-import type * as HttpClientError from "@effect/platform/HttpClientError"
+import * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as OAuthError from "@tokenfx/core/OAuthError"
@@ -19,8 +20,10 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import { dual } from "effect/Function"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
-import * as authorization from "./internal/authorization.js"
+import * as destination from "./internal/destination.js"
+import * as scrub from "./internal/scrub.js"
 import * as TokenManager from "./TokenManager.js"
 
 /**
@@ -63,8 +66,21 @@ const withToken = (request: HttpClientRequest.HttpClientRequest, token: Token.To
   // The one place the access token is unwrapped: the wire.
   HttpClientRequest.setHeader(request, "authorization", `${scheme(token)} ${Redacted.value(token.accessToken)}`)
 
-const endpointOf = (request: HttpClientRequest.HttpClientRequest): string | undefined =>
-  URL.canParse(request.url) ? authorization.label(new URL(request.url)) : undefined
+// The wrapped client's own failures carry the request as sent, token included, and @effect/platform
+// redacts its headers only inside a fiber (not in a JSON.stringify or console.log of the error).
+const withoutToken = <E>(error: E): E => {
+  if (!HttpClientError.isHttpClientError(error)) return error
+  const sent = error.request
+  const request = HttpClientRequest.make(sent.method)(sent.url, {
+    headers: Headers.remove(sent.headers, "authorization"),
+    urlParams: sent.urlParams,
+    hash: Option.getOrUndefined(sent.hash),
+    body: sent.body
+  })
+  return (error._tag === "RequestError"
+    ? new HttpClientError.RequestError({ ...error, request })
+    : new HttpClientError.ResponseError({ ...error, request })) as E
+}
 
 const challenges = (response: HttpClientResponse.HttpClientResponse): ReadonlyArray<OAuthError.Challenge> => {
   const header = response.headers["www-authenticate"]
@@ -79,31 +95,36 @@ const invalidToken = (
   const all = challenges(response)
   const challenge = all.find((c) => c.scheme.toLowerCase() === scheme(token).toLowerCase()) ?? all[0]
   const description = challenge?.params["error_description"]
-  return new OAuthError.InvalidToken({
-    status: response.status,
-    endpoint: endpointOf(response.request),
-    description: note === undefined ? description : description === undefined ? note : `${description}; ${note}`,
-    uri: challenge?.params["error_uri"],
-    challenge: challenge?.params
-  })
+  return scrub.scrub(
+    new OAuthError.InvalidToken({
+      status: response.status,
+      endpoint: destination.labelOf(response.request.url),
+      description: note === undefined ? description : description === undefined ? note : `${description}; ${note}`,
+      uri: challenge?.params["error_uri"],
+      challenge: challenge?.params
+    }),
+    scrub.needles([token.accessToken])
+  )
 }
 
 // A 403 naming `insufficient_scope` is a typed error; any other answer is the caller's.
 const checkScope = (
-  response: HttpClientResponse.HttpClientResponse
+  response: HttpClientResponse.HttpClientResponse,
+  token: Token.Token
 ): Effect.Effect<HttpClientResponse.HttpClientResponse, OAuthError.InsufficientScope> => {
   if (response.status !== 403) return Effect.succeed(response)
   const challenge = challenges(response).find((c) => c.params["error"] === "insufficient_scope")
   if (challenge === undefined) return Effect.succeed(response)
-  return Effect.fail(
+  return Effect.fail(scrub.scrub(
     new OAuthError.InsufficientScope({
       status: 403,
-      endpoint: endpointOf(response.request),
+      endpoint: destination.labelOf(response.request.url),
       description: challenge.params["error_description"],
       uri: challenge.params["error_uri"],
       scope: challenge.params["scope"]
-    })
-  )
+    }),
+    scrub.needles([token.accessToken])
+  ))
 }
 
 /**
@@ -139,20 +160,24 @@ export const authorize: {
   manager: TokenManager.TokenManager["Type"],
   options: Options
 ): HttpClient.HttpClient.With<E | AuthorizedClientError, R> => {
-  const origin = authorization.parseOrigin(options.origin)
+  const origin = destination.parseOrigin(options.origin)
   // Checked after the wrapped client's own request transformations (a base URL, say), on the URL
   // that is really sent to; every redirect hop a caller follows passes through here again.
-  const checked = HttpClient.mapRequestEffect(self, (request) => authorization.checkTarget(request, origin))
+  const checked = HttpClient.mapRequestEffect(self, (request) => destination.checkTarget(request, origin))
   const send = (request: HttpClientRequest.HttpClientRequest, token: Token.Token) =>
-    authorization.manualRedirects(checked.execute(withToken(request, token)))
+    checked.execute(withToken(request, token)).pipe(
+      destination.manualRedirects,
+      scrub.hideChallenges,
+      Effect.mapError(withoutToken)
+    )
 
   const run = (request: HttpClientRequest.HttpClientRequest) =>
     Effect.gen(function*() {
       // Refuse before asking for a token when the URL is already known to be wrong.
-      if (URL.canParse(request.url)) yield* authorization.checkTarget(request, origin)
+      if (URL.canParse(request.url)) yield* destination.checkTarget(request, origin)
       const token = yield* manager.get(options.key)
       const response = yield* send(request, token)
-      if (response.status !== 401) return yield* checkScope(response)
+      if (response.status !== 401) return yield* checkScope(response, token)
       yield* manager.invalidate(options.key, token)
       if (request.body._tag === "Stream") {
         return yield* invalidToken(response, token, "not retried: the request body is a stream")
@@ -160,7 +185,7 @@ export const authorize: {
       const fresh = yield* manager.get(options.key)
       const retried = yield* send(request, fresh)
       if (retried.status === 401) return yield* invalidToken(retried, fresh)
-      return yield* checkScope(retried)
+      return yield* checkScope(retried, fresh)
     })
 
   return HttpClient.makeWith(

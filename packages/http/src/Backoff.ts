@@ -13,8 +13,10 @@ import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import { dual, identity } from "effect/Function"
+import * as Predicate from "effect/Predicate"
 import * as Ref from "effect/Ref"
 import * as Schedule from "effect/Schedule"
+import * as number from "./internal/number.js"
 
 /**
  * How hard to retry.
@@ -66,9 +68,6 @@ export const defaultPolicy: Policy = {
   jitter: 0.2
 }
 
-const finiteOr = (value: number | undefined, fallback: number, min: number, max = Infinity): number =>
-  value === undefined || !Number.isFinite(value) ? fallback : Math.min(max, Math.max(min, value))
-
 /**
  * A policy from the default, with every number brought into range.
  *
@@ -76,12 +75,12 @@ const finiteOr = (value: number | undefined, fallback: number, min: number, max 
  * @category constructors
  */
 export const policy = (options: Options = {}): Policy => ({
-  maxAttempts: Math.floor(finiteOr(options.maxAttempts, defaultPolicy.maxAttempts, 1)),
+  maxAttempts: Math.floor(number.finiteOr(options.maxAttempts, defaultPolicy.maxAttempts, 1)),
   maxElapsed: options.maxElapsed === undefined ? defaultPolicy.maxElapsed : Duration.decode(options.maxElapsed),
   base: options.base === undefined ? defaultPolicy.base : Duration.decode(options.base),
-  factor: finiteOr(options.factor, defaultPolicy.factor, 1),
+  factor: number.finiteOr(options.factor, defaultPolicy.factor, 1),
   maxDelay: options.maxDelay === undefined ? defaultPolicy.maxDelay : Duration.decode(options.maxDelay),
-  jitter: finiteOr(options.jitter, defaultPolicy.jitter, 0, 1)
+  jitter: number.finiteOr(options.jitter, defaultPolicy.jitter, 0, 1)
 })
 
 /**
@@ -118,13 +117,14 @@ export const isRetryable = (error: OAuthError.OAuthError): boolean => {
 }
 
 /**
- * The wait the server asked for with `Retry-After`, if it did.
+ * The wait the server asked for with `Retry-After`, if it did: the `retryAfter` of an OAuth error, or
+ * of any other error that carries one.
  *
  * @since 0.1.0
  * @category combinators
  */
-export const retryAfter = (error: OAuthError.OAuthError): Duration.Duration | undefined =>
-  "retryAfter" in error ? error.retryAfter : undefined
+export const retryAfter = (error: unknown): Duration.Duration | undefined =>
+  Predicate.hasProperty(error, "retryAfter") && Duration.isDuration(error.retryAfter) ? error.retryAfter : undefined
 
 /**
  * The retry schedule of a policy for a call that must not start a retry after `deadline` (epoch

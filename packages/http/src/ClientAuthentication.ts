@@ -7,6 +7,7 @@
  * @since 0.1.0
  */
 import * as Redacted from "effect/Redacted"
+import * as params from "./internal/params.js"
 
 /**
  * @since 0.1.0
@@ -70,13 +71,6 @@ export const make = (options: {
   return { method, clientId, clientSecret }
 }
 
-// Everything but ALPHA / DIGIT / "*" / "-" / "." / "_" is percent-encoded, and a space becomes "+":
-// the application/x-www-form-urlencoded serializer, which `encodeURIComponent` is not quite.
-const formEncode = (value: string): string =>
-  encodeURIComponent(value)
-    .replace(/[!'()~]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
-    .replace(/%20/g, "+")
-
 /**
  * The `Authorization` header of `client_secret_basic`: the client id and secret are each
  * form-urlencoded before they are joined by a colon and base64-encoded (RFC 6749 section 2.3.1), so
@@ -88,7 +82,7 @@ const formEncode = (value: string): string =>
 export const basicAuthorization = (clientId: string, clientSecret: Redacted.Redacted<string>): Redacted.Redacted<
   string
 > => {
-  const pair = `${formEncode(clientId)}:${formEncode(Redacted.value(clientSecret))}`
+  const pair = `${params.formEncode(clientId)}:${params.formEncode(Redacted.value(clientSecret))}`
   // The pair is ASCII after form-encoding, so btoa cannot throw.
   return Redacted.make(`Basic ${globalThis.btoa(pair)}`)
 }

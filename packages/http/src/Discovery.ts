@@ -7,14 +7,15 @@
  * @since 0.1.0
  */
 import * as HttpClient from "@effect/platform/HttpClient"
-import * as OAuthError from "@tokenfx/core/OAuthError"
-import * as Token from "@tokenfx/core/Token"
-import * as Duration from "effect/Duration"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Schema from "effect/Schema"
 import * as Backoff from "./Backoff.js"
+import * as destination from "./internal/destination.js"
+import * as narrow from "./internal/narrow.js"
 import * as transport from "./internal/transport.js"
+import type * as TokenEndpoint from "./TokenEndpoint.js"
 
 const Strings = Schema.Array(Schema.String)
 
@@ -73,14 +74,7 @@ export class IssuerMismatch extends Schema.TaggedError<IssuerMismatch>("@tokenfx
  * @since 0.1.0
  * @category errors
  */
-export type DiscoveryError =
-  | IssuerMismatch
-  | OAuthError.RateLimited
-  | OAuthError.ServerError
-  | OAuthError.TemporarilyUnavailable
-  | OAuthError.UnknownOAuthError
-  | OAuthError.TransportError
-  | OAuthError.MalformedResponse
+export type DiscoveryError = IssuerMismatch | TokenEndpoint.RequestError
 
 /**
  * Which metadata document to read. `"oauth-authorization-server"` is RFC 8414's,
@@ -121,9 +115,9 @@ export const metadataUrl = (issuer: string, kind: Kind): string => {
     : `${url.origin}${path}/.well-known/openid-configuration`
 }
 
-const narrow = transport.narrow(["RateLimited", "ServerError", "TemporarilyUnavailable"])
+const narrowed = narrow.narrow(narrow.serverTags)
 
-const decodeMetadata = Schema.decodeUnknownEither(Metadata)
+const decodeMetadata = transport.decode(Metadata)
 
 const fetchKind = (
   client: HttpClient.HttpClient,
@@ -133,27 +127,16 @@ const fetchKind = (
   policy: Backoff.Policy
 ): Effect.Effect<Metadata, DiscoveryError> =>
   transport.send(client, { method: "GET", url: metadataUrl(issuer, kind) }, settings).pipe(
-    Effect.mapError(narrow),
+    Effect.mapError(narrowed),
     Backoff.retry({ policy }),
     Effect.flatMap((answer) =>
-      Either.flatMap(transport.json(answer), (body) =>
-        Either.mapLeft(decodeMetadata(body), (error) => {
-          const { field, reason } = Token.describeParseError(error)
-          return new OAuthError.MalformedResponse({
-            reason,
-            field,
-            status: answer.status,
-            endpoint: answer.endpoint
-          })
-        })).pipe(
-          Either.flatMap((metadata): Either.Either<Metadata, IssuerMismatch> =>
-            metadata.issuer === issuer
-              ? Either.right(metadata)
-              : Either.left(
-                new IssuerMismatch({ expected: issuer, actual: metadata.issuer, endpoint: answer.endpoint })
-              )
-          )
-        )
+      Either.flatMap(
+        decodeMetadata(answer),
+        (metadata): Either.Either<Metadata, IssuerMismatch> =>
+          metadata.issuer === issuer
+            ? Either.right(metadata)
+            : Either.left(new IssuerMismatch({ expected: issuer, actual: metadata.issuer, endpoint: answer.endpoint }))
+      )
     )
   )
 
@@ -174,11 +157,8 @@ export const discover: (
   options?: Options
 ) => Effect.Effect<Metadata, DiscoveryError, HttpClient.HttpClient> = Effect.fn("Discovery.discover")(
   function*(issuer: string, options: Options = {}) {
-    const settings: transport.Settings = {
-      timeout: options.timeout === undefined ? transport.defaultTimeout : Duration.decode(options.timeout),
-      allowInsecure: options.allowInsecureHttp ?? false
-    }
-    const checked = transport.checkUrl(issuer, settings.allowInsecure)
+    const settings = transport.settings(options)
+    const checked = destination.checkEndpoint(issuer, settings.allowInsecure)
     if (Either.isRight(checked)) yield* Effect.annotateCurrentSpan("server.address", checked.right.host)
     yield* checked
     const client = yield* HttpClient.HttpClient

@@ -26,9 +26,27 @@ import * as Backoff from "./Backoff.js"
 import * as ClientAuthentication from "./ClientAuthentication.js"
 import * as DeviceAuthorization from "./DeviceAuthorization.js"
 import * as Discovery from "./Discovery.js"
+import * as destination from "./internal/destination.js"
+import * as narrow from "./internal/narrow.js"
 import * as params from "./internal/params.js"
 import * as transport from "./internal/transport.js"
 import * as Introspection from "./Introspection.js"
+
+/**
+ * What any request to the authorization server can fail with, whatever the operation: rate limiting,
+ * an unavailable or failing server, a code the operation does not expect (an `UnknownOAuthError` that
+ * keeps it), a 2xx that does not decode, or no answer at all.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type RequestError =
+  | OAuthError.RateLimited
+  | OAuthError.ServerError
+  | OAuthError.TemporarilyUnavailable
+  | OAuthError.UnknownOAuthError
+  | OAuthError.TransportError
+  | OAuthError.MalformedResponse
 
 /**
  * The errors a grant can fail with.
@@ -45,12 +63,7 @@ export type GrantError =
   | OAuthError.InvalidScope
   | OAuthError.InvalidTarget
   | OAuthError.AccessDenied
-  | OAuthError.RateLimited
-  | OAuthError.ServerError
-  | OAuthError.TemporarilyUnavailable
-  | OAuthError.UnknownOAuthError
-  | OAuthError.TransportError
-  | OAuthError.MalformedResponse
+  | RequestError
 
 /**
  * An operation needs an endpoint that was neither configured nor discovered.
@@ -77,12 +90,7 @@ export type RevocationError =
   | OAuthError.InvalidRequest
   | OAuthError.InvalidClient
   | OAuthError.UnsupportedTokenType
-  | OAuthError.RateLimited
-  | OAuthError.ServerError
-  | OAuthError.TemporarilyUnavailable
-  | OAuthError.UnknownOAuthError
-  | OAuthError.TransportError
-  | OAuthError.MalformedResponse
+  | RequestError
   | MissingEndpoint
 
 /**
@@ -94,12 +102,7 @@ export type RevocationError =
 export type IntrospectionError =
   | OAuthError.InvalidRequest
   | OAuthError.InvalidClient
-  | OAuthError.RateLimited
-  | OAuthError.ServerError
-  | OAuthError.TemporarilyUnavailable
-  | OAuthError.UnknownOAuthError
-  | OAuthError.TransportError
-  | OAuthError.MalformedResponse
+  | RequestError
   | MissingEndpoint
 
 /**
@@ -115,12 +118,7 @@ export type DeviceAuthorizationError =
   | OAuthError.InvalidScope
   | OAuthError.InvalidTarget
   | OAuthError.AccessDenied
-  | OAuthError.RateLimited
-  | OAuthError.ServerError
-  | OAuthError.TemporarilyUnavailable
-  | OAuthError.UnknownOAuthError
-  | OAuthError.TransportError
-  | OAuthError.MalformedResponse
+  | RequestError
   | MissingEndpoint
 
 /**
@@ -348,7 +346,9 @@ export const requestDuration = Metric.timerWithBoundaries(
   "Latency of requests to the authorization server"
 )
 
+// The codes each operation may fail with; a server sending any other gets an `UnknownOAuthError`.
 const grantTags = [
+  ...narrow.serverTags,
   "InvalidRequest",
   "InvalidClient",
   "InvalidGrant",
@@ -356,38 +356,25 @@ const grantTags = [
   "UnsupportedGrantType",
   "InvalidScope",
   "InvalidTarget",
-  "AccessDenied",
-  "RateLimited",
-  "ServerError",
-  "TemporarilyUnavailable"
+  "AccessDenied"
 ] as const
-const narrowGrant = transport.narrow(grantTags)
-const narrowPoll = transport.narrow([...grantTags, "AuthorizationPending", "SlowDown", "ExpiredToken"])
-const narrowRevocation = transport.narrow([
+const narrowGrant = narrow.narrow(grantTags)
+const narrowPoll = narrow.narrow([...grantTags, "AuthorizationPending", "SlowDown", "ExpiredToken"])
+const narrowRevocation = narrow.narrow([
+  ...narrow.serverTags,
   "InvalidRequest",
   "InvalidClient",
-  "UnsupportedTokenType",
-  "RateLimited",
-  "ServerError",
-  "TemporarilyUnavailable"
+  "UnsupportedTokenType"
 ])
-const narrowIntrospection = transport.narrow([
-  "InvalidRequest",
-  "InvalidClient",
-  "RateLimited",
-  "ServerError",
-  "TemporarilyUnavailable"
-])
-const narrowDevice = transport.narrow([
+const narrowIntrospection = narrow.narrow([...narrow.serverTags, "InvalidRequest", "InvalidClient"])
+const narrowDevice = narrow.narrow([
+  ...narrow.serverTags,
   "InvalidRequest",
   "InvalidClient",
   "UnauthorizedClient",
   "InvalidScope",
   "InvalidTarget",
-  "AccessDenied",
-  "RateLimited",
-  "ServerError",
-  "TemporarilyUnavailable"
+  "AccessDenied"
 ])
 
 const grantTypes = {
@@ -400,27 +387,9 @@ const grantTypes = {
 const outcomeOf = (error: { readonly _tag: string; readonly code: string }): string =>
   error._tag === "UnknownOAuthError" ? "unknown_error" : error.code
 
-const decodeWith = <A, I>(schema: Schema.Schema<A, I>) => {
-  const decode = Schema.decodeUnknownEither(schema)
-  return (answer: transport.Answer): Either.Either<A, OAuthError.MalformedResponse> =>
-    Either.flatMap(transport.json(answer), (body) =>
-      Either.mapLeft(decode(body), (error) => {
-        const { field, reason } = Token.describeParseError(error)
-        return new OAuthError.MalformedResponse({ reason, field, status: answer.status, endpoint: answer.endpoint })
-      }))
-}
-
-const decodeToken = (answer: transport.Answer): Either.Either<Token.TokenResponse, OAuthError.MalformedResponse> =>
-  Either.flatMap(
-    transport.json(answer),
-    (body) => Token.decodeResponseEither(body, { status: answer.status, endpoint: answer.endpoint })
-  )
-const decodeIntrospection = decodeWith(Introspection.Introspection)
-const decodeDevice = decodeWith(DeviceAuthorization.DeviceAuthorizationResponse)
-
-const hostOf = (url: string): string | undefined => URL.canParse(url) ? new URL(url).host : undefined
-
-const labelOf = (url: string): string => URL.canParse(url) ? transport.label(new URL(url)) : url
+const decodeToken = transport.decode(Token.TokenResponse)
+const decodeIntrospection = transport.decode(Introspection.Introspection)
+const decodeDevice = transport.decode(DeviceAuthorization.DeviceAuthorizationResponse)
 
 /**
  * Builds the service. Endpoints are checked on use: a plain-HTTP endpoint that is not a loopback
@@ -432,10 +401,7 @@ const labelOf = (url: string): string => URL.canParse(url) ? transport.label(new
 export const make = (options: Options): Effect.Effect<TokenEndpoint["Type"], never, HttpClient.HttpClient> =>
   Effect.gen(function*() {
     const client = yield* HttpClient.HttpClient
-    const settings: transport.Settings = {
-      timeout: options.timeout === undefined ? transport.defaultTimeout : Duration.decode(options.timeout),
-      allowInsecure: options.allowInsecureHttp ?? false
-    }
+    const settings = transport.settings(options)
     const policy = Backoff.policy(options.backoff)
     const authentication = ClientAuthentication.make({
       clientId: options.clientId,
@@ -443,7 +409,9 @@ export const make = (options: Options): Effect.Effect<TokenEndpoint["Type"], nev
       method: options.clientAuthentication
     })
     const credentials = ClientAuthentication.credentials(authentication)
-    const tokenLabel = labelOf(options.tokenEndpoint)
+    // Masked wherever a server echoes it; the Basic header carries it only encoded.
+    const clientSecret = options.clientSecret === undefined ? [] : [options.clientSecret]
+    const tokenLabel = destination.labelOf(options.tokenEndpoint)
     // One cooldown per endpoint, shared by every operation that calls it.
     const cooldowns = new Map<string, Backoff.Cooldown>()
     for (
@@ -454,7 +422,9 @@ export const make = (options: Options): Effect.Effect<TokenEndpoint["Type"], nev
         options.deviceAuthorizationEndpoint
       ]
     ) {
-      if (url !== undefined && !cooldowns.has(url)) cooldowns.set(url, yield* Backoff.makeCooldown(labelOf(url)))
+      if (url !== undefined && !cooldowns.has(url)) {
+        cooldowns.set(url, yield* Backoff.makeCooldown(destination.labelOf(url)))
+      }
     }
 
     const call = <E extends transport.Failure>(
@@ -462,7 +432,7 @@ export const make = (options: Options): Effect.Effect<TokenEndpoint["Type"], nev
       grantType: string | undefined,
       url: string,
       form: GrantParameters,
-      narrow: (failure: transport.Failure) => E
+      narrowed: (failure: transport.Failure) => E
     ): Effect.Effect<transport.Answer, E | OAuthError.RateLimited> =>
       Effect.suspend(() => {
         const labels = grantType === undefined
@@ -487,9 +457,10 @@ export const make = (options: Options): Effect.Effect<TokenEndpoint["Type"], nev
             method: "POST",
             url,
             form: { ...form, ...credentials.form },
-            headers: credentials.headers
+            headers: credentials.headers,
+            secrets: clientSecret
           }, settings).pipe(
-            Effect.mapError(narrow),
+            Effect.mapError(narrowed),
             Effect.tapBoth({
               onSuccess: (answer) => record("success", answer.status),
               onFailure: (error) => record(outcomeOf(error), "status" in error ? error.status : undefined)
@@ -511,20 +482,22 @@ export const make = (options: Options): Effect.Effect<TokenEndpoint["Type"], nev
         )
       })
 
-    const annotate = (url: string | undefined, grantType?: string) =>
-      Effect.annotateCurrentSpan({
+    const annotate = (url: string | undefined, grantType?: string) => {
+      const host = url === undefined ? undefined : destination.hostOf(url)
+      return Effect.annotateCurrentSpan({
         ...(grantType === undefined ? {} : { "oauth.grant_type": grantType }),
-        ...(url === undefined || hostOf(url) === undefined ? {} : { "server.address": hostOf(url) })
+        ...(host === undefined ? {} : { "server.address": host })
       })
+    }
 
     const tokenRequest = <E extends transport.Failure>(
       operation: string,
       grantType: string,
       form: GrantParameters,
-      narrow: (failure: transport.Failure) => E
+      narrowed: (failure: transport.Failure) => E
     ) =>
       Effect.flatMap(
-        call(operation, grantType, options.tokenEndpoint, { grant_type: grantType, ...form }, narrow),
+        call(operation, grantType, options.tokenEndpoint, { grant_type: grantType, ...form }, narrowed),
         decodeToken
       )
 
@@ -578,7 +551,7 @@ export const make = (options: Options): Effect.Effect<TokenEndpoint["Type"], nev
         function*(urlOptions: AuthorizationCode.UrlOptions) {
           yield* annotate(options.authorizationEndpoint)
           const url = yield* endpoint(options.authorizationEndpoint, "authorization")
-          const checked = yield* transport.checkUrl(url, settings.allowInsecure)
+          const checked = yield* destination.checkEndpoint(url, settings.allowInsecure)
           return yield* AuthorizationCode.makeRequest(checked, options.clientId, urlOptions)
         }
       ),

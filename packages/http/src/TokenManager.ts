@@ -23,7 +23,6 @@ import * as FiberMap from "effect/FiberMap"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
-import * as Predicate from "effect/Predicate"
 import * as PubSub from "effect/PubSub"
 import type * as Queue from "effect/Queue"
 import * as Random from "effect/Random"
@@ -31,6 +30,8 @@ import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import * as Backoff from "./Backoff.js"
+import * as number from "./internal/number.js"
 import * as TokenEndpoint from "./TokenEndpoint.js"
 
 /**
@@ -280,14 +281,6 @@ interface KeyState {
 
 class LeaseBusy extends Data.TaggedError("LeaseBusy") {}
 
-const finiteOr = (value: number | undefined, fallback: number): number =>
-  value !== undefined && Number.isFinite(value) ? value : fallback
-
-const retryAfterOf = (error: RefreshError): number => {
-  const retryAfter = Predicate.hasProperty(error, "retryAfter") ? error.retryAfter : undefined
-  return Duration.isDuration(retryAfter) ? Duration.toMillis(retryAfter) : 0
-}
-
 /**
  * A token manager over the `TokenStore` and `TokenEndpoint` in context. Its background fibers stop
  * when the scope closes.
@@ -307,7 +300,7 @@ export const make: (
     const source = options?.source ?? refreshToken()
     const policy = options?.policy ?? Expiry.defaultPolicy
     const background = options?.backgroundRefresh === true
-    const jitter = Math.min(1, Math.max(0, finiteOr(options?.jitter, 0.2)))
+    const jitter = number.finiteOr(options?.jitter, 0.2, 0, 1)
     const leaseTtl = Duration.decode(options?.leaseTtl ?? Duration.seconds(30))
     const leaseWait = options?.leaseWait === undefined
       ? Duration.sum(leaseTtl, Duration.seconds(2))
@@ -321,7 +314,7 @@ export const make: (
     )
     const idleMillis = Duration.toMillis(idleTimeToLive)
 
-    const pubsub = yield* PubSub.sliding<Event>(Math.max(1, Math.floor(finiteOr(options?.eventCapacity, 1024))))
+    const pubsub = yield* PubSub.sliding<Event>(Math.floor(number.finiteOr(options?.eventCapacity, 1024, 1)))
     yield* Effect.addFinalizer(() => PubSub.shutdown(pubsub))
     const backgroundFibers = yield* FiberMap.make<string>()
     const states = new Map<string, KeyState>()
@@ -553,7 +546,7 @@ export const make: (
         const now = yield* Clock.currentTimeMillis
         state.failures += 1
         const backoff = Math.min(backoffMax, backoffInitial * 2 ** Math.min(30, state.failures - 1))
-        const retryAt = now + Math.max(backoff, retryAfterOf(error))
+        const retryAt = now + Math.max(backoff, Duration.toMillis(Backoff.retryAfter(error) ?? Duration.zero))
         const snapshot = state.snapshot
         const stillValid = snapshot !== undefined && !snapshot.rejected && now < snapshot.expiredAt
         yield* Metric.increment(refreshFailures)

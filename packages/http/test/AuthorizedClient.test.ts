@@ -68,14 +68,21 @@ const resourceServer = (server: FakeServer) => {
   return { client, seen }
 }
 
-const setup = (options: { readonly origin?: string; readonly server?: FakeServer } = {}) =>
+// A manager holding alice's first token from `server`.
+const managerFor = (server: FakeServer) =>
   Effect.gen(function*() {
-    const server = options.server ?? makeFakeServer()
     const manager = yield* TokenManager.make().pipe(
       Effect.provide(TokenStore.layerMemory),
       Effect.provideService(TokenEndpoint, server.endpoint)
     )
     yield* manager.set("alice", yield* server.login("alice"))
+    return manager
+  })
+
+const setup = (options: { readonly origin?: string; readonly server?: FakeServer } = {}) =>
+  Effect.gen(function*() {
+    const server = options.server ?? makeFakeServer()
+    const manager = yield* managerFor(server)
     const resource = resourceServer(server)
     const client = AuthorizedClient.authorize(resource.client, manager, {
       key: "alice",
@@ -107,11 +114,7 @@ describe("AuthorizedClient", () => {
   it.scoped("applies to the URL really sent, after the wrapped client's own transformations", () =>
     Effect.gen(function*() {
       const server = makeFakeServer()
-      const manager = yield* TokenManager.make().pipe(
-        Effect.provide(TokenStore.layerMemory),
-        Effect.provideService(TokenEndpoint, server.endpoint)
-      )
-      yield* manager.set("alice", yield* server.login("alice"))
+      const manager = yield* managerFor(server)
       const resource = resourceServer(server)
       const client = resource.client.pipe(
         HttpClient.mapRequest(HttpClientRequest.prependUrl(ORIGIN)),
@@ -272,11 +275,7 @@ describe("AuthorizedClient", () => {
     it.scoped("tells the fetch client not to follow redirects", () =>
       Effect.gen(function*() {
         const server = makeFakeServer()
-        const manager = yield* TokenManager.make().pipe(
-          Effect.provide(TokenStore.layerMemory),
-          Effect.provideService(TokenEndpoint, server.endpoint)
-        )
-        yield* manager.set("alice", yield* server.login("alice"))
+        const manager = yield* managerFor(server)
         const inits: Array<RequestInit | undefined> = []
         const fetch: typeof globalThis.fetch = (_input, init) => {
           inits.push(init)

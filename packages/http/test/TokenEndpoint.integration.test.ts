@@ -181,6 +181,33 @@ layer(Layer.mergeAll(OidcProvider.layer(), NodeHttpClient.layerUndici), { exclud
   }
 )
 
+describe("TokenEndpoint against oidc-provider with a secret that needs encoding", () => {
+  it.scopedLive("client_secret_basic and client_secret_post both get a token, and authenticate introspection", () =>
+    Effect.gen(function*() {
+      const secret = "sp3c!al:secret+/=?&%~"
+      const server = yield* OidcProvider.make({ clientSecret: secret })
+      for (const name of ["basic", "post"] as const) {
+        const client = server.clients[name]
+        assert.strictEqual(Redacted.value(client.clientSecret!), secret)
+        const endpoint = yield* TokenEndpoint.make({
+          tokenEndpoint: server.tokenEndpoint,
+          introspectionEndpoint: server.introspectionEndpoint,
+          clientId: client.clientId,
+          clientSecret: client.clientSecret,
+          clientAuthentication: methods[name]
+        })
+        const token = yield* endpoint.clientCredentials({ scope: "api:read" })
+        assert.deepStrictEqual(token.scopes, ["api:read"], name)
+        const introspection = yield* endpoint.introspect(token.accessToken, "access_token")
+        assert.isTrue(introspection.active, name)
+        assert.strictEqual(introspection.client_id, client.clientId)
+      }
+      const stats = yield* server.stats
+      assert.strictEqual(stats.tokenRequests["client_credentials"], 2)
+      assert.strictEqual(stats.grantErrors["invalid_client"] ?? 0, 0)
+    }).pipe(Effect.provide(NodeHttpClient.layerUndici)))
+})
+
 describe("TokenEndpoint over real fetch", () => {
   it.scopedLive("a redirect from the token endpoint is refused, never followed", () =>
     Effect.gen(function*() {

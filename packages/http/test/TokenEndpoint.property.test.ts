@@ -77,7 +77,7 @@ const operation = FastCheck.constantFrom(
   "revoke",
   "introspect",
   "deviceAuthorization",
-  "poll"
+  "grant"
 )
 
 const previous = new Token.Token({
@@ -113,7 +113,7 @@ describe("TokenEndpoint properties", () => {
         const exit = yield* Effect.exit(run)
         if (Exit.isSuccess(exit)) {
           assert.isTrue(status >= 200 && status < 300)
-          if (operation === "clientCredentials" || operation === "refresh" || operation === "poll") {
+          if (operation === "clientCredentials" || operation === "refresh" || operation === "grant") {
             assert.isTrue(Token.isToken(exit.value))
           }
           return

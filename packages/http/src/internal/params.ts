@@ -1,4 +1,12 @@
+import * as Redacted from "effect/Redacted"
 import type * as TokenEndpoint from "../TokenEndpoint.js"
+
+/**
+ * A form parameter's value (see `TokenEndpoint.GrantParameters`).
+ *
+ * @internal
+ */
+export type Value = TokenEndpoint.GrantParameters[string]
 
 /**
  * The `scope`, `resource` and `audience` parameters of a request. A scope list is space-delimited
@@ -18,3 +26,27 @@ export const scope = (
     audience: options.audience
   }
 }
+
+/**
+ * The application/x-www-form-urlencoded body of a form: the one place its secrets are unwrapped.
+ *
+ * @internal
+ */
+export const formBody = (form: Readonly<Record<string, Value>>): string => {
+  const params = new URLSearchParams()
+  for (const [key, value] of Object.entries(form)) {
+    if (value === undefined) continue
+    if (typeof value === "string") params.append(key, value)
+    else if (Redacted.isRedacted(value)) params.append(key, Redacted.value(value))
+    else for (const item of value) params.append(key, item)
+  }
+  return params.toString()
+}
+
+/**
+ * One value as the application/x-www-form-urlencoded serializer writes it: everything but ALPHA,
+ * DIGIT and `*-._` percent-encoded, a space as `+` (which `encodeURIComponent` is not quite).
+ *
+ * @internal
+ */
+export const formEncode = (value: string): string => new URLSearchParams([["", value]]).toString().slice(1)

@@ -1,34 +1,46 @@
-import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
 import type * as HttpClient from "@effect/platform/HttpClient"
 import type * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as OAuthError from "@tokenfx/core/OAuthError"
+import * as Token from "@tokenfx/core/Token"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
-
-/** @internal */
-export type FormValue = string | Redacted.Redacted<string> | ReadonlyArray<string> | undefined
+import * as Schema from "effect/Schema"
+import * as destination from "./destination.js"
+import * as params from "./params.js"
+import * as scrub from "./scrub.js"
 
 /** @internal */
 export interface Request {
   readonly method: "GET" | "POST"
   readonly url: string
-  readonly form?: Readonly<Record<string, FormValue>> | undefined
+  readonly form?: Readonly<Record<string, params.Value>> | undefined
   readonly headers?: Readonly<Record<string, Redacted.Redacted<string>>> | undefined
+  /** Secrets the request carries only in encoded form (the client secret inside a Basic header). */
+  readonly secrets?: ReadonlyArray<Redacted.Redacted<string>> | undefined
 }
-
-/** @internal */
-export const defaultTimeout: Duration.Duration = Duration.seconds(10)
 
 /** @internal */
 export interface Settings {
   readonly timeout: Duration.Duration
   readonly allowInsecure: boolean
 }
+
+/**
+ * The settings of a client: a 10-second timeout unless told otherwise, HTTPS or loopback only.
+ *
+ * @internal
+ */
+export const settings = (options: {
+  readonly timeout?: Duration.DurationInput | undefined
+  readonly allowInsecureHttp?: boolean | undefined
+}): Settings => ({
+  timeout: options.timeout === undefined ? Duration.seconds(10) : Duration.decode(options.timeout),
+  allowInsecure: options.allowInsecureHttp ?? false
+})
 
 /**
  * A 2xx answer.
@@ -44,63 +56,6 @@ export interface Answer {
 /** @internal */
 export type Failure = OAuthError.ProtocolError | OAuthError.MalformedResponse | OAuthError.TransportError
 
-const isLoopback = (hostname: string): boolean =>
-  hostname === "localhost" || hostname.endsWith(".localhost") || hostname === "[::1]" ||
-  /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname)
-
-/**
- * Where an endpoint is, for errors and spans: origin and path, never the query.
- *
- * @internal
- */
-export const label = (url: URL): string => `${url.origin}${url.pathname}`
-
-/**
- * Parses an endpoint and refuses plain HTTP except to a loopback address, where nothing crosses a
- * network (or when `allowInsecure`, for tests against a container).
- *
- * @internal
- */
-export const checkUrl = (url: string, allowInsecure: boolean): Either.Either<URL, OAuthError.TransportError> => {
-  if (!URL.canParse(url)) {
-    return Either.left(
-      new OAuthError.TransportError({ reason: "Insecure", description: "the endpoint is not an absolute URL" })
-    )
-  }
-  const parsed = new URL(url)
-  if (parsed.protocol === "https:") return Either.right(parsed)
-  if (parsed.protocol === "http:" && (allowInsecure || isLoopback(parsed.hostname))) return Either.right(parsed)
-  return Either.left(
-    new OAuthError.TransportError({
-      reason: "Insecure",
-      description: "refusing to send credentials over plain HTTP to a non-loopback address",
-      endpoint: label(parsed)
-    })
-  )
-}
-
-const formBody = (form: Readonly<Record<string, FormValue>>): string => {
-  const params = new URLSearchParams()
-  for (const [key, value] of Object.entries(form)) {
-    if (value === undefined) continue
-    if (typeof value === "string") params.append(key, value)
-    else if (Redacted.isRedacted(value)) params.append(key, Redacted.value(value))
-    else for (const item of value) params.append(key, item)
-  }
-  return params.toString()
-}
-
-// The fetch client follows redirects unless told otherwise; undici and node:http never do.
-const manualRedirects = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  Effect.flatMap(
-    Effect.serviceOption(FetchHttpClient.RequestInit),
-    (init) =>
-      Effect.provideService(effect, FetchHttpClient.RequestInit, {
-        ...Option.getOrElse(init, () => ({})),
-        redirect: "manual"
-      })
-  )
-
 const describeCause = (cause: unknown): string | undefined => {
   // Node's fetch hides the system error (ECONNREFUSED, ENOTFOUND) one level down.
   const inner = cause instanceof Error && cause.cause instanceof Error ? cause.cause : cause
@@ -111,21 +66,32 @@ const describeCause = (cause: unknown): string | undefined => {
   return undefined
 }
 
-const fromClientError = (error: HttpClientError.HttpClientError, endpoint: string): OAuthError.TransportError =>
-  new OAuthError.TransportError({
+const fromClientError = (error: HttpClientError.HttpClientError, endpoint: string): OAuthError.TransportError => {
+  const cause = describeCause(error.cause)
+  return new OAuthError.TransportError({
     reason: "Connection",
     description: error._tag === "RequestError"
-      ? `request failed${describeCause(error.cause) === undefined ? "" : ` (${describeCause(error.cause)})`}`
+      ? `request failed${cause === undefined ? "" : ` (${cause})`}`
       : "the response could not be read",
     endpoint,
     // The underlying error, never the request: its body holds the client secret and the grant.
     cause: error.cause instanceof Error ? error.cause : undefined
   })
+}
+
+const secretsOf = (request: Request): Array<Redacted.Redacted<string>> => {
+  const found = [...(request.secrets ?? []), ...Object.values(request.headers ?? {})]
+  for (const value of Object.values(request.form ?? {})) {
+    if (Redacted.isRedacted(value)) found.push(value as Redacted.Redacted<string>)
+  }
+  return found
+}
 
 /**
  * Sends one request and returns its 2xx answer. A connection failure or timeout is a
  * `TransportError`, so is any 3xx (redirects are never followed, reason `Redirect`); any other status
- * is mapped by `OAuthError.fromHttp`.
+ * is mapped by `OAuthError.fromHttp`, with every secret of the request masked where the server echoes
+ * it.
  *
  * @internal
  */
@@ -134,19 +100,20 @@ export const send = (
   request: Request,
   settings: Settings
 ): Effect.Effect<Answer, Failure> =>
-  Effect.flatMap(checkUrl(request.url, settings.allowInsecure), (url) => {
-    const endpoint = label(url)
+  Effect.flatMap(destination.checkEndpoint(request.url, settings.allowInsecure), (url) => {
+    const endpoint = destination.label(url)
     let http = request.method === "POST" ? HttpClientRequest.post(url) : HttpClientRequest.get(url)
     http = HttpClientRequest.acceptJson(http)
     for (const [name, value] of Object.entries(request.headers ?? {})) {
       http = HttpClientRequest.setHeader(http, name, Redacted.value(value))
     }
     if (request.form !== undefined) {
-      http = HttpClientRequest.bodyText(http, formBody(request.form), "application/x-www-form-urlencoded")
+      http = HttpClientRequest.bodyText(http, params.formBody(request.form), "application/x-www-form-urlencoded")
     }
     return client.execute(http).pipe(
       Effect.flatMap((response) => Effect.map(response.text, (body) => ({ response, body }))),
-      manualRedirects,
+      destination.manualRedirects,
+      scrub.hideChallenges,
       Effect.mapError((error) => fromClientError(error, endpoint)),
       Effect.timeoutFail({
         duration: settings.timeout,
@@ -170,10 +137,13 @@ export const send = (
             })
           )
         }
-        return Effect.flatMap(
-          Clock.currentTimeMillis,
-          (now) => Effect.fail(OAuthError.fromHttp({ status, headers: response.headers, body, endpoint }, now))
-        )
+        return Effect.flatMap(Clock.currentTimeMillis, (now) =>
+          Effect.fail(
+            scrub.scrub(
+              OAuthError.fromHttp({ status, headers: response.headers, body, endpoint }, now),
+              scrub.needles(secretsOf(request))
+            )
+          ))
       })
     )
   })
@@ -196,39 +166,17 @@ export const json = (answer: Answer): Either.Either<unknown, OAuthError.Malforme
 }
 
 /**
- * The tags of the protocol errors.
+ * Decodes a 2xx answer with `schema`; a failure is a `MalformedResponse` naming the field, never its
+ * value.
  *
  * @internal
  */
-export type ProtocolTag = OAuthError.ProtocolError["_tag"]
-
-/**
- * Keeps the protocol errors an operation can honestly fail with; any other code a server sends is an
- * `UnknownOAuthError` that keeps the code, so that each operation's signature stays truthful.
- *
- * @internal
- */
-export const narrow = <const Tags extends ProtocolTag>(tags: ReadonlyArray<Tags>) => {
-  const allowed: ReadonlySet<string> = new Set(tags)
-  return (
-    error: Failure
-  ):
-    | Extract<OAuthError.ProtocolError, { readonly _tag: Tags }>
-    | OAuthError.UnknownOAuthError
-    | OAuthError.TransportError
-    | OAuthError.MalformedResponse =>
-  {
-    if (error._tag === "TransportError" || error._tag === "MalformedResponse") return error
-    if (error._tag === "UnknownOAuthError" || allowed.has(error._tag)) {
-      return error as Extract<OAuthError.ProtocolError, { readonly _tag: Tags }>
-    }
-    return new OAuthError.UnknownOAuthError({
-      code: error.code,
-      description: error.description,
-      uri: error.uri,
-      status: error.status,
-      endpoint: error.endpoint,
-      retryAfter: error.retryAfter
-    })
-  }
+export const decode = <A, I>(schema: Schema.Schema<A, I>) => {
+  const decodeUnknown = Schema.decodeUnknownEither(schema)
+  return (answer: Answer): Either.Either<A, OAuthError.MalformedResponse> =>
+    Either.flatMap(json(answer), (body) =>
+      Either.mapLeft(decodeUnknown(body), (error) => {
+        const { field, reason } = Token.describeParseError(error)
+        return new OAuthError.MalformedResponse({ reason, field, status: answer.status, endpoint: answer.endpoint })
+      }))
 }

@@ -6,10 +6,22 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 
+// Where a credential (a client secret, a grant, a bearer token) may be sent: over HTTPS, or plain
+// HTTP to a loopback address where nothing crosses a network, and never on through a redirect that
+// nobody checked.
+
 /** @internal */
 export const isLoopback = (hostname: string): boolean =>
   hostname === "localhost" || hostname.endsWith(".localhost") || hostname === "[::1]" ||
   /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname)
+
+/**
+ * HTTPS, or plain HTTP to loopback (or anywhere when `allowInsecure`, for tests against a container).
+ *
+ * @internal
+ */
+export const isSecure = (url: URL, allowInsecure = false): boolean =>
+  url.protocol === "https:" || (url.protocol === "http:" && (allowInsecure || isLoopback(url.hostname)))
 
 /**
  * Where a request goes, for errors: origin and path, never the query.
@@ -19,7 +31,43 @@ export const isLoopback = (hostname: string): boolean =>
 export const label = (url: URL): string => `${url.origin}${url.pathname}`
 
 /**
- * The origin a token is for, or why it cannot be one.
+ * The label of a URL given as text; text that is not a URL is kept as it is.
+ *
+ * @internal
+ */
+export const labelOf = (url: string): string => URL.canParse(url) ? label(new URL(url)) : url
+
+/**
+ * The host (and port) of a URL given as text, for spans.
+ *
+ * @internal
+ */
+export const hostOf = (url: string): string | undefined => URL.canParse(url) ? new URL(url).host : undefined
+
+/**
+ * Parses an authorization server's endpoint, refusing one that is not {@link isSecure}.
+ *
+ * @internal
+ */
+export const checkEndpoint = (url: string, allowInsecure: boolean): Either.Either<URL, OAuthError.TransportError> => {
+  if (!URL.canParse(url)) {
+    return Either.left(
+      new OAuthError.TransportError({ reason: "Insecure", description: "the endpoint is not an absolute URL" })
+    )
+  }
+  const parsed = new URL(url)
+  if (isSecure(parsed, allowInsecure)) return Either.right(parsed)
+  return Either.left(
+    new OAuthError.TransportError({
+      reason: "Insecure",
+      description: "refusing to send credentials over plain HTTP to a non-loopback address",
+      endpoint: label(parsed)
+    })
+  )
+}
+
+/**
+ * The origin a bearer token is for, or why it cannot be one.
  *
  * @internal
  */
@@ -34,7 +82,7 @@ export const parseOrigin = (origin: string | URL): Either.Either<URL, OAuthError
 }
 
 /**
- * Lets a token go only to its own origin, over HTTPS or to a loopback address.
+ * Lets a bearer token go only to its own origin, and only if that is {@link isSecure}.
  *
  * @internal
  */
@@ -59,7 +107,7 @@ export const checkTarget = (
         })
       )
     }
-    if (target.protocol !== "https:" && !(target.protocol === "http:" && isLoopback(target.hostname))) {
+    if (!isSecure(target)) {
       return Either.left(
         new OAuthError.TransportError({
           reason: "Insecure",
@@ -73,7 +121,7 @@ export const checkTarget = (
 
 /**
  * The fetch client follows redirects unless told otherwise (undici and node:http never do): a
- * redirect must come back to the caller, so that no hop receives the token unchecked.
+ * redirect must come back to the caller, so that no hop receives a credential unchecked.
  *
  * @internal
  */

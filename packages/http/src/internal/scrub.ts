@@ -1,0 +1,86 @@
+import * as Headers from "@effect/platform/Headers"
+import * as OAuthError from "@tokenfx/core/OAuthError"
+import * as Effect from "effect/Effect"
+import * as Redacted from "effect/Redacted"
+import * as narrow from "./narrow.js"
+import * as params from "./params.js"
+
+// Servers echo what they were sent ("refresh token 8xLq... is invalid", a challenge quoting the
+// token): whatever a server says in an error is cleaned of the secrets its request carried before it
+// can reach an error, a log, an event or a span.
+
+// Shorter values are not worth masking: they would shred ordinary words in a description.
+const minLength = 8
+
+const mask = "<redacted>"
+
+/**
+ * The texts under which a server may echo `secrets`: as sent, and percent- or form-encoded.
+ *
+ * @internal
+ */
+export const needles = (secrets: Iterable<Redacted.Redacted<string>>): ReadonlyArray<string> => {
+  const found = new Set<string>()
+  for (const secret of secrets) {
+    const value = Redacted.value(secret)
+    if (value.length < minLength) continue
+    found.add(value)
+    found.add(encodeURIComponent(value))
+    found.add(params.formEncode(value))
+  }
+  // Longest first, so that an encoded form is masked whole rather than around a shorter secret.
+  return [...found].sort((a, b) => b.length - a.length)
+}
+
+/**
+ * `error` with every echo of `needles` masked in what the server wrote: the description, the URI, an
+ * unknown code, a challenge's parameters and a required scope. Errors tokenfx wrote itself are
+ * returned as they are.
+ *
+ * @internal
+ */
+export const scrub = <E extends OAuthError.OAuthError>(error: E, needles: ReadonlyArray<string>): E => {
+  if (needles.length === 0 || !narrow.isProtocolError(error)) return error
+  const dirty = (text: string | undefined) => text !== undefined && needles.some((needle) => text.includes(needle))
+  const clean = <T extends string | undefined>(text: T): T =>
+    (text === undefined ? text : needles.reduce((acc, needle) => acc.replaceAll(needle, mask), text)) as T
+  const challenge = error._tag === "InvalidToken" ? error.challenge : undefined
+  const scope = error._tag === "InsufficientScope" ? error.scope : undefined
+  if (
+    !dirty(error.description) && !dirty(error.uri) && !dirty(error.code) && !dirty(scope) &&
+    !Object.values(challenge ?? {}).some(dirty)
+  ) {
+    return error
+  }
+  const details: OAuthError.Details = {
+    description: clean(error.description),
+    uri: clean(error.uri),
+    status: error.status,
+    endpoint: error.endpoint,
+    retryAfter: error.retryAfter
+  }
+  switch (error._tag) {
+    case "UnknownOAuthError":
+      return new OAuthError.UnknownOAuthError({ ...details, code: clean(error.code) }) as OAuthError.OAuthError as E
+    case "InvalidToken":
+      return new OAuthError.InvalidToken({
+        ...details,
+        challenge: challenge === undefined
+          ? undefined
+          : Object.fromEntries(Object.entries(challenge).map(([key, value]) => [key, clean(value)]))
+      }) as OAuthError.OAuthError as E
+    case "InsufficientScope":
+      return new OAuthError.InsufficientScope({ ...details, scope: clean(scope) }) as OAuthError.OAuthError as E
+    default:
+      return OAuthError.fromCode(error.code, details) as OAuthError.OAuthError as E
+  }
+}
+
+/**
+ * Keeps `WWW-Authenticate` out of the `HttpClient`'s own spans, which record response headers: a
+ * challenge may quote the credential it rejects.
+ *
+ * @internal
+ */
+export const hideChallenges = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.locallyWith(effect, Headers.currentRedactedNames, (names) => [...names, "www-authenticate"])
