@@ -46,6 +46,11 @@ export interface Options {
   readonly rotateRefreshToken?: boolean | undefined
   /** The port to listen on, default 0 (a random free port); the host is always 127.0.0.1. */
   readonly port?: number | undefined
+  /**
+   * The secret of the `basic` and `post` clients, e.g. one with characters that need encoding
+   * (`sp3c!al:secret+/=?&%~`); by default a random one per start.
+   */
+  readonly clientSecret?: Redacted.Redacted<string> | string | undefined
 }
 
 /**
@@ -157,7 +162,12 @@ export const make = (options: Options = {}): Effect.Effect<OidcServer, never, Sc
   Effect.gen(function*() {
     const jwks = yield* Effect.promise(signingKeys)
     const cookieKey = randomHex(32)
-    const secrets = { basic: randomHex(24), post: randomHex(24) }
+    const chosen = options.clientSecret === undefined
+      ? undefined
+      : Redacted.isRedacted(options.clientSecret)
+      ? Redacted.value(options.clientSecret)
+      : options.clientSecret
+    const secrets = { basic: chosen ?? randomHex(24), post: chosen ?? randomHex(24) }
 
     let route: Http.RequestListener = (_req, res) => {
       res.statusCode = 503

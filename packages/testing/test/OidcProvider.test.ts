@@ -332,6 +332,29 @@ describe("OidcProvider options", () => {
       assert.strictEqual(device.json.expires_in, 30)
     }))
 
+  it.scopedLive("clientSecret sets the secret of the basic and post clients, special characters included", () =>
+    Effect.gen(function*() {
+      const secret = "sp3c!al:secret+/=?&%~"
+      const server = yield* OidcProvider.make({ clientSecret: secret })
+      assert.strictEqual(Redacted.value(server.clients.basic.clientSecret!), secret)
+      assert.strictEqual(Redacted.value(server.clients.post.clientSecret!), secret)
+      for (const auth of ["basic", "post"] as const) {
+        const granted = yield* post(server.tokenEndpoint, server.clients[auth], auth, {
+          grant_type: "client_credentials"
+        })
+        assert.strictEqual(granted.status, 200, auth)
+      }
+      const redacted = yield* OidcProvider.make({ clientSecret: Redacted.make(secret) })
+      assert.strictEqual(Redacted.value(redacted.clients.post.clientSecret!), secret)
+      // The default stays random per start.
+      const random = yield* OidcProvider.make()
+      assert.notStrictEqual(Redacted.value(random.clients.basic.clientSecret!), secret)
+      assert.notStrictEqual(
+        Redacted.value(random.clients.basic.clientSecret!),
+        Redacted.value(random.clients.post.clientSecret!)
+      )
+    }))
+
   it.scopedLive("closes with its scope", () =>
     Effect.gen(function*() {
       const issuer = yield* Effect.scoped(Effect.map(OidcProvider.make(), (server) => server.issuer))
