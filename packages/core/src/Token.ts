@@ -223,6 +223,9 @@ export const rotateAt = (previous: Token, response: TokenResponse, now: DateTime
 export const rotate = (previous: Token, response: TokenResponse): Effect.Effect<Token> =>
   Effect.map(DateTime.now, (now) => rotateAt(previous, response, now))
 
+// Compares two secrets without unwrapping them here.
+const sameSecret = Redacted.getEquivalence(equivalence.string)
+
 /**
  * Whether the refresh tokens of two tokens are the same secret (both absent counts as the same).
  *
@@ -232,7 +235,7 @@ export const rotate = (previous: Token, response: TokenResponse): Effect.Effect<
 export const sameRefreshToken = (a: Token, b: Token): boolean =>
   a.refreshToken === undefined || b.refreshToken === undefined
     ? a.refreshToken === b.refreshToken
-    : Redacted.value(a.refreshToken) === Redacted.value(b.refreshToken)
+    : sameSecret(a.refreshToken, b.refreshToken)
 
 /**
  * Whether two tokens carry the same access token.
@@ -240,8 +243,7 @@ export const sameRefreshToken = (a: Token, b: Token): boolean =>
  * @since 0.1.0
  * @category combinators
  */
-export const sameAccessToken = (a: Token, b: Token): boolean =>
-  Redacted.value(a.accessToken) === Redacted.value(b.accessToken)
+export const sameAccessToken = (a: Token, b: Token): boolean => sameSecret(a.accessToken, b.accessToken)
 
 const expected: Record<string, string> = {
   access_token: "a non-empty string",
