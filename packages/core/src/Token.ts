@@ -195,17 +195,19 @@ export const fromResponse = (response: TokenResponse): Effect.Effect<Token> =>
   Effect.map(DateTime.now, (now) => make(response, now))
 
 /**
- * The token after a refresh at `now`: the new response wins, but the previous refresh token and
- * scopes are kept where the response omits them (RFC 6749 section 6).
+ * The token after a refresh at `now`: the new response wins, but the previous refresh token, scopes
+ * (RFC 6749 section 6) and ID token (OpenID Connect Core section 12.2) are kept where it omits them.
  *
  * @since 0.1.0
  * @category constructors
  */
 export const rotateAt = (previous: Token, response: TokenResponse, now: DateTime.Utc | number): Token => {
   const next = make(response, now)
-  if (next.refreshToken !== undefined && next.scopes.length > 0) return next
+  if (next.refreshToken !== undefined && next.scopes.length > 0 && next.idToken !== undefined) return next
   return new Token(compact({
     ...next,
+    // OpenID Connect (Core section 12.2): a refresh answer may omit the ID token; the last one stands.
+    idToken: next.idToken ?? previous.idToken,
     refreshToken: next.refreshToken ?? previous.refreshToken,
     refreshTokenExpiresAt: next.refreshToken === undefined
       ? previous.refreshTokenExpiresAt

@@ -202,6 +202,15 @@ describe("Token", () => {
       assert.isFalse(Token.sameRefreshToken(previous, next))
     })
 
+    it("keeps the previous ID token unless a new one is sent", () => {
+      const withId = Token.make(decode({ access_token: "at-1", refresh_token: "rt-1", id_token: "id-1" }), T0)
+      const kept = Token.rotateAt(withId, decode({ access_token: "at-2", refresh_token: "rt-2", scope: "a" }), T0)
+      assert.strictEqual(Redacted.value(kept.idToken!), "id-1")
+      const replaced = Token.rotateAt(withId, decode({ access_token: "at-2", id_token: "id-2" }), T0)
+      assert.strictEqual(Redacted.value(replaced.idToken!), "id-2")
+      assert.isUndefined(Token.rotateAt(previous, decode({ access_token: "at-2" }), T0).idToken)
+    })
+
     it("treats an empty refresh token as omitted", () => {
       const next = Token.rotateAt(previous, decode({ access_token: "at-2", refresh_token: "" }), T0)
       assert.strictEqual(Redacted.value(next.refreshToken!), "rt-1")
