@@ -3,8 +3,8 @@
  * application).
  *
  * - Confidentiality: the directory is created `0700` and every file `0600`; a token file that group
- *   or others can read is refused with `InsecureStorage` (unless `strictPermissions: false`), and so
- *   is a directory they can write to.
+ *   or others can read, or that belongs to another user, is refused with `InsecureStorage` (unless
+ *   `strictPermissions: false`), and so is a directory that group or others can write to.
  * - Atomicity and durability: a write goes to a temporary file in the same directory, which is
  *   flushed (`fsync`), renamed over the token file, and the directory flushed; a reader, or a crash,
  *   sees the old token or the new one, never a mix. The directory flush opens the directory read-only
@@ -51,7 +51,8 @@ import * as RawTokenStore from "./RawTokenStore.js"
  */
 export interface Options {
   /**
-   * Refuse token files that group or others can read, and a directory they can write to. Default `true`.
+   * Refuse token files that group or others can read or that belong to another user, and a directory
+   * that group or others can write to. Default `true`.
    */
   readonly strictPermissions?: boolean | undefined
   /**
@@ -90,14 +91,23 @@ const decodeLease = Schema.decodeUnknownEither(Schema.parseJson(Lease))
 
 type Read =
   | { readonly _tag: "Missing" }
-  | { readonly _tag: "Found"; readonly envelope: Envelope; readonly mode: number }
+  | {
+    readonly _tag: "Found"
+    readonly envelope: Envelope
+    readonly mode: number
+    readonly uid: Option.Option<number>
+  }
   | { readonly _tag: "Corrupt"; readonly reason: string }
 
 const missing: Read = { _tag: "Missing" }
 
 // Says what is wrong with a token file, never what it holds (secrets). `key: undefined` accepts the
 // file's own key (listing hashed names).
-const parseEnvelope = (key: string | undefined, content: string, mode: number): Read => {
+const parseEnvelope = (
+  key: string | undefined,
+  content: string,
+  info: { readonly mode: number; readonly uid: Option.Option<number> }
+): Read => {
   if (content.length === 0) return { _tag: "Corrupt", reason: "the file is empty" }
   let json: unknown
   try {
@@ -117,7 +127,7 @@ const parseEnvelope = (key: string | undefined, content: string, mode: number): 
     },
     onRight: (envelope): Read =>
       key === undefined || envelope.key === key
-        ? { _tag: "Found", envelope, mode }
+        ? { _tag: "Found", envelope, mode: info.mode, uid: info.uid }
         : { _tag: "Corrupt", reason: "the file belongs to another key" }
   })
 }
@@ -180,16 +190,40 @@ export const make = (
       Effect.map(readWithMode(fs, file), (found) => {
         if (Option.isNone(found)) return missing
         if (!found.value.isFile) return { _tag: "Corrupt", reason: "not a regular file" }
-        return parseEnvelope(key, found.value.content, found.value.mode)
+        return parseEnvelope(key, found.value.content, found.value)
       })
 
-    const insecure = (key: string, file: string, mode: number) =>
-      new InsecureStorage({
-        key,
-        reason: `the token file ${file} has mode ${
-          formatMode(mode)
-        }: group or others can access it (chmod 600 it, or set strictPermissions: false)`
-      })
+    // Whom a token file must belong to: this process's user (where the platform has user ids).
+    const euid = FileLock.effectiveUid()
+
+    const insecurity = (
+      key: string,
+      file: string,
+      found: { readonly mode: number; readonly uid: Option.Option<number> }
+    ): Option.Option<InsecureStorage> => {
+      if (!strict) return Option.none()
+      if ((found.mode & 0o077) !== 0) {
+        return Option.some(
+          new InsecureStorage({
+            key,
+            reason: `the token file ${file} has mode ${
+              formatMode(found.mode)
+            }: group or others can access it (chmod 600 it, or set strictPermissions: false)`
+          })
+        )
+      }
+      // A file another user planted (or can rewrite) is not ours to trust.
+      if (euid !== undefined && Option.isSome(found.uid) && found.uid.value !== euid) {
+        return Option.some(
+          new InsecureStorage({
+            key,
+            reason: `the token file ${file} belongs to user ${found.uid.value}, not to this process's user ${euid} ` +
+              `(chown it, or set strictPermissions: false)`
+          })
+        )
+      }
+      return Option.none()
+    }
 
     const write = (file: string, envelope: Envelope) =>
       writeAtomic(fs, { path: file, directory: dir, content: JSON.stringify(envelope), mode: 0o600, durable: true })
@@ -281,7 +315,8 @@ export const make = (
           case "Missing":
             return Option.none()
           case "Found": {
-            if (strict && (current.mode & 0o077) !== 0) return yield* insecure(key, token, current.mode)
+            const refused = insecurity(key, token, current)
+            if (Option.isSome(refused)) return yield* refused.value
             const { data, version } = current.envelope
             return data === null ? Option.none() : Option.some<RawTokenStore.Entry>({ data, version })
           }

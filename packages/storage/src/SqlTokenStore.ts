@@ -32,6 +32,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as Predicate from "effect/Predicate"
 import * as RawTokenStore from "./RawTokenStore.js"
 
 /**
@@ -90,15 +91,25 @@ export const migrations = (
   }
 }
 
-const failure = (operation: string, key?: string) => (cause: unknown) =>
-  new TokenStore.TokenStoreError({
-    operation,
-    key,
-    description: `the database failed: ${
-      typeof cause === "object" && cause !== null && "message" in cause ? String(cause.message) : String(cause)
-    }`,
-    cause
-  })
+// The messages (and the driver's error code) along a database error's chain of causes. The error
+// itself is not kept as a cause: drivers attach data to it, such as PostgreSQL's `detail` ("Failing
+// row contains (…)", the payload included), which `JSON.stringify` or `inspect` would print.
+const describeFailure = (error: unknown): string => {
+  const messages: Array<string> = []
+  let code: string | undefined
+  let current = error
+  for (let depth = 0; depth < 4 && Predicate.isObject(current); depth++) {
+    if (Predicate.hasProperty(current, "message") && Predicate.isString(current.message) && current.message !== "") {
+      if (!messages.includes(current.message)) messages.push(current.message)
+    }
+    if (Predicate.hasProperty(current, "code") && Predicate.isString(current.code)) code = current.code
+    current = Predicate.hasProperty(current, "cause") ? current.cause : undefined
+  }
+  return `${messages.length === 0 ? "unknown error" : messages.join(": ")}${code === undefined ? "" : ` (${code})`}`
+}
+
+const failure = (operation: string, key?: string) => (error: unknown) =>
+  new TokenStore.TokenStoreError({ operation, key, description: `the database failed: ${describeFailure(error)}` })
 
 /**
  * Runs the migrations for the table (idempotent; safe when several processes start at once).

@@ -28,8 +28,8 @@ export * as EncryptedTokenStore from "./EncryptedTokenStore.js"
  * application).
  *
  * - Confidentiality: the directory is created `0700` and every file `0600`; a token file that group
- *   or others can read is refused with `InsecureStorage` (unless `strictPermissions: false`), and so
- *   is a directory they can write to.
+ *   or others can read, or that belongs to another user, is refused with `InsecureStorage` (unless
+ *   `strictPermissions: false`), and so is a directory that group or others can write to.
  * - Atomicity and durability: a write goes to a temporary file in the same directory, which is
  *   flushed (`fsync`), renamed over the token file, and the directory flushed; a reader, or a crash,
  *   sees the old token or the new one, never a mix. The directory flush opens the directory read-only

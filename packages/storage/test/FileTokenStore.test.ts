@@ -78,6 +78,27 @@ describe("FileTokenStore", () => {
         assert.isTrue(Token.Equivalence(Option.getOrThrow(yield* store.get("alice")).token, fullToken(1)))
       }).pipe(Effect.provide(NodeLayer)))
 
+    it.scoped("refuses a token file that belongs to another user, unless relaxed", () =>
+      Effect.gen(function*() {
+        const { dir, store } = yield* setup()
+        yield* store.set("alice", fullToken(1))
+        const file = Path.join(dir, only(tokenFiles(dir)))
+        assert.strictEqual(Fs.statSync(file).uid, process.geteuid!(), "written as this user")
+        // Only root can give a file away; elsewhere the test stops at the file being ours.
+        if (process.geteuid!() !== 0) return
+        Fs.chownSync(file, 12345, 12345)
+        const error = yield* Effect.flip(store.get("alice"))
+        assert.strictEqual(error._tag, "InsecureStorage")
+        assert.include(error.message, "belongs to user 12345")
+        assert.isTrue(Fs.existsSync(file))
+        const relaxed = RawTokenStore.toTokenStore(yield* FileTokenStore.make(dir, { strictPermissions: false }))
+        assert.isTrue(Token.Equivalence(Option.getOrThrow(yield* relaxed.get("alice")).token, fullToken(1)))
+        // A write replaces it with a file of this user's.
+        yield* store.set("alice", fullToken(2))
+        assert.strictEqual(Fs.statSync(file).uid, process.geteuid!())
+        assert.isTrue(Token.Equivalence(Option.getOrThrow(yield* store.get("alice")).token, fullToken(2)))
+      }).pipe(Effect.provide(NodeLayer)))
+
     it.scoped("refuses a directory that group or others can write to, unless relaxed", () =>
       Effect.gen(function*() {
         const dir = yield* tempTokenDirectory

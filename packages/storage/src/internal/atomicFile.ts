@@ -1,11 +1,12 @@
 import type * as PlatformError from "@effect/platform/Error"
 import type * as FileSystem from "@effect/platform/FileSystem"
 import * as Effect from "effect/Effect"
+import * as Encoding from "effect/Encoding"
 import * as Option from "effect/Option"
 
 /** @internal */
 export const randomHex = (bytes: number): string =>
-  Array.from(globalThis.crypto.getRandomValues(new Uint8Array(bytes)), (b) => b.toString(16).padStart(2, "0")).join("")
+  Encoding.encodeHex(globalThis.crypto.getRandomValues(new Uint8Array(bytes)))
 
 /** @internal */
 export const isNotFound = (error: PlatformError.PlatformError): boolean =>
@@ -60,8 +61,8 @@ export const writeAtomic = (
   })
 
 /**
- * A file's content and mode, read through one descriptor so that both describe the same file even
- * when a writer renames a new one into place meanwhile. `None` when the file does not exist.
+ * A file's content, mode and owner, read through one descriptor so that all describe the same file
+ * even when a writer renames a new one into place meanwhile. `None` when the file does not exist.
  *
  * @internal
  */
@@ -69,14 +70,16 @@ export const readWithMode = (
   fs: FileSystem.FileSystem,
   path: string
 ): Effect.Effect<
-  Option.Option<{ readonly content: string; readonly mode: number; readonly isFile: boolean }>,
+  Option.Option<
+    { readonly content: string; readonly mode: number; readonly uid: Option.Option<number>; readonly isFile: boolean }
+  >,
   PlatformError.PlatformError
 > =>
   Effect.scoped(
     Effect.gen(function*() {
       const file = yield* fs.open(path, { flag: "r" })
       const info = yield* file.stat
-      if (info.type !== "File") return Option.some({ content: "", mode: info.mode, isFile: false })
+      if (info.type !== "File") return Option.some({ content: "", mode: info.mode, uid: info.uid, isFile: false })
       const chunks: Array<Uint8Array> = []
       let length = 0
       while (true) {
@@ -91,6 +94,6 @@ export const readWithMode = (
         bytes.set(chunk, offset)
         offset += chunk.length
       }
-      return Option.some({ content: new TextDecoder().decode(bytes), mode: info.mode, isFile: true })
+      return Option.some({ content: new TextDecoder().decode(bytes), mode: info.mode, uid: info.uid, isFile: true })
     })
   ).pipe(Effect.catchIf(isNotFound, () => Effect.succeedNone))

@@ -32,6 +32,13 @@ export const self = (): Identity => {
 }
 
 /**
+ * The effective user id of this process, where the platform has one (not on Windows).
+ *
+ * @internal
+ */
+export const effectiveUid = (): number | undefined => Process.geteuid?.()
+
+/**
  * Whether the holder is still running: known on this host (`kill(pid, 0)`), `undefined` on another.
  *
  * @internal

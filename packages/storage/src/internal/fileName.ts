@@ -1,4 +1,5 @@
 import * as Effect from "effect/Effect"
+import * as Encoding from "effect/Encoding"
 
 // Kept as is: lower-case letters, digits, `_` and `-`. Everything else, upper-case letters included
 // (case-insensitive file systems), is `%` and four upper-case hex digits per UTF-16 code unit, so any
@@ -60,7 +61,7 @@ export const baseName = (key: string): Effect.Effect<string> => {
   if (encoded.length <= maxEncoded) return Effect.succeed(readablePrefix + encoded)
   return Effect.map(
     Effect.promise(() => globalThis.crypto.subtle.digest("SHA-256", new TextEncoder().encode(encoded))),
-    (digest) => hashedPrefix + Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("")
+    (digest) => hashedPrefix + Encoding.encodeHex(new Uint8Array(digest))
   )
 }
 
