@@ -67,7 +67,7 @@ const withToken = (request: HttpClientRequest.HttpClientRequest, token: Token.To
   HttpClientRequest.setHeader(request, "authorization", `${scheme(token)} ${Redacted.value(token.accessToken)}`)
 
 // The wrapped client's own failures carry the request as sent, token included, and @effect/platform
-// redacts its headers only inside a fiber (not in a JSON.stringify or console.log of the error).
+// redacts its headers only inside a fiber (not when the error is stringified or printed directly).
 const withoutToken = <E>(error: E): E => {
   if (!HttpClientError.isHttpClientError(error)) return error
   const sent = error.request
