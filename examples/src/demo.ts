@@ -45,6 +45,12 @@ const describeEvent = (event: TokenManager.Event): string => {
       return `refresh of "${event.key}" failed: ${event.error}`
     case "ReconnectRequired":
       return `"${event.key}" must reconnect`
+    case "RefreshStopped":
+      return `stopped refreshing "${event.key}": ${event.error}`
+    case "StoreWriteFailed":
+      return `could not store the new token of "${event.key}" yet: ${event.error}`
+    case "StoreWriteRecovered":
+      return `stored the new token of "${event.key}" (version ${event.version})`
     case "Revoked":
       return `revoked "${event.key}"`
   }

@@ -437,6 +437,20 @@ export const byCode = {
 } as const
 
 /**
+ * Provider codes that mean a standard one, so that a dead grant is recognised as `InvalidGrant` and a
+ * refused client as `InvalidClient` whatever the provider calls them (GitHub: "Troubleshooting OAuth
+ * app access token request errors").
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const aliases = {
+  bad_refresh_token: "invalid_grant",
+  bad_verification_code: "invalid_grant",
+  incorrect_client_credentials: "invalid_client"
+} as const
+
+/**
  * The fields common to every protocol error.
  *
  * @since 0.1.0
@@ -457,8 +471,9 @@ export interface Details {
  * @category constructors
  */
 export const fromCode = (code: string, details: Details = {}): ProtocolError => {
-  if (!Object.hasOwn(byCode, code)) return new UnknownOAuthError({ ...details, code })
-  const known: new(details: Details) => ProtocolError = byCode[code as keyof typeof byCode]
+  const canonical = Object.hasOwn(aliases, code) ? aliases[code as keyof typeof aliases] : code
+  if (!Object.hasOwn(byCode, canonical)) return new UnknownOAuthError({ ...details, code })
+  const known: new(details: Details) => ProtocolError = byCode[canonical as keyof typeof byCode]
   return new known(details)
 }
 

@@ -178,7 +178,11 @@ export const authorize: {
       const token = yield* manager.get(options.key)
       const response = yield* send(request, token)
       if (response.status !== 401) return yield* checkScope(response, token)
-      yield* manager.invalidate(options.key, token)
+      // Coalesced: a 401 already led to a refresh of this key just now, so the resource rejects fresh
+      // tokens too; another refresh would only rotate the grant for nothing.
+      if (!(yield* manager.invalidate(options.key, token))) {
+        return yield* invalidToken(response, token, "not retried: a fresh token was rejected moments ago")
+      }
       if (request.body._tag === "Stream") {
         return yield* invalidToken(response, token, "not retried: the request body is a stream")
       }

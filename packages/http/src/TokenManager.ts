@@ -1,229 +1,200 @@
 /**
  * Valid tokens on demand, for any number of keys. `get` is a memory read and one comparison with
  * `Clock` while the token is fresh; inside the refresh window exactly one refresh runs per key
- * (single flight, and across processes that share a store, one lease holder), rotated refresh tokens
- * are written back by compare-and-set, and a token that is still valid survives a failed refresh.
+ * (single flight, and across processes that share a store, one lease holder whose lease outlives its
+ * refresh), rotated refresh tokens are written back by compare-and-set and never lost to a failed
+ * write, a token that is still valid survives a failed refresh, and nothing is retried without bound.
+ *
+ * The refresh protocol lives in `internal/refresh.ts`, per-key state in `internal/keyState.ts`, the
+ * background scheduler in `internal/scheduler.ts`; where new tokens come from is a `TokenSource`.
  *
  * @since 0.1.0
  */
 import * as Expiry from "@tokenfx/core/Expiry"
-import * as OAuthError from "@tokenfx/core/OAuthError"
-import * as Token from "@tokenfx/core/Token"
+import type * as Token from "@tokenfx/core/Token"
 import * as TokenStore from "@tokenfx/core/TokenStore"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
-import * as DateTime from "effect/DateTime"
-import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
-import * as FiberId from "effect/FiberId"
-import * as FiberMap from "effect/FiberMap"
 import * as Layer from "effect/Layer"
-import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as PubSub from "effect/PubSub"
 import type * as Queue from "effect/Queue"
 import * as Random from "effect/Random"
-import * as Schedule from "effect/Schedule"
-import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import * as Backoff from "./Backoff.js"
+import * as keyState from "./internal/keyState.js"
+import * as leaseModule from "./internal/lease.js"
 import * as number from "./internal/number.js"
+import * as refreshModule from "./internal/refresh.js"
+import * as scheduler from "./internal/scheduler.js"
 import * as TokenEndpoint from "./TokenEndpoint.js"
+import type * as TokenManagerError from "./TokenManagerError.js"
+import * as TokenManagerEvent from "./TokenManagerEvent.js"
+import * as TokenSource from "./TokenSource.js"
+
+export {
+  /**
+   * @since 0.1.0
+   * @category errors
+   */
+  LeaseLost,
+  /**
+   * @since 0.1.0
+   * @category errors
+   */
+  LeaseTimeout,
+  /**
+   * @since 0.1.0
+   * @category errors
+   */
+  RefreshTimeout
+} from "./TokenManagerError.js"
+
+export {
+  /**
+   * @since 0.1.0
+   * @category metrics
+   */
+  adoptions,
+  /**
+   * @since 0.1.0
+   * @category models
+   */
+  Event,
+  /**
+   * @since 0.1.0
+   * @category metrics
+   */
+  refreshes,
+  /**
+   * @since 0.1.0
+   * @category metrics
+   */
+  refreshFailures
+} from "./TokenManagerEvent.js"
+
+export {
+  /**
+   * @since 0.1.0
+   * @category constructors
+   */
+  clientCredentials,
+  /**
+   * @since 0.1.0
+   * @category constructors
+   */
+  custom,
+  /**
+   * @since 0.1.0
+   * @category constructors
+   */
+  refreshToken
+} from "./TokenSource.js"
 
 /**
- * Where new tokens come from: the refresh token grant (the default), a new client credentials grant,
- * or an effect of your own (a token exchange, a signed assertion, another service).
+ * Which grant renews tokens (see `TokenSource`).
  *
  * @since 0.1.0
  * @category models
  */
-export type Source = Data.TaggedEnum<{
-  RefreshToken: { readonly options: TokenEndpoint.ScopeOptions | undefined }
-  ClientCredentials: { readonly options: TokenEndpoint.ScopeOptions | undefined }
-  Custom: { readonly acquire: (request: SourceRequest) => Effect.Effect<Token.Token, TokenEndpoint.GrantError> }
+export type Source = TokenSource.Grant
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type SourceRequest = TokenSource.Request
+
+/**
+ * @since 0.1.0
+ * @category errors
+ */
+export type RefreshError = TokenManagerError.RefreshError
+
+/**
+ * @since 0.1.0
+ * @category errors
+ */
+export type GetError = TokenManagerError.GetError
+
+/**
+ * What `revoke` did. The local token is always removed; `atServer` says what the server did.
+ *
+ * - `Revoked`: the server revoked it.
+ * - `Unsupported`: the source has no revocation (no RFC 7009 endpoint): revoke the grant at the
+ *   provider by other means if it matters.
+ * - `Failed`: the server could not be told (`error`); the grant may still be live there.
+ * - `NoToken`: nothing was stored for the key.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type Revocation = Data.TaggedEnum<{
+  Revoked: {}
+  Unsupported: {}
+  Failed: { readonly error: TokenEndpoint.RevocationError }
+  NoToken: {}
 }>
 
 /**
- * What a custom source is asked for: a new token for `key`, whose stored token (if any) is `token`.
- *
- * @since 0.1.0
+ * @since 0.2.0
  * @category models
  */
-export interface SourceRequest {
-  readonly key: string
-  readonly token: Option.Option<Token.Token>
-}
-
-const Source = Data.taggedEnum<Source>()
-
-/**
- * New tokens from the refresh token grant (RFC 6749 section 6). A key without a stored token, or
- * whose expired token has no refresh token, fails with `ReconnectRequired`.
- *
- * @since 0.1.0
- * @category constructors
- */
-export const refreshToken = (options?: TokenEndpoint.ScopeOptions | undefined): Source =>
-  Source.RefreshToken({ options })
-
-/**
- * New tokens from a new client credentials grant (RFC 6749 section 4.4), for machine clients.
- *
- * @since 0.1.0
- * @category constructors
- */
-export const clientCredentials = (options?: TokenEndpoint.ScopeOptions | undefined): Source =>
-  Source.ClientCredentials({ options })
-
-/**
- * New tokens from an effect of your own.
- *
- * @since 0.1.0
- * @category constructors
- */
-export const custom = (
-  acquire: (request: SourceRequest) => Effect.Effect<Token.Token, TokenEndpoint.GrantError>
-): Source => Source.Custom({ acquire })
-
-/**
- * Waiting for another holder's refresh lease took longer than `timeout`. The manager does not
- * refresh without the lease: with rotating refresh tokens, two holders presenting the same refresh
- * token can get the whole grant revoked. A still-valid token is returned instead of this error.
- *
- * @since 0.1.0
- * @category errors
- */
-export class LeaseTimeout extends Schema.TaggedError<LeaseTimeout>("@tokenfx/http/LeaseTimeout")("LeaseTimeout", {
-  key: Schema.String,
-  timeout: Schema.DurationFromSelf
-}) {
-  override get message(): string {
-    return `Timed out after ${Duration.format(this.timeout)} waiting for the refresh lease of "${this.key}"`
-  }
-}
-
-/**
- * Why a refresh attempt failed without the grant being dead. With a still-valid token, `get`
- * returns that token instead, and tries again after a backoff.
- *
- * @since 0.1.0
- * @category errors
- */
-export type RefreshError =
-  | Exclude<TokenEndpoint.GrantError, OAuthError.InvalidGrant>
-  | TokenStore.StoreError
-  | LeaseTimeout
-
-/**
- * The errors of `get`: a refresh that failed with no valid token to fall back on, or a dead grant.
- *
- * @since 0.1.0
- * @category errors
- */
-export type GetError = RefreshError | OAuthError.ReconnectRequired
-
-/**
- * A lifecycle event. Events carry keys, versions and error tags, never a secret.
- *
- * - `Refreshed`: a new token was written to the store at `version`.
- * - `Rotated`: that new token also carries a new refresh token.
- * - `Adopted`: another holder's token was taken from the store instead of refreshing.
- * - `RefreshFailed`: a refresh attempt failed; `tokenStillValid` says whether callers keep being served.
- * - `ReconnectRequired`: the grant is dead and its token was removed from the store.
- * - `Revoked`: the token was revoked and removed.
- *
- * @since 0.1.0
- * @category models
- */
-export type Event = Data.TaggedEnum<{
-  Refreshed: { readonly key: string; readonly version: number; readonly expiresAt: DateTime.Utc | undefined }
-  Rotated: { readonly key: string; readonly version: number }
-  Adopted: { readonly key: string; readonly version: number }
-  RefreshFailed: {
-    readonly key: string
-    readonly error: string
-    readonly message: string
-    readonly tokenStillValid: boolean
-    readonly retryAt: DateTime.Utc
-  }
-  ReconnectRequired: { readonly key: string; readonly reason: string }
-  Revoked: { readonly key: string }
-}>
-
-/**
- * Constructors and matchers for {@link Event}.
- *
- * @since 0.1.0
- * @category models
- */
-export const Event = Data.taggedEnum<Event>()
-
-/**
- * Refreshes that produced a new token.
- *
- * @since 0.1.0
- * @category metrics
- */
-export const refreshes = Metric.counter("tokenfx_token_refreshes", {
-  description: "Token refreshes that produced a new token",
-  incremental: true
-})
-
-/**
- * Refresh attempts that failed (a dead grant not included).
- *
- * @since 0.1.0
- * @category metrics
- */
-export const refreshFailures = Metric.counter("tokenfx_token_refresh_failures", {
-  description: "Token refresh attempts that failed",
-  incremental: true
-})
-
-/**
- * Tokens taken from the store, refreshed by another holder, instead of refreshing.
- *
- * @since 0.1.0
- * @category metrics
- */
-export const adoptions = Metric.counter("tokenfx_token_adoptions", {
-  description: "Tokens adopted from another holder's refresh",
-  incremental: true
-})
+export const Revocation = Data.taggedEnum<Revocation>()
 
 /**
  * @since 0.1.0
  * @category models
  */
 export interface Options {
-  /** Where new tokens come from. Default: {@link refreshToken}. */
+  /** Where new tokens come from, when the manager is built over a `TokenEndpoint`. Default: {@link refreshToken}. */
   readonly source?: Source | undefined
   /** When a token enters its refresh window. Default: `Expiry.defaultPolicy`. */
   readonly policy?: Expiry.Policy | undefined
   /**
-   * Refresh each held token in a background fiber, ahead of its refresh instant by a random share
-   * of its refresh window (up to `jitter`), so that callers never wait. Default: `false`.
+   * Refresh each held token in the background, ahead of its refresh instant by a random share of its
+   * refresh window (up to `jitter`), so that callers never wait. One scheduler fiber serves every key.
+   * Default: `false`.
    */
   readonly backgroundRefresh?: boolean | undefined
   /** The largest share of the refresh window by which a background refresh runs early. Default: 0.2. */
   readonly jitter?: number | undefined
-  /** How long a refresh lease is held at most. Keep it longer than the token endpoint's timeout. Default: 30 seconds. */
+  /** Background refreshes running at once, at most. Default: 16. */
+  readonly backgroundConcurrency?: number | undefined
+  /**
+   * How long a refresh lease lives without renewal. The holder renews it every third of this while its
+   * refresh runs, so a crashed holder's lease lapses after at most this long. Default: 30 seconds.
+   */
   readonly leaseTtl?: Duration.DurationInput | undefined
   /**
-   * How long to wait for another holder's lease before failing with `LeaseTimeout`. Default: `leaseTtl`
-   * plus 2 seconds, so that the lease of a holder that crashed expires while we wait.
+   * How long a caller with no valid token waits for another holder's lease before failing with
+   * `LeaseTimeout`. Default: `leaseTtl` plus 2 seconds, so that a crashed holder's lease lapses first.
    */
   readonly leaseWait?: Duration.DurationInput | undefined
-  /** Backoff between failed refresh attempts: doubles from `initial` up to `max`. Default: 1 second to 1 minute. */
+  /**
+   * The whole refresh (lease held: the token endpoint's attempts, timeouts and `Retry-After` waits, and
+   * the write) is interrupted after this long with `RefreshTimeout`. Default: 90 seconds, room for the
+   * token endpoint's default retries.
+   */
+  readonly refreshTimeout?: Duration.DurationInput | undefined
+  /** Backoff between failed refreshes: doubles from `initial` up to `max`. Default: 1 second to 1 minute. */
   readonly retryBackoff?: {
     readonly initial?: Duration.DurationInput | undefined
     readonly max?: Duration.DurationInput | undefined
   } | undefined
-  /** Per-key state unused for this long is released (and its background refresh stopped). Default: 10 minutes. */
+  /** The longest server `Retry-After` honoured between refreshes. Default: 5 minutes. */
+  readonly maxRetryAfter?: Duration.DurationInput | undefined
+  /**
+   * Consecutive failures that retrying cannot fix (a misconfigured client, a malformed answer) after
+   * which refreshing stops for the key until a new token is `set`. Default: 3.
+   */
+  readonly stopAfter?: number | undefined
+  /** At most one refresh triggered by a 401 per key within this window. Default: 30 seconds. */
+  readonly invalidationWindow?: Duration.DurationInput | undefined
+  /** Per-key state unused for this long is released (and its background refresh dropped). Default: 10 minutes. */
   readonly idleTimeToLive?: Duration.DurationInput | undefined
   /** Events kept for a slow subscriber before the oldest are dropped. Default: 1024. */
   readonly eventCapacity?: number | undefined
@@ -239,406 +210,118 @@ export class TokenManager extends Context.Tag("@tokenfx/http/TokenManager")<Toke
    * window or was invalidated; fails only when no valid token can be had.
    */
   readonly get: (key: string) => Effect.Effect<Token.Token, GetError>
-  /** Stores a token obtained by a login, replacing whatever was stored. */
+  /** Stores a token obtained by a login, replacing whatever was stored (and resuming a stopped key). */
   readonly set: (key: string, token: Token.Token) => Effect.Effect<void, TokenStore.StoreError>
   /**
-   * Marks exactly this token as rejected (a 401): the next `get` refreshes, unless the token was
-   * already replaced, in which case nothing happens.
+   * Marks exactly this token as rejected (a 401). Answers whether retrying the request is worthwhile:
+   * `true` when the next `get` refreshes or the token was already replaced, `false` when a 401 already
+   * led to a refresh of this key within `invalidationWindow` (the resource rejects fresh tokens too).
    */
-  readonly invalidate: (key: string, token: Token.Token) => Effect.Effect<void>
-  /** Revokes the refresh token (else the access token) at the server (RFC 7009), then removes the token. */
-  readonly revoke: (key: string) => Effect.Effect<void, TokenEndpoint.RevocationError | TokenStore.StoreError>
+  readonly invalidate: (key: string, token: Token.Token) => Effect.Effect<boolean>
+  /**
+   * Disconnects a key: revokes its token at the server where the source can, and always removes it
+   * locally, whatever the server said. Only a store failure is an error.
+   */
+  readonly revoke: (key: string) => Effect.Effect<Revocation, TokenStore.StoreError>
   /** Lifecycle events from the moment the stream is run. */
-  readonly events: Stream.Stream<Event>
+  readonly events: Stream.Stream<TokenManagerEvent.Event>
   /** A subscription to lifecycle events, open from the moment this effect completes. */
-  readonly subscribe: Effect.Effect<Queue.Dequeue<Event>, never, Scope.Scope>
+  readonly subscribe: Effect.Effect<Queue.Dequeue<TokenManagerEvent.Event>, never, Scope.Scope>
   /** The keys whose state is held in memory. */
   readonly keys: Effect.Effect<ReadonlyArray<string>>
 }>() {}
 
-// What `get` reads on its hot path. `refreshAt` is when `get` must leave it: the policy's refresh
-// instant, a backoff deadline after a failed refresh, or -Infinity once the token was rejected.
-interface Snapshot {
-  readonly token: Token.Token
-  readonly version: number
-  readonly refreshAt: number
-  readonly expiredAt: number
-  readonly rejected: boolean
-  readonly result: Effect.Effect<Token.Token>
-}
-
-interface KeyState {
-  readonly key: string
-  snapshot: Snapshot | undefined
-  flight: Deferred.Deferred<Token.Token, GetError> | undefined
-  failures: number
-  // The last failure, served to callers with no valid token until the backoff is over.
-  failure: { readonly error: RefreshError; readonly until: number } | undefined
-  // A token rejected (401) before its state held a snapshot: never to be served from the store.
-  rejected: Token.Token | undefined
-  lastUsed: number
-}
-
-class LeaseBusy extends Data.TaggedError("LeaseBusy") {}
+const millis = (input: Duration.DurationInput | undefined, fallback: Duration.DurationInput): number =>
+  Duration.toMillis(Duration.decode(input ?? fallback))
 
 /**
- * A token manager over the `TokenStore` and `TokenEndpoint` in context. Its background fibers stop
- * when the scope closes.
+ * A token manager over the `TokenStore` and `TokenSource` in context. Its fibers stop when the scope
+ * closes.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category constructors
  */
-export const make: (
+export const makeWithSource: (
   options?: Options | undefined
-) => Effect.Effect<TokenManager["Type"], never, TokenStore.TokenStore | TokenEndpoint.TokenEndpoint | Scope.Scope> =
-  Effect.fnUntraced(function*(options?: Options | undefined) {
+) => Effect.Effect<TokenManager["Type"], never, TokenStore.TokenStore | TokenSource.TokenSource | Scope.Scope> = Effect
+  .fnUntraced(function*(options?: Options | undefined) {
     const store = yield* TokenStore.TokenStore
-    const endpoint = yield* TokenEndpoint.TokenEndpoint
+    const source = yield* TokenSource.TokenSource
     const scope = yield* Effect.scope
-    // Identifies this manager as a lease holder; unguessable so that no one else can release its lease.
-    const owner = globalThis.crypto.randomUUID()
-    const source = options?.source ?? refreshToken()
-    const policy = options?.policy ?? Expiry.defaultPolicy
+    const timing: keyState.Timing = {
+      policy: options?.policy ?? Expiry.defaultPolicy,
+      requiresRefreshToken: source.requiresRefreshToken
+    }
     const background = options?.backgroundRefresh === true
     const jitter = number.finiteOr(options?.jitter, 0.2, 0, 1)
-    const leaseTtl = Duration.decode(options?.leaseTtl ?? Duration.seconds(30))
+    const leaseTtl = Duration.max(Duration.decode(options?.leaseTtl ?? Duration.seconds(30)), Duration.millis(3))
     const leaseWait = options?.leaseWait === undefined
       ? Duration.sum(leaseTtl, Duration.seconds(2))
       : Duration.decode(options.leaseWait)
-    const backoffInitial = Duration.toMillis(options?.retryBackoff?.initial ?? Duration.seconds(1))
-    const backoffMax = Duration.toMillis(options?.retryBackoff?.max ?? Duration.minutes(1))
     // At least a second, so that the sweeper never spins.
-    const idleTimeToLive = Duration.max(
-      Duration.decode(options?.idleTimeToLive ?? Duration.minutes(10)),
-      Duration.seconds(1)
-    )
-    const idleMillis = Duration.toMillis(idleTimeToLive)
+    const idleMillis = Math.max(1_000, millis(options?.idleTimeToLive, Duration.minutes(10)))
+    const invalidationWindow = millis(options?.invalidationWindow, Duration.seconds(30))
 
-    const pubsub = yield* PubSub.sliding<Event>(Math.floor(number.finiteOr(options?.eventCapacity, 1024, 1)))
+    const pubsub = yield* PubSub.sliding<TokenManagerEvent.Event>(
+      Math.floor(number.finiteOr(options?.eventCapacity, 1024, 1))
+    )
     yield* Effect.addFinalizer(() => PubSub.shutdown(pubsub))
-    const backgroundFibers = yield* FiberMap.make<string>()
-    const states = new Map<string, KeyState>()
+    const states = new Map<string, keyState.KeyState>()
 
-    const leaseSchedule = Schedule.exponential(Duration.millis(20)).pipe(
-      Schedule.union(Schedule.spaced(Duration.seconds(1))),
-      Schedule.jittered,
-      Schedule.upTo(leaseWait)
-    )
+    // The background scheduler's current entry per key: an older one is dropped when it comes due.
+    const scheduled = new WeakMap<keyState.KeyState, scheduler.Entry<keyState.KeyState>>()
+    const background$ = background
+      ? yield* scheduler.make<keyState.KeyState>({
+        live: (entry) => scheduled.get(entry.target) === entry && states.get(entry.target.key) === entry.target,
+        run: (entry) => Effect.ignore(protocol.join(entry.target, entry.lead, true)),
+        concurrency: Math.floor(number.finiteOr(options?.backgroundConcurrency, 16, 1)),
+        scope
+      })
+      : undefined
 
-    const expiredAt = (token: Token.Token): number => Expiry.expiredAtMillis(token, policy) ?? Infinity
-    // A refresh-token source cannot renew a token without a refresh token: it is used until it expires.
-    const dueAt = (token: Token.Token): number =>
-      source._tag === "RefreshToken" && token.refreshToken === undefined
-        ? expiredAt(token)
-        : Expiry.refreshAtMillis(token, policy) ?? Infinity
-    const isRejected = (token: Token.Token, rejected: Token.Token | undefined): boolean =>
-      rejected !== undefined && Token.sameAccessToken(token, rejected)
-    const usable = (token: Token.Token, at: number, rejected: Token.Token | undefined): boolean =>
-      at < dueAt(token) && !isRejected(token, rejected)
+    const changed = (state: keyState.KeyState): Effect.Effect<void> => {
+      if (background$ === undefined) return Effect.void
+      if (state.token === undefined || !Number.isFinite(state.refreshAt)) {
+        scheduled.delete(state)
+        return Effect.void
+      }
+      return Effect.map(Random.next, (random) => {
+        const window = Math.max(0, state.expiredAt - state.refreshAt)
+        const lead = Math.floor(random * jitter * window)
+        const entry = { at: state.refreshAt - lead, target: state, lead }
+        scheduled.set(state, entry)
+        background$.schedule(entry)
+      })
+    }
 
-    const stateFor = (key: string, now: number): KeyState => {
+    const protocol = refreshModule.make({
+      store,
+      source,
+      lease: leaseModule.make({ store, owner: globalThis.crypto.randomUUID(), ttl: leaseTtl, wait: leaseWait }),
+      timing,
+      scope,
+      publish: (event) => PubSub.publish(pubsub, event),
+      changed,
+      refreshTimeout: Duration.decode(options?.refreshTimeout ?? Duration.seconds(90)),
+      backoff: {
+        initial: millis(options?.retryBackoff?.initial, Duration.seconds(1)),
+        max: millis(options?.retryBackoff?.max, Duration.minutes(1))
+      },
+      maxRetryAfter: millis(options?.maxRetryAfter, Duration.minutes(5)),
+      peekInterval: 1_000,
+      stopAfter: Math.floor(number.finiteOr(options?.stopAfter, 3, 1)),
+      busyRetry: 1_000
+    })
+
+    const stateFor = (key: string, now: number): keyState.KeyState => {
       let state = states.get(key)
       if (state === undefined) {
-        state = {
-          key,
-          snapshot: undefined,
-          flight: undefined,
-          failures: 0,
-          failure: undefined,
-          rejected: undefined,
-          lastUsed: now
-        }
+        state = keyState.make(key, now)
         states.set(key, state)
       }
       state.lastUsed = now
       return state
     }
-
-    const publish = (event: Event) => PubSub.publish(pubsub, event)
-
-    const setSnapshot = (state: KeyState, snapshot: Snapshot | undefined): Effect.Effect<void> =>
-      Effect.suspend(() => {
-        state.snapshot = snapshot
-        if (!background) return Effect.void
-        if (snapshot === undefined || snapshot.refreshAt === Infinity) {
-          return FiberMap.remove(backgroundFibers, state.key)
-        }
-        // Replaces (interrupts) the fiber waiting for the previous snapshot.
-        return Effect.asVoid(FiberMap.run(backgroundFibers, state.key, wake(state, snapshot)))
-      })
-
-    const install = (state: KeyState, entry: TokenStore.Entry): Effect.Effect<void> => {
-      state.failures = 0
-      state.failure = undefined
-      state.rejected = undefined
-      const token = entry.token
-      return setSnapshot(state, {
-        token,
-        version: entry.version,
-        refreshAt: dueAt(token),
-        expiredAt: expiredAt(token),
-        rejected: false,
-        result: Exit.succeed(token)
-      })
-    }
-
-    // Takes a stored entry as the best known token unless it is the one we hold or the rejected one.
-    const remember = (state: KeyState, entry: TokenStore.Entry, rejected: Token.Token | undefined) =>
-      state.snapshot?.version === entry.version || isRejected(entry.token, rejected)
-        ? Effect.void
-        : install(state, entry)
-
-    const adopt = (state: KeyState, entry: TokenStore.Entry): Effect.Effect<Token.Token> =>
-      Effect.gen(function*() {
-        const announce = state.snapshot !== undefined && state.snapshot.version !== entry.version
-        yield* install(state, entry)
-        if (announce) {
-          yield* Metric.increment(adoptions)
-          yield* publish(Event.Adopted({ key: state.key, version: entry.version }))
-        }
-        return entry.token
-      })
-
-    const reconnect = (
-      state: KeyState,
-      current: TokenStore.Entry | undefined,
-      reason: string,
-      cause?: unknown
-    ): Effect.Effect<never, OAuthError.ReconnectRequired> =>
-      Effect.gen(function*() {
-        if (current !== undefined) {
-          // Conditional: a token another holder wrote meanwhile is not ours to remove.
-          yield* store.remove(state.key, current.version).pipe(
-            Effect.catchAll((error) =>
-              Effect.logWarning("TokenManager: could not remove a dead token").pipe(
-                Effect.annotateLogs({ key: state.key, error: error._tag, message: error.message })
-              )
-            )
-          )
-          yield* publish(Event.ReconnectRequired({ key: state.key, reason }))
-        }
-        state.failures = 0
-        state.failure = undefined
-        yield* setSnapshot(state, undefined)
-        return yield* new OAuthError.ReconnectRequired({ key: state.key, reason, cause })
-      })
-
-    const acquire = (key: string, current: TokenStore.Entry | undefined) => {
-      switch (source._tag) {
-        case "RefreshToken":
-          // Only reached with a stored token that has a refresh token.
-          return endpoint.refresh(current!.token, source.options)
-        case "ClientCredentials":
-          return endpoint.clientCredentials(source.options)
-        case "Custom":
-          return source.acquire({ key, token: Option.fromNullable(current?.token) })
-      }
-    }
-
-    // Writes a new token on the version read before the refresh. Losing means another holder wrote.
-    const write = (state: KeyState, current: TokenStore.Entry | undefined, token: Token.Token) =>
-      Effect.gen(function*() {
-        const written = yield* store.compareAndSet(state.key, token, current?.version).pipe(
-          Effect.retry({ times: 2, schedule: Schedule.exponential(Duration.millis(100)) }),
-          Effect.catchAll((error) =>
-            // The server has rotated already: keep serving the new token from memory rather than lose it.
-            Effect.as(
-              Effect.logError("TokenManager: could not store a refreshed token").pipe(
-                Effect.annotateLogs({ key: state.key, error: error._tag, message: error.message })
-              ),
-              Option.some<TokenStore.Entry>({ token, version: current?.version ?? 0 })
-            )
-          )
-        )
-        if (Option.isSome(written)) {
-          const entry = written.value
-          yield* install(state, entry)
-          yield* Metric.increment(refreshes)
-          yield* publish(Event.Refreshed({ key: state.key, version: entry.version, expiresAt: token.expiresAt }))
-          if (
-            current !== undefined && token.refreshToken !== undefined &&
-            !Token.sameRefreshToken(current.token, token)
-          ) {
-            yield* publish(Event.Rotated({ key: state.key, version: entry.version }))
-          }
-          return token
-        }
-        const stored = yield* store.get(state.key)
-        if (Option.isSome(stored)) return yield* adopt(state, stored.value)
-        return yield* reconnect(state, undefined, "the token was removed while it was being refreshed")
-      })
-
-    // invalid_grant: unless another holder rotated the refresh token meanwhile, the grant is dead.
-    const onInvalidGrant = (state: KeyState, current: TokenStore.Entry | undefined, error: OAuthError.InvalidGrant) =>
-      Effect.gen(function*() {
-        const stored = yield* store.get(state.key)
-        if (
-          Option.isSome(stored) && current !== undefined &&
-          !Token.sameRefreshToken(stored.value.token, current.token)
-        ) {
-          return yield* adopt(state, stored.value)
-        }
-        return yield* reconnect(state, current, "the refresh token was rejected (invalid_grant)", error)
-      })
-
-    const renew = (state: KeyState, current: TokenStore.Entry | undefined, rejected: Token.Token | undefined) =>
-      Effect.gen(function*() {
-        if (source._tag === "RefreshToken") {
-          if (current === undefined) return yield* reconnect(state, undefined, "no token is stored")
-          if (current.token.refreshToken === undefined) {
-            const now = yield* Clock.currentTimeMillis
-            if (now < expiredAt(current.token) && !isRejected(current.token, rejected)) {
-              return yield* adopt(state, current)
-            }
-            return yield* reconnect(state, current, "the token expired and has no refresh token")
-          }
-        }
-        return yield* acquire(state.key, current).pipe(
-          Effect.matchEffect({
-            onFailure: (error): Effect.Effect<Token.Token, GetError> =>
-              error._tag === "InvalidGrant" ? onInvalidGrant(state, current, error) : Effect.fail(error),
-            onSuccess: (token) => write(state, current, token)
-          })
-        )
-      })
-
-    // Takes the lease, or adopts the token another holder stores while we wait for it.
-    const lease = (key: string, lead: number, rejected: Token.Token | undefined) =>
-      Effect.gen(function*() {
-        if (yield* store.acquireLease(key, owner, leaseTtl)) return Option.none<TokenStore.Entry>()
-        const stored = yield* store.get(key)
-        const now = yield* Clock.currentTimeMillis
-        if (Option.isSome(stored) && usable(stored.value.token, now + lead, rejected)) return stored
-        return yield* new LeaseBusy()
-      }).pipe(
-        Effect.retry({ schedule: leaseSchedule, while: (error) => error._tag === "LeaseBusy" }),
-        Effect.catchTag("LeaseBusy", () => new LeaseTimeout({ key, timeout: leaseWait }))
-      )
-
-    const release = (key: string) =>
-      store.releaseLease(key, owner).pipe(
-        Effect.catchAll((error) =>
-          Effect.logWarning("TokenManager: could not release the refresh lease").pipe(
-            Effect.annotateLogs({ key, error: error._tag, message: error.message })
-          )
-        )
-      )
-
-    const underLease = (state: KeyState, lead: number, rejected: Token.Token | undefined) =>
-      Effect.gen(function*() {
-        const adopted = yield* lease(state.key, lead, rejected)
-        if (Option.isSome(adopted)) return yield* adopt(state, adopted.value)
-        return yield* Effect.gen(function*() {
-          // Read again under the lease: the previous holder may have refreshed already.
-          const stored = yield* store.get(state.key)
-          const now = yield* Clock.currentTimeMillis
-          if (Option.isSome(stored)) {
-            if (usable(stored.value.token, now + lead, rejected)) return yield* adopt(state, stored.value)
-            yield* remember(state, stored.value, rejected)
-          }
-          return yield* renew(state, Option.getOrUndefined(stored), rejected)
-        }).pipe(Effect.ensuring(release(state.key)))
-      })
-
-    // A failed refresh: serve the still-valid token until the backoff is over, else fail.
-    const recover = (state: KeyState, error: RefreshError) =>
-      Effect.gen(function*() {
-        const now = yield* Clock.currentTimeMillis
-        state.failures += 1
-        const backoff = Math.min(backoffMax, backoffInitial * 2 ** Math.min(30, state.failures - 1))
-        const retryAt = now + Math.max(backoff, Duration.toMillis(Backoff.retryAfter(error) ?? Duration.zero))
-        const snapshot = state.snapshot
-        const stillValid = snapshot !== undefined && !snapshot.rejected && now < snapshot.expiredAt
-        yield* Metric.increment(refreshFailures)
-        yield* publish(Event.RefreshFailed({
-          key: state.key,
-          error: error._tag,
-          message: error.message,
-          tokenStillValid: stillValid,
-          retryAt: DateTime.unsafeMake(retryAt)
-        }))
-        yield* Effect.logWarning("TokenManager: refresh failed").pipe(
-          Effect.annotateLogs({
-            key: state.key,
-            error: error._tag,
-            message: error.message,
-            tokenStillValid: stillValid
-          })
-        )
-        if (stillValid) {
-          yield* setSnapshot(state, { ...snapshot, refreshAt: Math.min(retryAt, snapshot.expiredAt) })
-          return snapshot.token
-        }
-        state.failure = { error, until: retryAt }
-        return yield* Effect.fail(error)
-      })
-
-    // `root`: a background refresh starts its own trace rather than hang under the previous one.
-    const flight = (state: KeyState, lead: number, root: boolean): Effect.Effect<Token.Token, GetError> =>
-      Effect.gen(function*() {
-        const snapshot = state.snapshot
-        const rejected = snapshot === undefined ? state.rejected : snapshot.rejected ? snapshot.token : undefined
-        if (snapshot === undefined) {
-          const stored = yield* store.get(state.key)
-          if (Option.isSome(stored)) {
-            const now = yield* Clock.currentTimeMillis
-            yield* remember(state, stored.value, rejected)
-            if (usable(stored.value.token, now + lead, rejected)) return stored.value.token
-          }
-        }
-        return yield* underLease(state, lead, rejected)
-      }).pipe(
-        Effect.catchIf(
-          (error): error is RefreshError => error._tag !== "ReconnectRequired",
-          (error) => recover(state, error)
-        ),
-        Effect.withSpan("TokenManager.refresh", { attributes: { "tokenfx.key": state.key }, root })
-      )
-
-    // Starts the flight in the manager's scope, so that an interrupted caller does not cancel it for
-    // the others; everyone awaits the same deferred.
-    const start = (state: KeyState, lead: number, root: boolean) =>
-      Effect.uninterruptible(Effect.suspend(() => {
-        if (state.flight !== undefined) return Effect.succeed(state.flight)
-        const deferred = Deferred.unsafeMake<Token.Token, GetError>(FiberId.none)
-        state.flight = deferred
-        return Effect.map(Effect.forkIn(flight(state, lead, root), scope), (fiber) => {
-          fiber.addObserver((exit) => {
-            if (state.flight === deferred) state.flight = undefined
-            Deferred.unsafeDone(deferred, exit)
-          })
-          return deferred
-        })
-      })).pipe(Effect.flatMap(Deferred.await))
-
-    // `lead`: how far ahead of now the token must stay fresh (the background refresh runs early).
-    const join = (state: KeyState, lead: number, root: boolean): Effect.Effect<Token.Token, GetError> =>
-      Effect.clockWith((clock): Effect.Effect<Token.Token, GetError> => {
-        if (state.flight !== undefined) return Deferred.await(state.flight)
-        const now = clock.unsafeCurrentTimeMillis()
-        const snapshot = state.snapshot
-        if (snapshot !== undefined && now + lead < snapshot.refreshAt) return snapshot.result
-        const failure = state.failure
-        const valid = snapshot !== undefined && !snapshot.rejected && now < snapshot.expiredAt
-        if (failure !== undefined && now < failure.until && !valid) return Effect.fail(failure.error)
-        return start(state, lead, root)
-      })
-
-    const wake = (state: KeyState, snapshot: Snapshot): Effect.Effect<void> =>
-      Effect.gen(function*() {
-        const window = Math.max(0, snapshot.expiredAt - snapshot.refreshAt)
-        const lead = Math.floor((yield* Random.next) * jitter * window)
-        const now = yield* Clock.currentTimeMillis
-        const delay = snapshot.refreshAt - lead - now
-        if (delay > 0) yield* Effect.sleep(Duration.millis(delay))
-        // Failures are reported as events; the next snapshot reschedules this fiber.
-        yield* Effect.ignore(join(state, lead, true))
-      })
-
-    const slowGet = (key: string, now: number): Effect.Effect<Token.Token, GetError> =>
-      Effect.suspend(() => join(stateFor(key, now), 0, false)).pipe(
-        Effect.withSpan("TokenManager.get", { attributes: { "tokenfx.key": key } })
-      )
 
     const get = (key: string): Effect.Effect<Token.Token, GetError> =>
       Effect.clockWith((clock): Effect.Effect<Token.Token, GetError> => {
@@ -646,62 +329,63 @@ export const make: (
         const state = states.get(key)
         if (state !== undefined) {
           state.lastUsed = now
-          const snapshot = state.snapshot
-          if (snapshot !== undefined && now < snapshot.refreshAt) return snapshot.result
+          const result = state.result
+          if (result !== undefined && now < state.refreshAt) return result
+          return protocol.join(state, 0, false)
         }
-        return slowGet(key, now)
+        return protocol.join(stateFor(key, now), 0, false)
       })
 
     const set = (key: string, token: Token.Token): Effect.Effect<void, TokenStore.StoreError> =>
       Effect.gen(function*() {
         const entry = yield* store.set(key, token)
         const now = yield* Clock.currentTimeMillis
-        yield* install(stateFor(key, now), entry)
+        yield* protocol.install(stateFor(key, now), entry)
       }).pipe(Effect.withSpan("TokenManager.set", { attributes: { "tokenfx.key": key } }))
 
-    const invalidate = (key: string, token: Token.Token): Effect.Effect<void> =>
+    const invalidate = (key: string, token: Token.Token): Effect.Effect<boolean> =>
       Effect.clockWith((clock) =>
         Effect.sync(() => {
-          const state = stateFor(key, clock.unsafeCurrentTimeMillis())
-          const snapshot = state.snapshot
-          if (snapshot === undefined) {
-            state.rejected = token
-          } else if (!snapshot.rejected && Token.sameAccessToken(snapshot.token, token)) {
-            state.snapshot = { ...snapshot, rejected: true, refreshAt: -Infinity }
-          }
+          const now = clock.unsafeCurrentTimeMillis()
+          return keyState.reject(stateFor(key, now), token, now, invalidationWindow)
         })
       )
 
-    const revoke = (key: string): Effect.Effect<void, TokenEndpoint.RevocationError | TokenStore.StoreError> =>
+    const revoke = (key: string): Effect.Effect<Revocation, TokenStore.StoreError> =>
       Effect.gen(function*() {
-        const stored = yield* store.get(key)
-        const token = Option.isSome(stored) ? stored.value.token : states.get(key)?.snapshot?.token
-        if (token !== undefined) {
-          yield* token.refreshToken === undefined
-            ? endpoint.revoke(token.accessToken, "access_token")
-            : endpoint.revoke(token.refreshToken, "refresh_token")
+        const stored = yield* Effect.either(store.get(key))
+        const state = states.get(key)
+        const token = stored._tag === "Right" && Option.isSome(stored.right) ? stored.right.value.token : state?.token
+        const atServer = token === undefined
+          ? Revocation.NoToken()
+          : yield* source.revoke(token).pipe(
+            Effect.map((skipped) => Option.isSome(skipped) ? Revocation.Unsupported() : Revocation.Revoked()),
+            Effect.catchAll((error) => Effect.succeed(Revocation.Failed({ error })))
+          )
+        // Locally, whatever the server said: a disconnect disconnects.
+        if (state !== undefined) {
+          keyState.clear(state)
+          state.rejected = undefined
+          yield* changed(state)
         }
         yield* store.remove(key)
-        const state = states.get(key)
-        if (state !== undefined) {
-          state.failures = 0
-          state.failure = undefined
-          yield* setSnapshot(state, undefined)
+        if (token !== undefined) {
+          yield* PubSub.publish(pubsub, TokenManagerEvent.Event.Revoked({ key, atServer: atServer._tag === "Revoked" }))
         }
-        if (token !== undefined) yield* publish(Event.Revoked({ key }))
+        if (stored._tag === "Left") return yield* Effect.fail(stored.left)
+        return atServer
       }).pipe(Effect.withSpan("TokenManager.revoke", { attributes: { "tokenfx.key": key } }))
 
-    // Releases the state of keys nobody asked for during `idleTimeToLive` (stopping their background refresh).
+    // Releases the state of keys nobody asked for during the idle time to live.
     const sweep = Effect.gen(function*() {
       const now = yield* Clock.currentTimeMillis
       for (const [key, state] of states) {
-        if (state.flight === undefined && now - state.lastUsed >= idleMillis) {
+        if (state.flight === undefined && state.persisting === undefined && now - state.lastUsed >= idleMillis) {
           states.delete(key)
-          if (background) yield* FiberMap.remove(backgroundFibers, key)
         }
       }
     })
-    yield* Effect.sleep(idleTimeToLive).pipe(Effect.zipRight(sweep), Effect.forever, Effect.forkScoped)
+    yield* Effect.sleep(Duration.millis(idleMillis)).pipe(Effect.zipRight(sweep), Effect.forever, Effect.forkScoped)
 
     return TokenManager.of({
       get,
@@ -715,6 +399,21 @@ export const make: (
   })
 
 /**
+ * A token manager over the `TokenStore` and `TokenEndpoint` in context, renewing tokens with
+ * `options.source` (the refresh token grant by default).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (
+  options?: Options | undefined
+): Effect.Effect<TokenManager["Type"], never, TokenStore.TokenStore | TokenEndpoint.TokenEndpoint | Scope.Scope> =>
+  Effect.flatMap(TokenEndpoint.TokenEndpoint, (endpoint) =>
+    makeWithSource(options).pipe(
+      Effect.provideService(TokenSource.TokenSource, TokenSource.fromEndpoint(endpoint, options?.source))
+    ))
+
+/**
  * @since 0.1.0
  * @category layers
  */
@@ -722,3 +421,14 @@ export const layer = (
   options?: Options | undefined
 ): Layer.Layer<TokenManager, never, TokenStore.TokenStore | TokenEndpoint.TokenEndpoint> =>
   Layer.scoped(TokenManager, make(options))
+
+/**
+ * A token manager over the `TokenSource` in context.
+ *
+ * @since 0.2.0
+ * @category layers
+ */
+export const layerWithSource = (
+  options?: Options | undefined
+): Layer.Layer<TokenManager, never, TokenStore.TokenStore | TokenSource.TokenSource> =>
+  Layer.scoped(TokenManager, makeWithSource(options))

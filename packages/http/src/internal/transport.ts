@@ -87,6 +87,19 @@ const secretsOf = (request: Request): Array<Redacted.Redacted<string>> => {
   return found
 }
 
+// A JSON object with a non-empty string `error` and no `access_token`: an error, whatever the status.
+const hasErrorMember = (body: string): boolean => {
+  if (!body.includes("\"error\"")) return false
+  try {
+    const parsed: unknown = JSON.parse(body)
+    return typeof parsed === "object" && parsed !== null && !Array.isArray(parsed) &&
+      typeof (parsed as Record<string, unknown>)["error"] === "string" &&
+      (parsed as Record<string, unknown>)["error"] !== "" && !Object.hasOwn(parsed, "access_token")
+  } catch {
+    return false
+  }
+}
+
 /**
  * Sends one request and returns its 2xx answer. A connection failure or timeout is a
  * `TransportError`, so is any 3xx (redirects are never followed, reason `Redirect`); any other status
@@ -126,7 +139,18 @@ export const send = (
       }),
       Effect.flatMap(({ body, response }): Effect.Effect<Answer, Failure> => {
         const status = response.status
-        if (status >= 200 && status < 300) return Effect.succeed({ status, body, endpoint })
+        const failed = () =>
+          Effect.flatMap(Clock.currentTimeMillis, (now) =>
+            Effect.fail(
+              scrub.scrub(
+                OAuthError.fromHttp({ status, headers: response.headers, body, endpoint }, now),
+                scrub.needles(secretsOf(request))
+              )
+            ))
+        if (status >= 200 && status < 300) {
+          // Some providers (GitHub) answer errors with 200 and an `error` member: the error it names.
+          return hasErrorMember(body) ? failed() : Effect.succeed({ status, body, endpoint })
+        }
         // A 3xx, or 0 for an opaque redirect: following it would send the grant somewhere unvetted.
         if (status < 400) {
           return Effect.fail(
@@ -137,13 +161,7 @@ export const send = (
             })
           )
         }
-        return Effect.flatMap(Clock.currentTimeMillis, (now) =>
-          Effect.fail(
-            scrub.scrub(
-              OAuthError.fromHttp({ status, headers: response.headers, body, endpoint }, now),
-              scrub.needles(secretsOf(request))
-            )
-          ))
+        return failed()
       })
     )
   })

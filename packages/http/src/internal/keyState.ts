@@ -1,0 +1,220 @@
+/**
+ * The state a `TokenManager` keeps per key, and its transitions. Plain data and functions of `now`:
+ * no effects, so that every rule about what `get` serves can be read (and tested) in one place.
+ */
+import * as Expiry from "@tokenfx/core/Expiry"
+import * as Token from "@tokenfx/core/Token"
+import type * as TokenStore from "@tokenfx/core/TokenStore"
+import type * as Deferred from "effect/Deferred"
+import type * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import type { GetError, RefreshError } from "../TokenManagerError.js"
+
+/** @internal */
+export interface KeyState {
+  readonly key: string
+  /** The best known token and its store version (`0`: held only in memory). */
+  token: Token.Token | undefined
+  version: number
+  /** When `get` must leave the hot path: the refresh instant, a backoff deadline, or -Infinity once rejected. */
+  refreshAt: number
+  /** When the token stops being served at all. */
+  expiredAt: number
+  /** What the hot path answers: the token, ready-made. */
+  result: Effect.Effect<Token.Token> | undefined
+  /** The one notion of "rejected": the access token a resource answered 401 to. Never served again. */
+  rejected: Token.Token | undefined
+  /** When the last 401 led to a refresh, for coalescing. */
+  invalidatedAt: number
+  /** The refresh (or store read) in flight, awaited by every caller of the key. */
+  flight: Deferred.Deferred<Token.Token, GetError> | undefined
+  /** A refreshed token whose write to the store is still being retried. */
+  persisting: Deferred.Deferred<void> | undefined
+  /** Consecutive failed refreshes. */
+  failures: number
+  /** The last failure, answered to callers with no valid token until `until`. */
+  failure: Failure | undefined
+  /** Failures retrying cannot fix repeated: no refresh until a new token is set. */
+  stopped: RefreshError | undefined
+  lastUsed: number
+}
+
+/** @internal */
+export interface Failure {
+  readonly error: RefreshError
+  readonly until: number
+  /** Before this instant the store is not read again for a sibling's token. */
+  nextPeek: number
+}
+
+/** @internal */
+export interface Timing {
+  readonly policy: Expiry.Policy
+  /** The source cannot renew a token that has no refresh token: such a token is used until it expires. */
+  readonly requiresRefreshToken: boolean
+}
+
+/** @internal */
+export const make = (key: string, now: number): KeyState => ({
+  key,
+  token: undefined,
+  version: 0,
+  refreshAt: -Infinity,
+  expiredAt: -Infinity,
+  result: undefined,
+  rejected: undefined,
+  invalidatedAt: -Infinity,
+  flight: undefined,
+  persisting: undefined,
+  failures: 0,
+  failure: undefined,
+  stopped: undefined,
+  lastUsed: now
+})
+
+/** @internal */
+export const expiredAt = (token: Token.Token, timing: Timing): number =>
+  Expiry.expiredAtMillis(token, timing.policy) ?? Infinity
+
+/** @internal */
+export const dueAt = (token: Token.Token, timing: Timing): number =>
+  timing.requiresRefreshToken && token.refreshToken === undefined
+    ? expiredAt(token, timing)
+    : Expiry.refreshAtMillis(token, timing.policy) ?? Infinity
+
+/** @internal */
+export const isRejected = (state: KeyState, token: Token.Token): boolean =>
+  state.rejected !== undefined && Token.sameAccessToken(token, state.rejected)
+
+/** Whether `token` can be served `lead` milliseconds from `now` without a refresh. @internal */
+export const isFresh = (state: KeyState, token: Token.Token, now: number, timing: Timing): boolean =>
+  now < dueAt(token, timing) && !isRejected(state, token)
+
+/** Whether the held token may still be served (expired or rejected tokens never are). @internal */
+export const isValid = (state: KeyState, now: number): boolean =>
+  state.token !== undefined && now < state.expiredAt && !isRejected(state, state.token)
+
+/** Holds a token from the store (or a refresh) as the best known one: every failure is forgotten. @internal */
+export const install = (state: KeyState, entry: TokenStore.Entry, timing: Timing): void => {
+  const token = entry.token
+  state.token = token
+  state.version = entry.version
+  state.refreshAt = dueAt(token, timing)
+  state.expiredAt = expiredAt(token, timing)
+  state.result = Exit.succeed(token)
+  state.failures = 0
+  state.failure = undefined
+  state.stopped = undefined
+  if (state.rejected !== undefined && !Token.sameAccessToken(token, state.rejected)) state.rejected = undefined
+  if (isRejected(state, token)) state.refreshAt = -Infinity
+}
+
+/** Forgets the token (removed, revoked, or its grant dead). @internal */
+export const clear = (state: KeyState): void => {
+  state.token = undefined
+  state.version = 0
+  state.refreshAt = -Infinity
+  state.expiredAt = -Infinity
+  state.result = undefined
+  state.failures = 0
+  state.failure = undefined
+  state.stopped = undefined
+}
+
+/**
+ * Marks exactly `token` as rejected. Answers whether retrying with the next token is worthwhile: yes
+ * when the token was already replaced or its refresh is under way; no when a 401 already led to a
+ * refresh within `window` (the resource rejects fresh tokens too, and refreshing again would only
+ * rotate the grant for nothing).
+ *
+ * @internal
+ */
+export const reject = (state: KeyState, token: Token.Token, now: number, window: number): boolean => {
+  // Replaced already, or rejected already with its refresh under way: retrying gets the new token.
+  if (state.token !== undefined && !Token.sameAccessToken(state.token, token)) return true
+  if (isRejected(state, token)) return true
+  if (now - state.invalidatedAt < window) return false
+  state.rejected = token
+  state.invalidatedAt = now
+  state.refreshAt = -Infinity
+  return true
+}
+
+/** @internal */
+export interface Backoff {
+  readonly initial: number
+  readonly max: number
+}
+
+/**
+ * Records a failed refresh and answers when to try again: doubling from `initial` to `max`, never
+ * sooner than the server asked (`retryAfter`, already capped by the caller). While the held token is
+ * valid the hot path keeps serving it until then.
+ *
+ * @internal
+ */
+export const fail = (
+  state: KeyState,
+  error: RefreshError,
+  now: number,
+  backoff: Backoff,
+  retryAfter: number,
+  peekInterval: number
+): number => {
+  state.failures += 1
+  const wait = Math.min(backoff.max, backoff.initial * 2 ** Math.min(30, state.failures - 1))
+  const retryAt = now + Math.max(wait, retryAfter)
+  if (isValid(state, now)) {
+    state.refreshAt = Math.min(retryAt, state.expiredAt)
+    state.failure = undefined
+  } else {
+    state.failure = { error, until: retryAt, nextPeek: now + peekInterval }
+  }
+  return retryAt
+}
+
+/** Keeps serving the valid token until `until` (the lease is busy: a sibling is refreshing). @internal */
+export const defer = (state: KeyState, until: number): void => {
+  state.refreshAt = Math.min(until, state.expiredAt)
+}
+
+/** Stops refreshing after failures that retrying cannot fix; a valid token is served until it expires. @internal */
+export const stop = (state: KeyState, error: RefreshError, now: number): void => {
+  state.stopped = error
+  state.failure = undefined
+  if (isValid(state, now)) state.refreshAt = state.expiredAt
+}
+
+/**
+ * What `get` does off the hot path: serve, fail at once, look at the store for a sibling's token, or
+ * refresh.
+ *
+ * @internal
+ */
+export type Decision =
+  | { readonly _tag: "Serve"; readonly result: Effect.Effect<Token.Token> }
+  | { readonly _tag: "Fail"; readonly error: RefreshError }
+  | { readonly _tag: "Peek" }
+  | { readonly _tag: "Refresh" }
+
+const refresh: Decision = { _tag: "Refresh" }
+const peek: Decision = { _tag: "Peek" }
+
+/**
+ * `lead`: how far ahead of `now` the token must stay fresh (a background refresh runs early).
+ *
+ * @internal
+ */
+export const decide = (state: KeyState, now: number, lead: number): Decision => {
+  const result = state.result
+  if (result !== undefined && now + lead < state.refreshAt) return { _tag: "Serve", result }
+  const valid = result !== undefined && isValid(state, now)
+  if (state.stopped !== undefined) {
+    return valid ? { _tag: "Serve", result } : { _tag: "Fail", error: state.stopped }
+  }
+  const failure = state.failure
+  if (failure !== undefined && now < failure.until && !valid) {
+    return now < failure.nextPeek ? { _tag: "Fail", error: failure.error } : peek
+  }
+  return refresh
+}

@@ -1,0 +1,105 @@
+/**
+ * The refresh lease of a key in the store, as one holder sees it: taken (or a sibling's fresh token
+ * adopted while waiting), kept alive while the work it protects runs, checked before the refresh
+ * token is presented, and let go.
+ */
+import type * as TokenStore from "@tokenfx/core/TokenStore"
+import * as Clock from "effect/Clock"
+import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Schedule from "effect/Schedule"
+import { LeaseLost, LeaseTimeout } from "../TokenManagerError.js"
+
+/** @internal */
+export interface Options {
+  readonly store: TokenStore.TokenStore["Type"]
+  /** Unguessable, so that no one else can renew or release this holder's lease. */
+  readonly owner: string
+  readonly ttl: Duration.Duration
+  readonly wait: Duration.Duration
+}
+
+/** @internal */
+export interface Lease {
+  /**
+   * Takes the lease (`None`), or answers a sibling's token that `adoptable` finds in the store while
+   * waiting (`Some`). Fails with `LeaseTimeout` after `wait`.
+   */
+  readonly acquire: <E>(
+    key: string,
+    adoptable: Effect.Effect<Option.Option<TokenStore.Entry>, E>
+  ) => Effect.Effect<Option.Option<TokenStore.Entry>, LeaseTimeout | TokenStore.StoreError | E>
+  /**
+   * Runs `use` while renewing the lease every third of its time to live. When a renewal finds the
+   * lease taken, or the store has not confirmed it for so long that it may expire, `use` is
+   * interrupted and the result is `LeaseLost`: nothing may be presented or written without it.
+   */
+  readonly hold: <A, E, R>(key: string, use: Effect.Effect<A, E, R>) => Effect.Effect<A, E | LeaseLost, R>
+  /** Takes the lease if it is free (or already ours), without waiting. */
+  readonly tryAcquire: (key: string) => Effect.Effect<boolean, TokenStore.StoreError>
+  /** Renews the lease now: fails with `LeaseLost` when it is no longer ours. */
+  readonly check: (key: string) => Effect.Effect<void, LeaseLost | TokenStore.StoreError>
+  readonly release: (key: string) => Effect.Effect<void>
+}
+
+class Busy extends Data.TaggedError("Busy") {}
+
+/** @internal */
+export const make = (options: Options): Lease => {
+  const { owner, store, ttl } = options
+  const ttlMillis = Duration.toMillis(ttl)
+  const interval = Duration.millis(Math.max(1, Math.floor(ttlMillis / 3)))
+  const waiting = Schedule.exponential(Duration.millis(20)).pipe(
+    Schedule.union(Schedule.spaced(Duration.seconds(1))),
+    Schedule.jittered,
+    Schedule.upTo(options.wait)
+  )
+
+  const acquire = <E>(key: string, adoptable: Effect.Effect<Option.Option<TokenStore.Entry>, E>) =>
+    Effect.gen(function*() {
+      if (yield* store.acquireLease(key, owner, ttl)) return Option.none<TokenStore.Entry>()
+      const found = yield* adoptable
+      if (Option.isSome(found)) return found
+      return yield* new Busy()
+    }).pipe(
+      Effect.retry({ schedule: waiting, while: (error) => error instanceof Busy }),
+      Effect.catchIf((error) => error instanceof Busy, () => new LeaseTimeout({ key, timeout: options.wait }))
+    ) as Effect.Effect<Option.Option<TokenStore.Entry>, LeaseTimeout | TokenStore.StoreError | E>
+
+  const check = (key: string) =>
+    Effect.flatMap(store.renewLease(key, owner, ttl), (held) => held ? Effect.void : new LeaseLost({ key }))
+
+  // Never succeeds: fails once the lease can no longer be vouched for.
+  const keepAlive = (key: string): Effect.Effect<never, LeaseLost> =>
+    Effect.gen(function*() {
+      let heldUntil = (yield* Clock.currentTimeMillis) + ttlMillis
+      while (true) {
+        yield* Effect.sleep(interval)
+        const now = yield* Clock.currentTimeMillis
+        const renewed = yield* Effect.either(store.renewLease(key, owner, ttl))
+        if (renewed._tag === "Right") {
+          if (!renewed.right) return yield* new LeaseLost({ key })
+          heldUntil = now + ttlMillis
+        } else if (now + Duration.toMillis(interval) >= heldUntil) {
+          // The store is not answering and the lease would lapse before the next try.
+          return yield* new LeaseLost({ key })
+        }
+      }
+    })
+
+  const hold = <A, E, R>(key: string, use: Effect.Effect<A, E, R>): Effect.Effect<A, E | LeaseLost, R> =>
+    Effect.raceFirst(use, keepAlive(key))
+
+  const release = (key: string) =>
+    store.releaseLease(key, owner).pipe(
+      Effect.catchAll((error) =>
+        Effect.logWarning("TokenManager: could not release the refresh lease").pipe(
+          Effect.annotateLogs({ key, error: error._tag })
+        )
+      )
+    )
+
+  return { acquire, tryAcquire: (key) => store.acquireLease(key, owner, ttl), hold, check, release }
+}

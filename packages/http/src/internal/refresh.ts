@@ -1,0 +1,369 @@
+/**
+ * The refresh protocol of a key: one flight per key in a process; across processes, the store's lease
+ * (kept alive while the refresh runs, checked before the refresh token is presented); a re-read under
+ * the lease to adopt a sibling's token; the new token written by compare-and-set, and when the store
+ * fails, kept in memory under the lease while the write is retried; a dead grant removed once.
+ */
+import * as OAuthError from "@tokenfx/core/OAuthError"
+import * as Token from "@tokenfx/core/Token"
+import type * as TokenStore from "@tokenfx/core/TokenStore"
+import * as Clock from "effect/Clock"
+import * as DateTime from "effect/DateTime"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as FiberId from "effect/FiberId"
+import * as Metric from "effect/Metric"
+import * as Option from "effect/Option"
+import * as Schedule from "effect/Schedule"
+import type * as Scope from "effect/Scope"
+import * as Backoff from "../Backoff.js"
+import { type GetError, type RefreshError, RefreshTimeout } from "../TokenManagerError.js"
+import { adoptions, Event, refreshes, refreshFailures } from "../TokenManagerEvent.js"
+import type * as TokenSource from "../TokenSource.js"
+import * as keyState from "./keyState.js"
+import type * as lease from "./lease.js"
+
+type KeyState = keyState.KeyState
+
+/** @internal */
+export interface Env {
+  readonly store: TokenStore.TokenStore["Type"]
+  readonly source: TokenSource.TokenSource["Type"]
+  readonly lease: lease.Lease
+  readonly timing: keyState.Timing
+  readonly scope: Scope.Scope
+  readonly publish: (event: Event) => Effect.Effect<unknown>
+  /** Called after the held token changed, so the background scheduler can follow. */
+  readonly changed: (state: KeyState) => Effect.Effect<void>
+  readonly refreshTimeout: Duration.Duration
+  readonly backoff: keyState.Backoff
+  /** The longest `Retry-After` honoured between refreshes, in milliseconds. */
+  readonly maxRetryAfter: number
+  /** How often a caller with no valid token may read the store for a sibling's token during a backoff. */
+  readonly peekInterval: number
+  /** Consecutive failures that retrying cannot fix before refreshing stops. */
+  readonly stopAfter: number
+  /** How soon to look again when the lease is busy and the held token is still valid. */
+  readonly busyRetry: number
+}
+
+/** @internal */
+export interface Refresh {
+  /** What `get` does off its hot path; `lead` > 0 for a background refresh ahead of time. */
+  readonly join: (state: KeyState, lead: number, root: boolean) => Effect.Effect<Token.Token, GetError>
+  readonly install: (state: KeyState, entry: TokenStore.Entry) => Effect.Effect<void>
+}
+
+// Never more than this much of a server's text in a log line.
+const brief = (message: string): string => message.length > 200 ? `${message.slice(0, 200)}…` : message
+
+const retryable = (error: RefreshError): boolean => OAuthError.isOAuthError(error) ? Backoff.isRetryable(error) : true
+
+/** @internal */
+export const make = (env: Env): Refresh => {
+  const { lease, store, timing } = env
+
+  const install = (state: KeyState, entry: TokenStore.Entry) =>
+    Effect.suspend(() => {
+      keyState.install(state, entry, timing)
+      return env.changed(state)
+    })
+
+  const adopt = (state: KeyState, entry: TokenStore.Entry): Effect.Effect<Token.Token> =>
+    Effect.suspend(() => {
+      const announce = state.token !== undefined && state.version !== entry.version
+      return install(state, entry).pipe(
+        Effect.zipRight(
+          announce
+            ? Effect.zipRight(
+              Metric.increment(adoptions),
+              env.publish(Event.Adopted({ key: state.key, version: entry.version }))
+            )
+            : Effect.void
+        ),
+        Effect.as(entry.token)
+      )
+    })
+
+  // A stored entry becomes the best known token unless it is the one held or the rejected one.
+  const remember = (state: KeyState, entry: TokenStore.Entry) =>
+    state.version === entry.version || keyState.isRejected(state, entry.token) ? Effect.void : install(state, entry)
+
+  const freshIn = (state: KeyState, lead: number) => (entry: Option.Option<TokenStore.Entry>) =>
+    Effect.map(
+      Clock.currentTimeMillis,
+      (now) => Option.filter(entry, (e) => keyState.isFresh(state, e.token, now + lead, timing))
+    )
+
+  const reconnect = (state: KeyState, current: TokenStore.Entry | undefined, reason: string, cause?: unknown) =>
+    Effect.gen(function*() {
+      if (current !== undefined) {
+        // Conditional: a token another holder wrote meanwhile is not ours to remove.
+        yield* store.remove(state.key, current.version).pipe(
+          Effect.catchAll((error) =>
+            Effect.logWarning("TokenManager: could not remove a dead token").pipe(
+              Effect.annotateLogs({ key: state.key, error: error._tag })
+            )
+          )
+        )
+        yield* env.publish(Event.ReconnectRequired({ key: state.key, reason }))
+      }
+      keyState.clear(state)
+      yield* env.changed(state)
+      return yield* new OAuthError.ReconnectRequired({ key: state.key, reason, cause })
+    })
+
+  const stored = (
+    state: KeyState,
+    token: Token.Token,
+    current: TokenStore.Entry | undefined,
+    entry: TokenStore.Entry
+  ) =>
+    Effect.gen(function*() {
+      yield* install(state, entry)
+      yield* Metric.increment(refreshes)
+      yield* env.publish(Event.Refreshed({ key: state.key, version: entry.version, expiresAt: token.expiresAt }))
+      if (current !== undefined && token.refreshToken !== undefined && !Token.sameRefreshToken(current.token, token)) {
+        yield* env.publish(Event.Rotated({ key: state.key, version: entry.version }))
+      }
+    })
+
+  const writeRetries = Schedule.exponential(Duration.millis(100)).pipe(Schedule.intersect(Schedule.recurs(2)))
+  const persistRetries = Schedule.exponential(Duration.millis(200)).pipe(
+    Schedule.modifyDelay((_, delay) => Duration.min(delay, Duration.seconds(30))),
+    Schedule.jittered
+  )
+
+  // The store failed after the server answered: the new token (maybe a rotated refresh token) exists
+  // only here. Serve it from memory and keep the lease, so that no sibling presents the consumed
+  // refresh token, until the write goes through.
+  const persist = (state: KeyState, current: TokenStore.Entry | undefined, token: Token.Token) =>
+    Effect.gen(function*() {
+      const cas = store.compareAndSet(state.key, token, current?.version).pipe(Effect.retry(persistRetries))
+      const written = yield* lease.hold(state.key, cas).pipe(Effect.catchTag("LeaseLost", () => cas))
+      if (Option.isSome(written)) {
+        yield* install(state, written.value)
+        yield* env.publish(Event.StoreWriteRecovered({ key: state.key, version: written.value.version }))
+        return
+      }
+      // Someone wrote meanwhile (a new login): theirs wins.
+      const now = yield* store.get(state.key).pipe(Effect.option, Effect.map(Option.flatten))
+      if (Option.isSome(now)) yield* adopt(state, now.value)
+    }).pipe(Effect.ensuring(lease.release(state.key)))
+
+  const write = (state: KeyState, current: TokenStore.Entry | undefined, token: Token.Token, handOff: () => void) =>
+    Effect.gen(function*() {
+      const written = yield* store.compareAndSet(state.key, token, current?.version).pipe(
+        Effect.retry(writeRetries),
+        Effect.either
+      )
+      if (written._tag === "Left") {
+        const error = written.left
+        const done = yield* Deferred.make<void>()
+        state.persisting = done
+        // Held at the version read, so the stale stored entry is never taken for a newer one.
+        yield* stored(state, token, current, { token, version: current?.version ?? 0 })
+        yield* env.publish(Event.StoreWriteFailed({ key: state.key, error: error._tag, message: brief(error.message) }))
+        yield* Effect.logError("TokenManager: could not store a refreshed token; retrying while serving it from memory")
+          .pipe(Effect.annotateLogs({ key: state.key, error: error._tag }))
+        handOff()
+        yield* persist(state, current, token).pipe(
+          Effect.ensuring(Effect.suspend(() => {
+            if (state.persisting === done) state.persisting = undefined
+            return Deferred.done(done, Exit.void)
+          })),
+          Effect.interruptible,
+          Effect.forkIn(env.scope)
+        )
+        return token
+      }
+      if (Option.isSome(written.right)) {
+        yield* stored(state, token, current, written.right.value)
+        return token
+      }
+      const now = yield* store.get(state.key)
+      if (Option.isSome(now)) return yield* adopt(state, now.value)
+      return yield* reconnect(state, undefined, "the token was removed while it was being refreshed")
+    })
+
+  // invalid_grant: unless another holder rotated the refresh token meanwhile, the grant is dead.
+  const onInvalidGrant = (state: KeyState, current: TokenStore.Entry | undefined, error: OAuthError.InvalidGrant) =>
+    Effect.gen(function*() {
+      const now = yield* store.get(state.key)
+      if (Option.isSome(now) && current !== undefined && !Token.sameRefreshToken(now.value.token, current.token)) {
+        return yield* adopt(state, now.value)
+      }
+      return yield* reconnect(state, current, "the refresh token was rejected (invalid_grant)", error)
+    })
+
+  const renew = (state: KeyState, current: TokenStore.Entry | undefined, handOff: () => void) =>
+    Effect.gen(function*() {
+      if (env.source.requiresRefreshToken) {
+        if (current === undefined) return yield* reconnect(state, undefined, "no token is stored")
+        if (current.token.refreshToken === undefined) {
+          const now = yield* Clock.currentTimeMillis
+          if (now < keyState.expiredAt(current.token, timing) && !keyState.isRejected(state, current.token)) {
+            return yield* adopt(state, current)
+          }
+          return yield* reconnect(state, current, "the token expired and has no refresh token")
+        }
+      }
+      // Ownership right before the refresh token leaves: a holder whose lease lapsed never presents it.
+      yield* lease.check(state.key)
+      const token = yield* env.source.token({ key: state.key, token: Option.fromNullable(current?.token) }).pipe(
+        Effect.catchTag("InvalidGrant", (error) => onInvalidGrant(state, current, error))
+      )
+      return yield* write(state, current, token, handOff)
+    })
+
+  const underLease = (state: KeyState, lead: number) =>
+    Effect.gen(function*() {
+      const fresh = freshIn(state, lead)
+      const now = yield* Clock.currentTimeMillis
+      // With a valid token in hand nobody waits for a busy lease: serve it and look again soon.
+      if (keyState.isValid(state, now)) {
+        if (!(yield* lease.tryAcquire(state.key))) {
+          const sibling = yield* Effect.flatMap(store.get(state.key), fresh)
+          if (Option.isSome(sibling)) return yield* adopt(state, sibling.value)
+          keyState.defer(state, now + env.busyRetry)
+          yield* env.changed(state)
+          return state.token!
+        }
+      } else {
+        const adopted = yield* lease.acquire(state.key, Effect.flatMap(store.get(state.key), fresh))
+        if (Option.isSome(adopted)) return yield* adopt(state, adopted.value)
+      }
+      let handedOff = false
+      return yield* lease.hold(
+        state.key,
+        Effect.gen(function*() {
+          // Read again under the lease: the previous holder may have refreshed already.
+          const entry = yield* store.get(state.key)
+          const usable = yield* fresh(entry)
+          if (Option.isSome(usable)) return yield* adopt(state, usable.value)
+          if (Option.isSome(entry)) yield* remember(state, entry.value)
+          return yield* renew(state, Option.getOrUndefined(entry), () => handedOff = true)
+        })
+      ).pipe(
+        Effect.timeoutFail({
+          duration: env.refreshTimeout,
+          onTimeout: () => new RefreshTimeout({ key: state.key, timeout: env.refreshTimeout })
+        }),
+        Effect.ensuring(Effect.suspend(() => handedOff ? Effect.void : lease.release(state.key))),
+        // Lost the lease: never present the refresh token; a sibling's token is adopted when there is one.
+        Effect.catchTag("LeaseLost", (error) =>
+          Effect.flatMap(
+            Effect.flatMap(store.get(state.key), fresh),
+            (sibling) => Option.isSome(sibling) ? adopt(state, sibling.value) : Effect.fail(error)
+          ))
+      )
+    })
+
+  // A failed refresh: serve the still-valid token until the backoff is over, else fail; stop after
+  // repeated failures that retrying cannot fix.
+  const recover = (state: KeyState, error: RefreshError) =>
+    Effect.gen(function*() {
+      const now = yield* Clock.currentTimeMillis
+      const asked = Backoff.retryAfter(error)
+      const retryAfter = Math.min(env.maxRetryAfter, asked === undefined ? 0 : Duration.toMillis(asked))
+      const retryAt = keyState.fail(state, error, now, env.backoff, retryAfter, env.peekInterval)
+      const stillValid = keyState.isValid(state, now)
+      yield* Metric.increment(refreshFailures)
+      const message = brief(error.message)
+      yield* env.publish(Event.RefreshFailed({
+        key: state.key,
+        error: error._tag,
+        message,
+        tokenStillValid: stillValid,
+        retryAt: DateTime.unsafeMake(retryAt)
+      }))
+      yield* Effect.logWarning("TokenManager: refresh failed").pipe(
+        Effect.annotateLogs({ key: state.key, error: error._tag, message, tokenStillValid: stillValid })
+      )
+      if (!retryable(error) && state.failures >= env.stopAfter) {
+        keyState.stop(state, error, now)
+        yield* env.publish(Event.RefreshStopped({ key: state.key, error: error._tag, message }))
+        yield* Effect.logError("TokenManager: refresh stopped; fix the cause, then set a new token").pipe(
+          Effect.annotateLogs({ key: state.key, error: error._tag, message })
+        )
+      }
+      yield* env.changed(state)
+      if (stillValid && state.token !== undefined) return state.token
+      return yield* Effect.fail(error)
+    })
+
+  const flight = (state: KeyState, lead: number, root: boolean): Effect.Effect<Token.Token, GetError> =>
+    Effect.gen(function*() {
+      // A write still being retried holds the lease and the newest token: wait for it first.
+      const persisting = state.persisting
+      if (persisting !== undefined) yield* Deferred.await(persisting)
+      if (state.token === undefined) {
+        const entry = yield* store.get(state.key)
+        if (Option.isSome(entry)) {
+          yield* remember(state, entry.value)
+          const usable = yield* freshIn(state, lead)(entry)
+          if (Option.isSome(usable)) return usable.value.token
+        }
+      }
+      return yield* underLease(state, lead)
+    }).pipe(
+      Effect.catchIf(
+        (error): error is RefreshError => error._tag !== "ReconnectRequired",
+        (error) => recover(state, error)
+      ),
+      Effect.withSpan("TokenManager.refresh", { attributes: { "tokenfx.key": state.key }, root })
+    )
+
+  // During a backoff with no valid token: a sibling may have refreshed, so read the store (at most
+  // once per `peekInterval`) before answering the remembered failure.
+  const peek = (state: KeyState): Effect.Effect<Token.Token, GetError> =>
+    Effect.gen(function*() {
+      const entry = yield* Effect.option(store.get(state.key))
+      const now = yield* Clock.currentTimeMillis
+      const found = Option.flatten(entry)
+      if (
+        Option.isSome(found) && found.value.version !== state.version &&
+        keyState.isFresh(state, found.value.token, now, timing)
+      ) return yield* adopt(state, found.value)
+      const failure = state.failure
+      if (failure === undefined) return yield* flight(state, 0, false)
+      failure.nextPeek = now + env.peekInterval
+      return yield* Effect.fail(failure.error)
+    })
+
+  // Runs `work` in the manager's scope, so that an interrupted caller does not cancel it for the others;
+  // everyone awaits the same deferred. The work itself stays interruptible, so its own timeouts fire.
+  const start = (state: KeyState, work: Effect.Effect<Token.Token, GetError>) =>
+    Effect.uninterruptible(Effect.suspend(() => {
+      if (state.flight !== undefined) return Effect.succeed(state.flight)
+      const deferred = Deferred.unsafeMake<Token.Token, GetError>(FiberId.none)
+      state.flight = deferred
+      return Effect.map(Effect.forkIn(Effect.interruptible(work), env.scope), (fiber) => {
+        fiber.addObserver((exit) => {
+          if (state.flight === deferred) state.flight = undefined
+          Deferred.unsafeDone(deferred, exit)
+        })
+        return deferred
+      })
+    })).pipe(Effect.flatMap(Deferred.await))
+
+  const join = (state: KeyState, lead: number, root: boolean): Effect.Effect<Token.Token, GetError> =>
+    Effect.clockWith((clock): Effect.Effect<Token.Token, GetError> => {
+      if (state.flight !== undefined) return Deferred.await(state.flight)
+      const decision = keyState.decide(state, clock.unsafeCurrentTimeMillis(), lead)
+      switch (decision._tag) {
+        case "Serve":
+          return decision.result
+        case "Fail":
+          return Effect.fail(decision.error)
+        case "Peek":
+          return start(state, peek(state))
+        case "Refresh":
+          return start(state, flight(state, lead, root))
+      }
+    })
+
+  return { join, install }
+}
