@@ -302,13 +302,12 @@ describe("TokenManager under faults", () => {
       const endpoint = yield* endpointFor(server)
       const users = Array.range(1, 200).map((n) => `user-${n}`)
       // Every fiber the manager starts, while it is made and while tokens are set, is tracked.
-      const manager = yield* Effect.gen(function*() {
+      yield* Effect.gen(function*() {
         const manager = yield* TokenManager.make({ backgroundRefresh: true, idleTimeToLive: "2 hours" }).pipe(
           Effect.provideService(TokenStore.TokenStore, store),
           Effect.provideService(TokenEndpoint.TokenEndpoint, endpoint)
         )
         for (const user of users) yield* manager.set(user, yield* server.issueToken({ subject: user }))
-        return manager
       }).pipe(Effect.supervised(supervisor))
       const fibers = yield* supervisor.value
       assert.isAtMost(fibers.length, 10, "fibers held per key")
