@@ -85,9 +85,37 @@ export * as TokenEndpoint from "./TokenEndpoint.js"
 /**
  * Valid tokens on demand, for any number of keys. `get` is a memory read and one comparison with
  * `Clock` while the token is fresh; inside the refresh window exactly one refresh runs per key
- * (single flight, and across processes that share a store, one lease holder), rotated refresh tokens
- * are written back by compare-and-set, and a token that is still valid survives a failed refresh.
+ * (single flight, and across processes that share a store, one lease holder whose lease outlives its
+ * refresh), rotated refresh tokens are written back by compare-and-set and never lost to a failed
+ * write, a token that is still valid survives a failed refresh, and nothing is retried without bound.
+ *
+ * The refresh protocol lives in `internal/refresh.ts`, per-key state in `internal/keyState.ts`, the
+ * background scheduler in `internal/scheduler.ts`; where new tokens come from is a `TokenSource`.
  *
  * @since 0.1.0
  */
 export * as TokenManager from "./TokenManager.js"
+
+/**
+ * The errors of a `TokenManager` of its own, beside the token endpoint's and the store's.
+ *
+ * @since 0.2.0
+ */
+export * as TokenManagerError from "./TokenManagerError.js"
+
+/**
+ * What a `TokenManager` tells the outside world: lifecycle events on a stream, and metrics. Neither
+ * ever carries a secret: keys, versions, error tags and messages only.
+ *
+ * @since 0.2.0
+ */
+export * as TokenManagerEvent from "./TokenManagerEvent.js"
+
+/**
+ * Where a `TokenManager` gets new tokens: one function, a new token for a key given the stored one
+ * (golang/oauth2's `TokenSource`), plus revocation where the server offers it. The default is built
+ * from a `TokenEndpoint`; fakes, benchmarks and custom grants implement only these two functions.
+ *
+ * @since 0.2.0
+ */
+export * as TokenSource from "./TokenSource.js"

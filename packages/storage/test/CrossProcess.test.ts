@@ -17,70 +17,18 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
-import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import * as Readline from "node:readline"
-import * as Url from "node:url"
+import { spawn, within } from "./utils/children.js"
 import * as Layers from "./utils/layers.js"
 import * as Postgres from "./utils/postgres.js"
-
-const worker = Url.fileURLToPath(new URL("fixtures/crossProcessWorker.ts", import.meta.url))
-const packageRoot = Url.fileURLToPath(new URL("..", import.meta.url))
 
 const processes = 4
 const leaseTtl = 3_000
 const runMillis = 10_000
 const hangAfter = 3_500
 const key = "alice@example.com"
-
-interface Report {
-  readonly gets: number
-  readonly failures: ReadonlyArray<string>
-  readonly distinctTokens: number
-}
-
-interface Child {
-  readonly process: ChildProcess.ChildProcess
-  readonly ready: Promise<void>
-  readonly holding: Promise<number>
-  readonly report: Promise<Report | undefined>
-  readonly exited: Promise<number | null>
-  readonly stderr: () => string
-}
-
-const spawn = (env: Record<string, string>): Child => {
-  const proc = ChildProcess.spawn(process.execPath, ["--import", "tsx", worker], {
-    cwd: packageRoot,
-    env: { ...process.env, ...env },
-    stdio: ["pipe", "pipe", "pipe"]
-  })
-  let stderr = ""
-  proc.stderr!.on("data", (chunk) => stderr += String(chunk))
-  const exited = new Promise<number | null>((resolve) => proc.once("exit", (code) => resolve(code)))
-  let ready!: () => void
-  let holding!: (at: number) => void
-  let report!: (report: Report | undefined) => void
-  const promises = {
-    ready: new Promise<void>((resolve) => ready = resolve),
-    holding: new Promise<number>((resolve) => holding = resolve),
-    report: new Promise<Report | undefined>((resolve) => report = resolve)
-  }
-  Readline.createInterface({ input: proc.stdout! }).on("line", (line) => {
-    if (line === "READY") ready()
-    else if (line === "HOLDING") holding(Date.now())
-    else if (line.startsWith("{")) report(JSON.parse(line))
-  })
-  void exited.then(() => report(undefined))
-  return { process: proc, ...promises, exited, stderr: () => stderr }
-}
-
-const within = <A>(promise: Promise<A>, millis: number, what: string): Promise<A> =>
-  Promise.race([
-    promise,
-    new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), millis))
-  ])
 
 interface StoreUnderTest {
   /** What children get in TOKENFX_XP_STORE. */

@@ -5,6 +5,7 @@
 import * as Expiry from "@tokenfx/core/Expiry"
 import * as Token from "@tokenfx/core/Token"
 import type * as TokenStore from "@tokenfx/core/TokenStore"
+import * as DateTime from "effect/DateTime"
 import type * as Deferred from "effect/Deferred"
 import type * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -121,6 +122,14 @@ export const clear = (state: KeyState): void => {
   state.stopped = undefined
 }
 
+// "Moments ago" for a token: the window, but never more than half its lifetime, so that short-lived
+// tokens a server retires early still get their one refresh each.
+const coalescing = (token: Token.Token, window: number): number => {
+  if (token.expiresAt === undefined) return window
+  const lifetime = DateTime.toEpochMillis(token.expiresAt) - DateTime.toEpochMillis(token.issuedAt)
+  return Math.min(window, Math.max(0, lifetime / 2))
+}
+
 /**
  * Marks exactly `token` as rejected. Answers whether retrying with the next token is worthwhile: yes
  * when the token was already replaced or its refresh is under way; no when a 401 already led to a
@@ -133,7 +142,7 @@ export const reject = (state: KeyState, token: Token.Token, now: number, window:
   // Replaced already, or rejected already with its refresh under way: retrying gets the new token.
   if (state.token !== undefined && !Token.sameAccessToken(state.token, token)) return true
   if (isRejected(state, token)) return true
-  if (now - state.invalidatedAt < window) return false
+  if (now - state.invalidatedAt < coalescing(token, window)) return false
   state.rejected = token
   state.invalidatedAt = now
   state.refreshAt = -Infinity

@@ -1,0 +1,58 @@
+/**
+ * Application instances as child processes (`fixtures/crossProcessWorker.ts` run with tsx), and the
+ * line protocol the cross-process tests speak with them.
+ */
+import * as ChildProcess from "node:child_process"
+import * as Readline from "node:readline"
+import * as Url from "node:url"
+
+const worker = Url.fileURLToPath(new URL("../fixtures/crossProcessWorker.ts", import.meta.url))
+const packageRoot = Url.fileURLToPath(new URL("../..", import.meta.url))
+
+export interface Report {
+  readonly gets: number
+  readonly failures: ReadonlyArray<string>
+  readonly distinctTokens: number
+  readonly maxGetMillis: number
+}
+
+export interface Child {
+  readonly process: ChildProcess.ChildProcess
+  readonly ready: Promise<void>
+  readonly holding: Promise<number>
+  readonly report: Promise<Report | undefined>
+  readonly exited: Promise<number | null>
+  readonly stderr: () => string
+}
+
+export const spawn = (env: Record<string, string>): Child => {
+  const proc = ChildProcess.spawn(process.execPath, ["--import", "tsx", worker], {
+    cwd: packageRoot,
+    env: { ...process.env, ...env },
+    stdio: ["pipe", "pipe", "pipe"]
+  })
+  let stderr = ""
+  proc.stderr.on("data", (chunk) => stderr += String(chunk))
+  const exited = new Promise<number | null>((resolve) => proc.once("exit", (code) => resolve(code)))
+  let ready: () => void = () => {}
+  let holding: (at: number) => void = () => {}
+  let report: (report: Report | undefined) => void = () => {}
+  const promises = {
+    ready: new Promise<void>((resolve) => ready = resolve),
+    holding: new Promise<number>((resolve) => holding = resolve),
+    report: new Promise<Report | undefined>((resolve) => report = resolve)
+  }
+  Readline.createInterface({ input: proc.stdout }).on("line", (line) => {
+    if (line === "READY") ready()
+    else if (line === "HOLDING") holding(Date.now())
+    else if (line.startsWith("{")) report(JSON.parse(line))
+  })
+  void exited.then(() => report(undefined))
+  return { process: proc, ...promises, exited, stderr: () => stderr }
+}
+
+export const within = <A>(promise: Promise<A>, millis: number, what: string): Promise<A> =>
+  Promise.race([
+    promise,
+    new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), millis))
+  ])
