@@ -1,7 +1,7 @@
 import * as Token from "@tokenfx/core/Token"
 import * as TokenStore from "@tokenfx/core/TokenStore"
-import { TokenEndpoint } from "@tokenfx/http/TokenEndpoint"
 import * as TokenManager from "@tokenfx/http/TokenManager"
+import * as TokenSource from "@tokenfx/http/TokenSource"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -9,36 +9,22 @@ import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Redacted from "effect/Redacted"
 import { afterAll, bench, describe } from "vitest"
 
-// A token endpoint that answers at once with a fresh one-hour token, so that only the manager is measured.
+// A source that answers at once with a fresh one-hour token, so that only the manager is measured.
 let refreshes = 0
-const unused = Effect.dieMessage("not used in the benchmark")
-const endpoint = TokenEndpoint.of({
-  refresh: (token) =>
-    Effect.map(Clock.currentTimeMillis, (now) => {
-      refreshes += 1
-      return Token.rotateAt(token, {
-        access_token: Redacted.make(`at-${refreshes}`),
-        refresh_token: Redacted.make(`rt-${refreshes}`),
-        expires_in: 3600
-      }, now)
-    }),
-  clientCredentials: () => unused,
-  revoke: () => unused,
-  authorizationUrl: () => unused,
-  exchangeCode: () => unused,
-  authorizationCode: () => unused,
-  deviceAuthorization: () => unused,
-  pollDeviceToken: () => unused,
-  grant: () => unused,
-  tokenExchange: () => unused,
-  jwtBearer: () => unused,
-  introspect: () => unused
-})
+const source = TokenSource.make(() =>
+  Effect.map(Clock.currentTimeMillis, (now) => {
+    refreshes += 1
+    return Token.make({
+      access_token: Redacted.make(`at-${refreshes}`),
+      refresh_token: Redacted.make(`rt-${refreshes}`),
+      expires_in: 3600
+    }, now)
+  }), { requiresRefreshToken: false })
 
 const runtime = ManagedRuntime.make(
-  TokenManager.layer().pipe(
+  TokenManager.layerWithSource().pipe(
     Layer.provide(TokenStore.layerMemory),
-    Layer.provide(Layer.succeed(TokenEndpoint, endpoint))
+    Layer.provide(Layer.succeed(TokenSource.TokenSource, source))
   )
 )
 afterAll(() => runtime.dispose())

@@ -262,6 +262,9 @@ export const makeWithSource: (
     const idleMillis = Math.max(1_000, millis(options?.idleTimeToLive, Duration.minutes(10)))
     const invalidationWindow = millis(options?.invalidationWindow, Duration.seconds(30))
 
+    // The clock of the context the manager is made in (a TestClock in tests): read directly, so that
+    // the hot path looks up no service and allocates nothing but the suspension.
+    const clock = yield* Effect.clock
     const pubsub = yield* PubSub.sliding<TokenManagerEvent.Event>(
       Math.floor(number.finiteOr(options?.eventCapacity, 1024, 1))
     )
@@ -295,6 +298,7 @@ export const makeWithSource: (
     }
 
     const protocol = refreshModule.make({
+      clock,
       store,
       source,
       lease: leaseModule.make({ store, owner: globalThis.crypto.randomUUID(), ttl: leaseTtl, wait: leaseWait }),
@@ -324,7 +328,7 @@ export const makeWithSource: (
     }
 
     const get = (key: string): Effect.Effect<Token.Token, GetError> =>
-      Effect.clockWith((clock): Effect.Effect<Token.Token, GetError> => {
+      Effect.suspend((): Effect.Effect<Token.Token, GetError> => {
         const now = clock.unsafeCurrentTimeMillis()
         const state = states.get(key)
         if (state !== undefined) {
@@ -344,12 +348,10 @@ export const makeWithSource: (
       }).pipe(Effect.withSpan("TokenManager.set", { attributes: { "tokenfx.key": key } }))
 
     const invalidate = (key: string, token: Token.Token): Effect.Effect<boolean> =>
-      Effect.clockWith((clock) =>
-        Effect.sync(() => {
-          const now = clock.unsafeCurrentTimeMillis()
-          return keyState.reject(stateFor(key, now), token, now, invalidationWindow)
-        })
-      )
+      Effect.sync(() => {
+        const now = clock.unsafeCurrentTimeMillis()
+        return keyState.reject(stateFor(key, now), token, now, invalidationWindow)
+      })
 
     const revoke = (key: string): Effect.Effect<Revocation, TokenStore.StoreError> =>
       Effect.gen(function*() {

@@ -79,6 +79,16 @@ describe("TokenManager", () => {
         assert.strictEqual(access(stored.token), "at-alice-2")
       }))
 
+    it.scoped("one get effect, run again later, decides afresh each time", () =>
+      Effect.gen(function*() {
+        const { manager, server } = yield* setup()
+        yield* manager.set("alice", yield* server.login("alice"))
+        const get = manager.get("alice")
+        assert.strictEqual(access(yield* get), "at-alice-1")
+        yield* TestClock.adjust("54 seconds")
+        assert.strictEqual(access(yield* get), "at-alice-2")
+      }))
+
     it.scoped("honours a custom policy", () =>
       Effect.gen(function*() {
         const { manager, server } = yield* setup({ policy: Expiry.policy({ fraction: 0.5 }) })

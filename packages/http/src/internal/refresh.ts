@@ -29,6 +29,7 @@ type KeyState = keyState.KeyState
 
 /** @internal */
 export interface Env {
+  readonly clock: Clock.Clock
   readonly store: TokenStore.TokenStore["Type"]
   readonly source: TokenSource.TokenSource["Type"]
   readonly lease: lease.Lease
@@ -350,9 +351,9 @@ export const make = (env: Env): Refresh => {
     })).pipe(Effect.flatMap(Deferred.await))
 
   const join = (state: KeyState, lead: number, root: boolean): Effect.Effect<Token.Token, GetError> =>
-    Effect.clockWith((clock): Effect.Effect<Token.Token, GetError> => {
+    Effect.suspend((): Effect.Effect<Token.Token, GetError> => {
       if (state.flight !== undefined) return Deferred.await(state.flight)
-      const decision = keyState.decide(state, clock.unsafeCurrentTimeMillis(), lead)
+      const decision = keyState.decide(state, env.clock.unsafeCurrentTimeMillis(), lead)
       switch (decision._tag) {
         case "Serve":
           return decision.result

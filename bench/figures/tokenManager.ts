@@ -1,0 +1,162 @@
+/**
+ * TokenManager figures that a vitest bench cannot give: memory per key (with background refresh, at
+ * 100,000 keys), the cost per waiter in a 10,000-caller herd, and a cached `get` at 1,000 and 100,000
+ * keys. Run with `pnpm bench` (which passes --expose-gc); results go to bench/results/.
+ *
+ * Medians of several rounds, in one process; the machine, Node version and date are recorded beside.
+ */
+import * as Token from "@tokenfx/core/Token"
+import * as TokenStore from "@tokenfx/core/TokenStore"
+import * as TokenManager from "@tokenfx/http/TokenManager"
+import * as TokenSource from "@tokenfx/http/TokenSource"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as ManagedRuntime from "effect/ManagedRuntime"
+import * as Redacted from "effect/Redacted"
+import * as Fs from "node:fs"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import * as Url from "node:url"
+
+const gc = (globalThis as { gc?: () => void }).gc
+if (gc === undefined) throw new Error("run with node --expose-gc")
+
+let issued = 0
+// Answers at once with a fresh one-hour token, so that only the manager is measured.
+const source = TokenSource.make(() =>
+  Effect.map(Clock.currentTimeMillis, (now) => {
+    issued++
+    return Token.make({
+      access_token: Redacted.make(`at-${issued}`),
+      refresh_token: Redacted.make(`rt-${issued}`),
+      expires_in: 3600
+    }, now)
+  }), { requiresRefreshToken: false })
+
+const runtimeFor = (options: TokenManager.Options) =>
+  ManagedRuntime.make(
+    TokenManager.layerWithSource(options).pipe(
+      Layer.provide(TokenStore.layerMemory),
+      Layer.provide(Layer.succeed(TokenSource.TokenSource, source))
+    )
+  )
+
+const median = (values: ReadonlyArray<number>) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!
+
+const heap = () => {
+  gc()
+  gc()
+  return process.memoryUsage().heapUsed
+}
+
+const tokenFor = (i: number, now: number) =>
+  Token.make({
+    access_token: Redacted.make(`at-user-${i}`),
+    refresh_token: Redacted.make(`rt-user-${i}`),
+    expires_in: 3600
+  }, now)
+
+// Bytes per key held by a manager (and its memory store) with `keys` keys, tokens included.
+const memoryPerKey = async (keys: number, background: boolean) => {
+  const before = heap()
+  const runtime = runtimeFor({ backgroundRefresh: background })
+  const manager = await runtime.runPromise(TokenManager.TokenManager)
+  const now = Date.now()
+  await runtime.runPromise(Effect.gen(function*() {
+    for (let i = 0; i < keys; i++) yield* manager.set(`user-${i}`, tokenFor(i, now))
+    for (let i = 0; i < keys; i++) yield* manager.get(`user-${i}`)
+  }))
+  const after = heap()
+  await runtime.dispose()
+  return (after - before) / keys
+}
+
+// Nanoseconds per cached `get` inside a fiber, cycling through `keys` keys.
+const cachedGet = async (keys: number) => {
+  const runtime = runtimeFor({})
+  const manager = await runtime.runPromise(TokenManager.TokenManager)
+  const now = Date.now()
+  const names = Array.from({ length: keys }, (_, i) => `user-${i}`)
+  await runtime.runPromise(Effect.forEach(names, (name, i) => manager.set(name, tokenFor(i, now)), { discard: true }))
+  const calls = 1_000_000
+  const loop = Effect.gen(function*() {
+    for (let i = 0; i < calls; i++) yield* manager.get(names[i % keys]!)
+  })
+  const rounds: Array<number> = []
+  for (let round = 0; round < 7; round++) {
+    const start = process.hrtime.bigint()
+    runtime.runSync(loop)
+    rounds.push(Number(process.hrtime.bigint() - start) / calls)
+  }
+  await runtime.dispose()
+  return median(rounds)
+}
+
+// Microseconds per waiter: 10,000 concurrent gets of a key whose token is due, one refresh for all.
+const herd = async (callers: number) => {
+  const runtime = runtimeFor({})
+  const manager = await runtime.runPromise(TokenManager.TokenManager)
+  const rounds: Array<number> = []
+  for (let round = 0; round < 7; round++) {
+    const key = `herd-${round}`
+    const due = Token.make({
+      access_token: Redacted.make("at-due"),
+      refresh_token: Redacted.make("rt-due"),
+      expires_in: 3600
+    }, Date.now() - 3_540_000)
+    await runtime.runPromise(manager.set(key, due))
+    const before = issued
+    const start = process.hrtime.bigint()
+    await runtime.runPromise(
+      Effect.forEach(Array.from({ length: callers }), () => manager.get(key), {
+        concurrency: "unbounded",
+        discard: true
+      })
+    )
+    rounds.push(Number(process.hrtime.bigint() - start) / 1_000 / callers)
+    if (issued - before !== 1) throw new Error(`expected one refresh, got ${issued - before}`)
+  }
+  await runtime.dispose()
+  return median(rounds)
+}
+
+const results = {
+  machine: `${Os.cpus()[0]?.model ?? "unknown"} x${Os.cpus().length}, ${Math.round(Os.totalmem() / 2 ** 30)} GiB`,
+  node: process.version,
+  date: new Date().toISOString().slice(0, 10),
+  figures: {
+    "cached get in a fiber, 1,000 keys (ns)": await cachedGet(1_000),
+    "cached get in a fiber, 100,000 keys (ns)": await cachedGet(100_000),
+    "per waiter, 10,000-caller herd (µs)": await herd(10_000),
+    "bytes per key, 100,000 keys, no background refresh": await memoryPerKey(100_000, false),
+    "bytes per key, 100,000 keys, background refresh": await memoryPerKey(100_000, true)
+  },
+  goals: {
+    "cached get in a fiber, 1,000 keys (ns)": 250,
+    "cached get in a fiber, 100,000 keys (ns)": 250,
+    "per waiter, 10,000-caller herd (µs)": 20,
+    "bytes per key, 100,000 keys, no background refresh": 2048,
+    "bytes per key, 100,000 keys, background refresh": 2048
+  }
+}
+
+const rows = Object.entries(results.figures).map(([name, value]) => {
+  const goal = results.goals[name as keyof typeof results.goals]
+  return `| ${name} | ${value.toFixed(name.includes("µs") ? 1 : 0)} | ≤ ${goal} | ${value <= goal ? "met" : "missed"} |`
+})
+const markdown = [
+  `# TokenManager figures`,
+  ``,
+  `${results.machine}; Node ${results.node}; ${results.date}. Medians of 7 rounds; memory includes the tokens and the memory store.`,
+  ``,
+  `| figure | value | goal | |`,
+  `| --- | --- | --- | --- |`,
+  ...rows,
+  ``
+].join("\n")
+const dir = Path.join(Path.dirname(Url.fileURLToPath(import.meta.url)), "..", "results")
+Fs.mkdirSync(dir, { recursive: true })
+Fs.writeFileSync(Path.join(dir, "token-manager.json"), JSON.stringify(results, null, 2) + "\n")
+Fs.writeFileSync(Path.join(dir, "token-manager.md"), markdown)
+process.stdout.write(markdown)
