@@ -4,9 +4,7 @@
  * (single flight, and across processes that share a store, one lease holder whose lease outlives its
  * refresh), rotated refresh tokens are written back by compare-and-set and never lost to a failed
  * write, a token that is still valid survives a failed refresh, and nothing is retried without bound.
- *
- * The refresh protocol lives in `internal/refresh.ts`, per-key state in `internal/keyState.ts`, the
- * background scheduler in `internal/scheduler.ts`; where new tokens come from is a `TokenSource`.
+ * Where new tokens come from is a `TokenSource`.
  *
  * @since 0.1.0
  */
@@ -34,24 +32,6 @@ import * as TokenEndpoint from "./TokenEndpoint.js"
 import type * as TokenManagerError from "./TokenManagerError.js"
 import * as TokenManagerEvent from "./TokenManagerEvent.js"
 import * as TokenSource from "./TokenSource.js"
-
-export {
-  /**
-   * @since 0.1.0
-   * @category errors
-   */
-  LeaseLost,
-  /**
-   * @since 0.1.0
-   * @category errors
-   */
-  LeaseTimeout,
-  /**
-   * @since 0.1.0
-   * @category errors
-   */
-  RefreshTimeout
-} from "./TokenManagerError.js"
 
 export {
   /**
@@ -93,20 +73,6 @@ export {
    */
   refreshToken
 } from "./TokenSource.js"
-
-/**
- * Which grant renews tokens (see `TokenSource`).
- *
- * @since 0.1.0
- * @category models
- */
-export type Source = TokenSource.Grant
-
-/**
- * @since 0.1.0
- * @category models
- */
-export type SourceRequest = TokenSource.Request
 
 /**
  * @since 0.1.0
@@ -151,7 +117,7 @@ export const Revocation = Data.taggedEnum<Revocation>()
  */
 export interface Options {
   /** Where new tokens come from, when the manager is built over a `TokenEndpoint`. Default: {@link refreshToken}. */
-  readonly source?: Source | undefined
+  readonly source?: TokenSource.Grant | undefined
   /** When a token enters its refresh window. Default: `Expiry.defaultPolicy`. */
   readonly policy?: Expiry.Policy | undefined
   /**
@@ -169,10 +135,7 @@ export interface Options {
    * refresh runs, so a crashed holder's lease lapses after at most this long. Default: 30 seconds.
    */
   readonly leaseTtl?: Duration.DurationInput | undefined
-  /**
-   * How long a caller with no valid token waits for another holder's lease before failing with
-   * `LeaseTimeout`. Default: `leaseTtl` plus 2 seconds, so that a crashed holder's lease lapses first.
-   */
+  /** How long a caller with no valid token waits for another holder's lease (`LeaseTimeout`). Default: `leaseTtl` + 2 s. */
   readonly leaseWait?: Duration.DurationInput | undefined
   /**
    * The whole refresh (lease held: the token endpoint's attempts, timeouts and `Retry-After` waits, and

@@ -88,9 +88,7 @@ export * as TokenEndpoint from "./TokenEndpoint.js"
  * (single flight, and across processes that share a store, one lease holder whose lease outlives its
  * refresh), rotated refresh tokens are written back by compare-and-set and never lost to a failed
  * write, a token that is still valid survives a failed refresh, and nothing is retried without bound.
- *
- * The refresh protocol lives in `internal/refresh.ts`, per-key state in `internal/keyState.ts`, the
- * background scheduler in `internal/scheduler.ts`; where new tokens come from is a `TokenSource`.
+ * Where new tokens come from is a `TokenSource`.
  *
  * @since 0.1.0
  */
