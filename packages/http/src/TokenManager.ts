@@ -177,8 +177,8 @@ export class TokenManager extends Context.Tag("@tokenfx/http/TokenManager")<Toke
   readonly set: (key: string, token: Token.Token) => Effect.Effect<void, TokenStore.StoreError>
   /**
    * Marks exactly this token as rejected (a 401). Answers whether retrying the request is worthwhile:
-   * `true` when the next `get` refreshes or the token was already replaced, `false` when a 401 already
-   * led to a refresh of this key within `invalidationWindow` (the resource rejects fresh tokens too).
+   * `true` when the next `get` refreshes or the token was already replaced, `false` when the token came
+   * from a 401-triggered refresh within `invalidationWindow` (the resource rejects fresh tokens too).
    */
   readonly invalidate: (key: string, token: Token.Token) => Effect.Effect<boolean>
   /**
@@ -277,7 +277,8 @@ export const makeWithSource: (
       maxRetryAfter: millis(options?.maxRetryAfter, Duration.minutes(5)),
       peekInterval: 1_000,
       stopAfter: Math.floor(number.finiteOr(options?.stopAfter, 3, 1)),
-      busyRetry: 1_000
+      busyRetry: 1_000,
+      invalidationWindow
     })
 
     const stateFor = (key: string, now: number): keyState.KeyState => {
@@ -313,7 +314,7 @@ export const makeWithSource: (
     const invalidate = (key: string, token: Token.Token): Effect.Effect<boolean> =>
       Effect.sync(() => {
         const now = clock.unsafeCurrentTimeMillis()
-        return keyState.reject(stateFor(key, now), token, now, invalidationWindow)
+        return keyState.reject(stateFor(key, now), token, now)
       })
 
     const revoke = (key: string): Effect.Effect<Revocation, TokenStore.StoreError> =>

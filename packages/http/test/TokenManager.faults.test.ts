@@ -191,7 +191,8 @@ describe("TokenManager under faults", () => {
       // A keeps serving the rotated token from memory.
       assert.isTrue(Token.sameAccessToken(yield* a.manager.get("alice"), rotated))
       state.down = false
-      yield* TestClock.adjust("30 seconds")
+      // The write is retried at most every 30 s (jittered by up to 20%).
+      yield* TestClock.adjust("40 seconds")
       assert.includeMembers(yield* tags(a.events), ["StoreWriteRecovered"])
       const stored = Option.getOrThrow(yield* store.get("alice"))
       assert.isTrue(Token.sameRefreshToken(stored.token, rotated))

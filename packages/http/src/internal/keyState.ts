@@ -25,8 +25,9 @@ export interface KeyState {
   result: Effect.Effect<Token.Token> | undefined
   /** The one notion of "rejected": the access token a resource answered 401 to. Never served again. */
   rejected: Token.Token | undefined
-  /** When the last 401 led to a refresh, for coalescing. */
-  invalidatedAt: number
+  /** The token a 401-triggered refresh produced, and until when a 401 on it is answered without another. */
+  replacement: Token.Token | undefined
+  replacementUntil: number
   /** The refresh (or store read) in flight, awaited by every caller of the key. */
   flight: Deferred.Deferred<Token.Token, GetError> | undefined
   /** A refreshed token whose write to the store is still being retried. */
@@ -64,7 +65,8 @@ export const make = (key: string, now: number): KeyState => ({
   expiredAt: -Infinity,
   result: undefined,
   rejected: undefined,
-  invalidatedAt: -Infinity,
+  replacement: undefined,
+  replacementUntil: -Infinity,
   flight: undefined,
   persisting: undefined,
   failures: 0,
@@ -122,31 +124,45 @@ export const clear = (state: KeyState): void => {
   state.stopped = undefined
 }
 
-// "Moments ago" for a token: the window, but never more than half its lifetime, so that short-lived
-// tokens a server retires early still get their one refresh each.
+// "Moments ago" for a token: the window, but never more than a quarter of its lifetime, so that
+// short-lived tokens a server retires early (whole-second lifetimes lose up to a second) still get
+// their one refresh each.
 const coalescing = (token: Token.Token, window: number): number => {
   if (token.expiresAt === undefined) return window
   const lifetime = DateTime.toEpochMillis(token.expiresAt) - DateTime.toEpochMillis(token.issuedAt)
-  return Math.min(window, Math.max(0, lifetime / 2))
+  return Math.min(window, Math.max(0, lifetime / 4))
 }
 
 /**
  * Marks exactly `token` as rejected. Answers whether retrying with the next token is worthwhile: yes
- * when the token was already replaced or its refresh is under way; no when a 401 already led to a
- * refresh within `window` (the resource rejects fresh tokens too, and refreshing again would only
- * rotate the grant for nothing).
+ * when the token was already replaced or its refresh is under way; no when `token` itself came from a
+ * 401-triggered refresh moments ago (the resource rejects fresh tokens too, and refreshing again would
+ * only rotate the grant for nothing).
  *
  * @internal
  */
-export const reject = (state: KeyState, token: Token.Token, now: number, window: number): boolean => {
+export const reject = (state: KeyState, token: Token.Token, now: number): boolean => {
   // Replaced already, or rejected already with its refresh under way: retrying gets the new token.
   if (state.token !== undefined && !Token.sameAccessToken(state.token, token)) return true
   if (isRejected(state, token)) return true
-  if (now - state.invalidatedAt < coalescing(token, window)) return false
+  const replacement = state.replacement
+  if (replacement !== undefined && Token.sameAccessToken(token, replacement) && now < state.replacementUntil) {
+    return false
+  }
   state.rejected = token
-  state.invalidatedAt = now
   state.refreshAt = -Infinity
   return true
+}
+
+/**
+ * Records that `token` was just obtained by a refresh a 401 triggered: a 401 on it within the window
+ * (at most a quarter of its lifetime) is answered without another refresh.
+ *
+ * @internal
+ */
+export const replaced = (state: KeyState, token: Token.Token, now: number, window: number): void => {
+  state.replacement = token
+  state.replacementUntil = now + coalescing(token, window)
 }
 
 /** @internal */

@@ -48,6 +48,8 @@ export interface Env {
   readonly stopAfter: number
   /** How soon to look again when the lease is busy and the held token is still valid. */
   readonly busyRetry: number
+  /** How long a token from a 401-triggered refresh is not refreshed again for a 401. */
+  readonly invalidationWindow: number
 }
 
 /** @internal */
@@ -123,7 +125,9 @@ export const make = (env: Env): Refresh => {
     entry: TokenStore.Entry
   ) =>
     Effect.gen(function*() {
+      const forRejection = state.rejected !== undefined
       yield* install(state, entry)
+      if (forRejection) keyState.replaced(state, token, yield* Clock.currentTimeMillis, env.invalidationWindow)
       yield* Metric.increment(refreshes)
       yield* env.publish(Event.Refreshed({ key: state.key, version: entry.version, expiresAt: token.expiresAt }))
       if (current !== undefined && token.refreshToken !== undefined && !Token.sameRefreshToken(current.token, token)) {
