@@ -133,7 +133,9 @@ const faults = (storeUnderTest: StoreUnderTest, work: string) =>
       Fs.writeFileSync(flag, "")
       await sleep(1_500)
       Fs.rmSync(flag, { force: true })
-      return within(Promise.all(children.map((child) => child.report)), 30_000, "the reports")
+      return within(Promise.all(children.map((child) => child.report)), 30_000, "the reports").catch((e) => {
+        throw new Error(`${e.message}\n${children.map((child) => child.stderr().slice(-2_000)).join("\n")}`)
+      })
     })
 
     const after = yield* server.stats

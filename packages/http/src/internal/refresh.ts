@@ -303,7 +303,14 @@ export const make = (env: Env): Refresh => {
     Effect.gen(function*() {
       // A write still being retried holds the lease and the newest token: wait for it first.
       const persisting = state.persisting
-      if (persisting !== undefined) yield* Deferred.await(persisting)
+      if (persisting !== undefined) {
+        yield* Deferred.await(persisting).pipe(
+          Effect.timeoutFail({
+            duration: env.refreshTimeout,
+            onTimeout: () => new RefreshTimeout({ key: state.key, timeout: env.refreshTimeout })
+          })
+        )
+      }
       if (state.token === undefined) {
         const entry = yield* store.get(state.key)
         if (Option.isSome(entry)) {
