@@ -65,8 +65,11 @@ export const make = (options: Options): Lease => {
       return yield* new Busy()
     }).pipe(
       Effect.retry({ schedule: waiting, while: (error) => error instanceof Busy }),
-      Effect.catchIf((error) => error instanceof Busy, () => new LeaseTimeout({ key, timeout: options.wait }))
-    ) as Effect.Effect<Option.Option<TokenStore.Entry>, LeaseTimeout | TokenStore.StoreError | E>
+      Effect.catchIf(
+        (error): error is Busy => error instanceof Busy,
+        () => new LeaseTimeout({ key, timeout: options.wait })
+      )
+    )
 
   const check = (key: string) =>
     Effect.flatMap(store.renewLease(key, owner, ttl), (held) => held ? Effect.void : new LeaseLost({ key }))

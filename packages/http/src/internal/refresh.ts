@@ -228,13 +228,14 @@ export const make = (env: Env): Refresh => {
       const fresh = freshIn(state, lead)
       const now = yield* Clock.currentTimeMillis
       // With a valid token in hand nobody waits for a busy lease: serve it and look again soon.
-      if (keyState.isValid(state, now)) {
+      const held = state.token
+      if (held !== undefined && keyState.isValid(state, now)) {
         if (!(yield* lease.tryAcquire(state.key))) {
           const sibling = yield* Effect.flatMap(store.get(state.key), fresh)
           if (Option.isSome(sibling)) return yield* adopt(state, sibling.value)
           keyState.defer(state, now + env.busyRetry)
           yield* env.changed(state)
-          return state.token!
+          return held
         }
       } else {
         const adopted = yield* lease.acquire(state.key, Effect.flatMap(store.get(state.key), fresh))
