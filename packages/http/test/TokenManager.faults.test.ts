@@ -54,6 +54,15 @@ const instance = (
     return { manager, events, endpoint }
   })
 
+// One instance holding alice's first token.
+const withAlice = Effect.gen(function*() {
+  const server = yield* AuthorizationServer.AuthorizationServer
+  const store = yield* TokenStore.makeMemory
+  const a = yield* instance(server, store)
+  yield* a.manager.set("alice", yield* server.issueToken())
+  return { a, server, store }
+})
+
 const tags = (queue: Queue.Dequeue<TokenManager.Event>) =>
   Effect.map(Queue.takeAll(queue), (events) => Chunk.toReadonlyArray(events).map((event) => event._tag))
 
@@ -204,10 +213,7 @@ describe("TokenManager under faults", () => {
 
   it.scoped("4. a dead refresh token answered with HTTP 200 (GitHub) is ReconnectRequired, once", () =>
     Effect.gen(function*() {
-      const server = yield* AuthorizationServer.AuthorizationServer
-      const store = yield* TokenStore.makeMemory
-      const a = yield* instance(server, store)
-      yield* a.manager.set("alice", yield* server.issueToken())
+      const { a, server } = yield* withAlice
       yield* TestClock.adjust("1 hour")
       // https://docs.github.com/en/apps/oauth-apps/maintaining-oauth-apps/troubleshooting-oauth-app-access-token-request-errors
       yield* server.failNext(10, {
@@ -226,10 +232,7 @@ describe("TokenManager under faults", () => {
 
   it.scoped("4b. failures retrying cannot fix stop after a small bound, with a typed error", () =>
     Effect.gen(function*() {
-      const server = yield* AuthorizationServer.AuthorizationServer
-      const store = yield* TokenStore.makeMemory
-      const a = yield* instance(server, store)
-      yield* a.manager.set("alice", yield* server.issueToken())
+      const { a, server } = yield* withAlice
       yield* TestClock.adjust("1 hour")
       // A proxy answers every request with a 200 HTML page.
       yield* server.failNext(1_000, { status: 200, body: "<html>maintenance</html>" })
@@ -249,10 +252,7 @@ describe("TokenManager under faults", () => {
 
   it.scoped("5. a resource that always answers 401: one refresh, not one per call", () =>
     Effect.gen(function*() {
-      const server = yield* AuthorizationServer.AuthorizationServer
-      const store = yield* TokenStore.makeMemory
-      const a = yield* instance(server, store)
-      yield* a.manager.set("alice", yield* server.issueToken())
+      const { a, server } = yield* withAlice
       yield* server.failNext(1_000, {
         endpoint: "resource",
         status: 401,
@@ -340,10 +340,7 @@ describe("TokenManager under faults", () => {
 
   it.scoped("9. the waiters of a refresh take no span of their own", () =>
     Effect.gen(function*() {
-      const server = yield* AuthorizationServer.AuthorizationServer
-      const store = yield* TokenStore.makeMemory
-      const a = yield* instance(server, store)
-      yield* a.manager.set("alice", yield* server.issueToken())
+      const { a } = yield* withAlice
       yield* TestClock.adjust("1 hour")
       const spans: Array<string> = []
       const native = yield* Effect.tracer

@@ -8,8 +8,7 @@
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
 import { afterAll, assert, layer } from "@effect/vitest"
-import * as TokenStore from "@tokenfx/core/TokenStore"
-import * as TokenEndpoint from "@tokenfx/http/TokenEndpoint"
+import type * as TokenStore from "@tokenfx/core/TokenStore"
 import * as FileTokenStore from "@tokenfx/storage/FileTokenStore"
 import * as SqlTokenStore from "@tokenfx/storage/SqlTokenStore"
 import * as OidcProvider from "@tokenfx/testing/OidcProvider"
@@ -22,6 +21,7 @@ import * as Os from "node:os"
 import * as Path from "node:path"
 import { spawn, within } from "./utils/children.js"
 import * as Layers from "./utils/layers.js"
+import { login } from "./utils/login.js"
 import * as Postgres from "./utils/postgres.js"
 
 const processes = 4
@@ -43,22 +43,8 @@ const count = (record: Readonly<Record<string, number>>, name: string) => record
 
 const scenario = (storeUnderTest: StoreUnderTest) =>
   Effect.gen(function*() {
-    const server = yield* OidcProvider.OidcProvider
-    const store = yield* TokenStore.TokenStore
-    const client = server.clients.basic
-    const endpoint = yield* TokenEndpoint.make({
-      issuer: server.issuer,
-      tokenEndpoint: server.tokenEndpoint,
-      authorizationEndpoint: server.authorizationEndpoint,
-      clientId: client.clientId,
-      clientSecret: client.clientSecret
-    })
     // One login; the children find its token (and its refresh token) in the shared store.
-    const request = yield* endpoint.authorizationUrl({
-      redirectUri: server.redirectUri,
-      scope: ["openid", "offline_access", "api:read"]
-    })
-    const initial = yield* store.set(key, yield* endpoint.exchangeCode(request, yield* server.authorize(request.url)))
+    const { client, initial, server, store } = yield* login(key)
     const before = yield* server.stats
 
     const env = {

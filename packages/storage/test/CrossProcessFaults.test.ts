@@ -12,8 +12,7 @@
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
 import { afterAll, assert, layer } from "@effect/vitest"
-import * as TokenStore from "@tokenfx/core/TokenStore"
-import * as TokenEndpoint from "@tokenfx/http/TokenEndpoint"
+import type * as TokenStore from "@tokenfx/core/TokenStore"
 import * as FileTokenStore from "@tokenfx/storage/FileTokenStore"
 import * as SqlTokenStore from "@tokenfx/storage/SqlTokenStore"
 import * as FaultProxy from "@tokenfx/testing/FaultProxy"
@@ -27,6 +26,7 @@ import * as Os from "node:os"
 import * as Path from "node:path"
 import { spawn, within } from "./utils/children.js"
 import * as Layers from "./utils/layers.js"
+import { login } from "./utils/login.js"
 import * as Postgres from "./utils/postgres.js"
 
 const processes = 4
@@ -39,25 +39,6 @@ const transient = new Set(["TemporarilyUnavailable", "LeaseTimeout", "TransportE
 
 const count = (record: Readonly<Record<string, number>>, name: string) => record[name] ?? 0
 const sleep = (millis: number) => new Promise((resolve) => setTimeout(resolve, millis))
-
-const login = Effect.gen(function*() {
-  const server = yield* OidcProvider.OidcProvider
-  const store = yield* TokenStore.TokenStore
-  const client = server.clients.basic
-  const endpoint = yield* TokenEndpoint.make({
-    issuer: server.issuer,
-    tokenEndpoint: server.tokenEndpoint,
-    authorizationEndpoint: server.authorizationEndpoint,
-    clientId: client.clientId,
-    clientSecret: client.clientSecret
-  })
-  const request = yield* endpoint.authorizationUrl({
-    redirectUri: server.redirectUri,
-    scope: ["openid", "offline_access", "api:read"]
-  })
-  const initial = yield* store.set(key, yield* endpoint.exchangeCode(request, yield* server.authorize(request.url)))
-  return { server, store, initial, client }
-})
 
 const childEnv = (
   spec: string,
@@ -85,7 +66,7 @@ interface StoreUnderTest {
 
 const faults = (storeUnderTest: StoreUnderTest, work: string) =>
   Effect.gen(function*() {
-    const { client, initial, server, store } = yield* login
+    const { client, initial, server, store } = yield* login(key)
     const proxy = yield* FaultProxy.make(new URL(server.tokenEndpoint).origin)
     const tokenPath = new URL(server.tokenEndpoint).pathname
     const flag = Path.join(work, `write-fault-${storeUnderTest.spec.split(":")[0]}`)
@@ -169,7 +150,7 @@ const faults = (storeUnderTest: StoreUnderTest, work: string) =>
 // ReconnectRequired with the token removed: once, with no loop and no further call to the server.
 const crash = (storeUnderTest: StoreUnderTest, work: string) =>
   Effect.gen(function*() {
-    const { client, server, store } = yield* login
+    const { client, server, store } = yield* login(key)
     const before = yield* server.stats
     const env = childEnv(
       storeUnderTest.spec,
