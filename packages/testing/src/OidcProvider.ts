@@ -109,6 +109,11 @@ export interface OidcServer {
     readonly post: Client
     /** Public (`none`, PKCE required): authorization_code, refresh_token, device_code. */
     readonly public: Client
+    /**
+     * A public native app (RFC 8252): like `public`, its redirect URI `http://127.0.0.1/callback` on
+     * any port, as a loopback redirect listener chooses.
+     */
+    readonly native: Client
   }
   readonly stats: Effect.Effect<Stats>
   /**
@@ -126,6 +131,12 @@ export interface OidcServer {
   readonly denyDevice: (userCode: string) => Effect.Effect<void>
   /** Revokes every grant of an account server-side (as an admin would), so its refresh tokens stop working. */
   readonly revokeGrants: (accountId?: string) => Effect.Effect<void>
+  /**
+   * Forgets the access tokens of an account, leaving its grants and refresh tokens alone, as a server
+   * that lost its token cache or rotated its keys would: the resource answers 401 to them, and a
+   * refresh gets new ones.
+   */
+  readonly invalidateAccessTokens: (accountId?: string) => Effect.Effect<void>
 }
 
 /**
@@ -295,6 +306,13 @@ export const make = (options: Options = {}): Effect.Effect<OidcServer, never, Sc
         }
       }).pipe(Effect.withSpan("OidcProvider.revokeGrants"))
 
+    const invalidateAccessTokens = (accountId = defaultAccount) =>
+      Effect.sync(() => {
+        for (const [key, payload] of store) {
+          if (key.startsWith("AccessToken:") && payload.accountId === accountId) store.delete(key)
+        }
+      }).pipe(Effect.withSpan("OidcProvider.invalidateAccessTokens"))
+
     return {
       issuer,
       tokenEndpoint: `${issuer}${routes.token}`,
@@ -307,7 +325,8 @@ export const make = (options: Options = {}): Effect.Effect<OidcServer, never, Sc
       clients: {
         basic: { clientId: "tokenfx-basic", clientSecret: Redacted.make(secrets.basic) },
         post: { clientId: "tokenfx-post", clientSecret: Redacted.make(secrets.post) },
-        public: { clientId: "tokenfx-public", clientSecret: undefined }
+        public: { clientId: "tokenfx-public", clientSecret: undefined },
+        native: { clientId: "tokenfx-native", clientSecret: undefined }
       },
       stats: Effect.sync((): Stats => ({
         tokenRequests: { ...stats.tokenRequests },
@@ -319,7 +338,8 @@ export const make = (options: Options = {}): Effect.Effect<OidcServer, never, Sc
       authorize,
       approveDevice,
       denyDevice,
-      revokeGrants
+      revokeGrants,
+      invalidateAccessTokens
     } satisfies OidcServer
   })
 
@@ -375,6 +395,15 @@ const configuration = (input: {
         token_endpoint_auth_method: "none",
         grant_types: publicGrants,
         redirect_uris: [redirectUri],
+        response_types: ["code"],
+        scope: scopes.join(" ")
+      },
+      {
+        client_id: "tokenfx-native",
+        application_type: "native",
+        token_endpoint_auth_method: "none",
+        grant_types: publicGrants,
+        redirect_uris: ["http://127.0.0.1/callback"],
         response_types: ["code"],
         scope: scopes.join(" ")
       }
