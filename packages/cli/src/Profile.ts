@@ -1,0 +1,212 @@
+/**
+ * Profiles: which authorization server and client each named login uses, kept in
+ * `<config dir>/tokenfx/config.json` (the config dir is `$TOKENFX_CONFIG_DIR`, else
+ * `$XDG_CONFIG_HOME/tokenfx`, else `~/.config/tokenfx`). Tokens are not in this file: they live in the
+ * token store beside it (`tokens/`, 0600 files in a 0700 directory).
+ *
+ * @since 0.1.0
+ */
+import * as FileSystem from "@effect/platform/FileSystem"
+import * as Path from "@effect/platform/Path"
+import * as Config from "effect/Config"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Option from "effect/Option"
+import * as ParseResult from "effect/ParseResult"
+import * as Schema from "effect/Schema"
+import * as CliError from "./CliError.js"
+
+/**
+ * One profile: the server's endpoints (discovered at login and kept, so that `tokenfx token` needs no
+ * network while the token is fresh) and the client.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export class Profile extends Schema.Class<Profile>("@tokenfx/cli/Profile")({
+  issuer: Schema.optional(Schema.String),
+  clientId: Schema.NonEmptyString,
+  scope: Schema.optional(Schema.Array(Schema.String)),
+  tokenEndpoint: Schema.NonEmptyString,
+  authorizationEndpoint: Schema.optional(Schema.String),
+  deviceAuthorizationEndpoint: Schema.optional(Schema.String),
+  revocationEndpoint: Schema.optional(Schema.String),
+  requireIssuer: Schema.optional(Schema.Boolean),
+  clientAuthentication: Schema.optional(Schema.Literal("client_secret_basic", "client_secret_post", "none"))
+}) {}
+
+/**
+ * The config file: profiles by name, and which one commands use without `--profile`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const ConfigFile = Schema.Struct({
+  defaultProfile: Schema.optional(Schema.String),
+  profiles: Schema.Record({ key: Schema.String, value: Profile })
+})
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type ConfigFile = typeof ConfigFile.Type
+
+/**
+ * Where the config file and the token store are.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Locations {
+  readonly directory: string
+  readonly configFile: string
+  readonly tokenDirectory: string
+}
+
+/**
+ * The profile name used when none is given.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const defaultName = "default"
+
+const homeConfig = Config.string("HOME").pipe(Config.orElse(() => Config.string("USERPROFILE")))
+
+/**
+ * Finds the config directory from the environment: `TOKENFX_CONFIG_DIR`, else
+ * `XDG_CONFIG_HOME/tokenfx`, else `~/.config/tokenfx`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const locations: Effect.Effect<Locations, CliError.CliError, Path.Path> = Effect.gen(function*() {
+  const path = yield* Path.Path
+  const explicit = yield* Config.option(Config.nonEmptyString("TOKENFX_CONFIG_DIR"))
+  const xdg = yield* Config.option(Config.nonEmptyString("XDG_CONFIG_HOME"))
+  const home = yield* Config.option(homeConfig)
+  const directory = Option.isSome(explicit)
+    ? path.resolve(explicit.value)
+    : Option.isSome(xdg)
+    ? path.join(path.resolve(xdg.value), "tokenfx")
+    : Option.isSome(home)
+    ? path.join(home.value, ".config", "tokenfx")
+    : undefined
+  if (directory === undefined) {
+    return yield* CliError.configuration(
+      "Cannot find a config directory: neither TOKENFX_CONFIG_DIR, XDG_CONFIG_HOME nor HOME is set",
+      "set TOKENFX_CONFIG_DIR to a directory tokenfx may use"
+    )
+  }
+  return { directory, configFile: path.join(directory, "config.json"), tokenDirectory: path.join(directory, "tokens") }
+}).pipe(
+  Effect.catchTag(
+    "ConfigError",
+    () => CliError.configuration("Cannot read the environment", "check TOKENFX_CONFIG_DIR and XDG_CONFIG_HOME")
+  )
+)
+
+const decodeConfig = Schema.decodeUnknownEither(Schema.parseJson(ConfigFile))
+const encodeConfig = Schema.encodeSync(Schema.parseJson(ConfigFile, { space: 2 }))
+
+const empty: ConfigFile = { profiles: {} }
+
+/**
+ * Reads the config file; a missing file is an empty configuration, a broken one a configuration error
+ * that names the file and the field.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const load: Effect.Effect<ConfigFile, CliError.CliError, FileSystem.FileSystem | Path.Path> = Effect.gen(
+  function*() {
+    const fs = yield* FileSystem.FileSystem
+    const { configFile } = yield* locations
+    const content = yield* fs.readFileString(configFile).pipe(
+      Effect.map(Option.some),
+      Effect.catchIf(
+        (error) => error._tag === "SystemError" && error.reason === "NotFound",
+        () => Effect.succeed(Option.none())
+      ),
+      Effect.mapError((error) =>
+        CliError.make("Configuration", `Cannot read ${configFile}: ${error.message}`, "check its permissions")
+      )
+    )
+    if (Option.isNone(content)) return empty
+    return yield* Either.mapLeft(decodeConfig(content.value), (error) => {
+      const issue = ParseResult.ArrayFormatter.formatErrorSync(error)[0]
+      const where = issue === undefined || issue.path.length === 0 ? "" : ` at ${issue.path.map(String).join(".")}`
+      return CliError.make(
+        "Configuration",
+        `The config file ${configFile} is not valid${where}`,
+        `fix it, or remove it and log in again with "tokenfx login"`
+      )
+    })
+  }
+)
+
+/**
+ * Writes the config file atomically (a temporary file renamed over it), 0600 in a 0700 directory.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const save = (config: ConfigFile): Effect.Effect<void, CliError.CliError, FileSystem.FileSystem | Path.Path> =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const { configFile, directory } = yield* locations
+    yield* fs.makeDirectory(directory, { recursive: true, mode: 0o700 })
+    const temporary = `${configFile}.${globalThis.crypto.randomUUID()}.tmp`
+    yield* fs.writeFileString(temporary, encodeConfig(config) + "\n", { mode: 0o600 })
+    yield* fs.rename(temporary, configFile)
+  }).pipe(
+    Effect.catchTags({
+      BadArgument: (error) => CliError.make("Configuration", `Cannot write the config file: ${error.message}`, ""),
+      SystemError: (error) =>
+        CliError.make(
+          "Configuration",
+          `Cannot write the config file: ${error.message}`,
+          "check that the config directory is writable"
+        )
+    })
+  )
+
+/**
+ * The profile named `name` (the default profile when `undefined`), or a configuration error that says
+ * how to create it.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const get = (
+  name: string | undefined
+): Effect.Effect<readonly [string, Profile], CliError.CliError, FileSystem.FileSystem | Path.Path> =>
+  Effect.flatMap(load, (config) => {
+    const chosen = resolveName(config, name)
+    const profile = config.profiles[chosen]
+    return profile === undefined
+      ? Effect.fail(CliError.make(
+        "Configuration",
+        `No profile "${chosen}" is configured`,
+        `run "tokenfx login${flag(chosen)} --issuer <URL> --client-id <ID>" to create it`
+      ))
+      : Effect.succeed([chosen, profile] as const)
+  })
+
+/**
+ * The name a command acts on: the given one, else the config's default, else `default`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const resolveName = (config: ConfigFile, name: string | undefined): string =>
+  name ?? config.defaultProfile ?? defaultName
+
+/**
+ * ` --profile NAME` for a suggested command, nothing for the default profile.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const flag = (name: string): string => name === defaultName ? "" : ` --profile ${name}`

@@ -1,0 +1,365 @@
+import { afterAll, assert, layer } from "@effect/vitest"
+import * as OidcProvider from "@tokenfx/testing/OidcProvider"
+import * as Effect from "effect/Effect"
+import * as Fs from "node:fs"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import * as Cli from "./utils/cli.js"
+
+// The CLI in child processes, against a real OpenID provider on 127.0.0.1. The config directory comes
+// from XDG_CONFIG_HOME, so nothing touches the user's own.
+const home = Fs.mkdtempSync(Path.join(Os.tmpdir(), "tokenfx-cli-"))
+const configDir = Path.join(home, "tokenfx")
+const tokenDir = Path.join(configDir, "tokens")
+afterAll(() => Fs.rmSync(home, { recursive: true, force: true }))
+
+const env = { XDG_CONFIG_HOME: home }
+
+// Every output of every command but `token`, and every secret seen, for the canary at the end.
+const outputs: Array<string> = []
+const secrets = new Set<string>()
+
+const tokenfx = (args: ReadonlyArray<string>, extra: Record<string, string> = {}) =>
+  Effect.tap(Cli.run(args, { ...env, ...extra }), (result) =>
+    Effect.sync(() => {
+      if (args[0] === "token") {
+        if (result.stdout.trim().length > 0) secrets.add(result.stdout.trim())
+        outputs.push(result.stderr)
+      } else {
+        outputs.push(result.stdout, result.stderr)
+      }
+    }))
+
+const tokenFiles = (dir = tokenDir) =>
+  Fs.existsSync(dir) ? Fs.readdirSync(dir).filter((name) => name.endsWith(".json")) : []
+
+// The stored token of a profile (an unencrypted store): the envelope and the token in it.
+const readStored = (file: string) => {
+  const envelope = JSON.parse(Fs.readFileSync(Path.join(tokenDir, file), "utf8"))
+  const token = envelope.data === null ? null : JSON.parse(envelope.data).token
+  return { envelope, token }
+}
+
+// The profiles that have a token stored (a removed token leaves a tombstone behind).
+const storedTokens = () => tokenFiles().filter((file) => readStored(file).token !== null)
+
+const rememberSecrets = () => {
+  for (const file of tokenFiles()) {
+    const { token } = readStored(file)
+    if (token === null) continue
+    for (const field of ["accessToken", "refreshToken", "idToken"]) {
+      if (typeof token[field] === "string") secrets.add(token[field])
+    }
+  }
+}
+
+// Moves the stored token's expiry into the past, as if the process had slept through it.
+const expireStored = (file: string) => {
+  const { envelope, token } = readStored(file)
+  token.expiresAt = new Date(Date.now() - 60_000).toISOString()
+  envelope.data = JSON.stringify({ format: 1, token })
+  envelope.expiresAt = Date.now() - 60_000
+  Fs.writeFileSync(Path.join(tokenDir, file), JSON.stringify(envelope), { mode: 0o600 })
+}
+
+const mode = (file: string) => Fs.statSync(file).mode & 0o777
+
+const resource = (server: OidcProvider.OidcServer, token: string) =>
+  Effect.promise(() => fetch(server.resourceUrl, { headers: { authorization: `Bearer ${token}` } }))
+
+const deviceLogin = (server: OidcProvider.OidcServer, args: ReadonlyArray<string>) =>
+  Effect.gen(function*() {
+    const login = Cli.start(["login", ...args], env)
+    const [, userCode] = yield* login.waitFor(/one-time code: (\S+)/)
+    yield* login.waitFor(/open (http\S+) in a browser/)
+    yield* server.approveDevice(userCode!, "alice")
+    const result = yield* login.result
+    outputs.push(result.stdout, result.stderr)
+    return result
+  })
+
+layer(OidcProvider.layer(), { excludeTestServices: true })("tokenfx CLI", (it) => {
+  it.effect("a missing profile is a configuration error that says how to create it", () =>
+    Effect.gen(function*() {
+      const result = yield* tokenfx(["token"])
+      assert.strictEqual(result.code, 3)
+      assert.strictEqual(result.stdout, "")
+      assert.include(result.stderr, `No profile "default" is configured`)
+      assert.include(result.stderr, "tokenfx login --issuer <URL> --client-id <ID>")
+      const status = yield* tokenfx(["status", "--profile", "nope"])
+      assert.strictEqual(status.code, 3)
+      assert.include(status.stderr, `run "tokenfx login --profile nope --issuer <URL> --client-id <ID>"`)
+    }), 60_000)
+
+  it.effect("usage errors exit 2", () =>
+    Effect.gen(function*() {
+      assert.strictEqual((yield* tokenfx(["frobnicate"])).code, 2)
+      const both = yield* tokenfx(["login", "--device", "--browser"])
+      assert.strictEqual(both.code, 2)
+      assert.include(both.stderr, "--device and --browser exclude each other")
+    }), 60_000)
+
+  it.effect(
+    "login runs the device flow, approved through the harness, and stores the token 0600 in 0700",
+    () =>
+      Effect.gen(function*() {
+        const server = yield* OidcProvider.OidcProvider
+        const result = yield* deviceLogin(server, [
+          "--issuer",
+          server.issuer,
+          "--client-id",
+          server.clients.public.clientId,
+          "--scope",
+          "openid offline_access api:read"
+        ])
+        assert.strictEqual(result.code, 0, result.stderr)
+        assert.strictEqual(result.stdout, "")
+        assert.match(result.stderr, /Waiting for approval/)
+        assert.match(result.stderr, /✓ Logged in to http:\/\/127\.0\.0\.1:\d+ as profile "default"/)
+        assert.strictEqual(mode(Path.join(configDir, "config.json")), 0o600)
+        assert.strictEqual(mode(tokenDir), 0o700)
+        const files = tokenFiles()
+        assert.strictEqual(files.length, 1)
+        assert.strictEqual(mode(Path.join(tokenDir, files[0]!)), 0o600)
+        rememberSecrets()
+        const stats = yield* server.stats
+        assert.strictEqual(stats.tokenRequests["urn:ietf:params:oauth:grant-type:device_code"], 1)
+      }),
+    60_000
+  )
+
+  it.effect("token prints a valid access token and nothing else", () =>
+    Effect.gen(function*() {
+      const server = yield* OidcProvider.OidcProvider
+      const result = yield* tokenfx(["token"])
+      assert.strictEqual(result.code, 0, result.stderr)
+      assert.strictEqual(result.stderr, "")
+      assert.match(result.stdout, /^\S+\n$/)
+      assert.strictEqual((yield* resource(server, result.stdout.trim())).status, 200)
+    }), 60_000)
+
+  it.effect("token refreshes an expired token first, rotating the refresh token", () =>
+    Effect.gen(function*() {
+      const server = yield* OidcProvider.OidcProvider
+      const file = tokenFiles()[0]!
+      const before = readStored(file).token
+      expireStored(file)
+      const refreshes = (yield* server.stats).tokenRequests["refresh_token"] ?? 0
+      const result = yield* tokenfx(["token"])
+      assert.strictEqual(result.code, 0, result.stderr)
+      assert.notStrictEqual(result.stdout.trim(), before.accessToken)
+      assert.strictEqual((yield* server.stats).tokenRequests["refresh_token"], refreshes + 1)
+      const after = readStored(file).token
+      assert.notStrictEqual(after.refreshToken, before.refreshToken)
+      assert.strictEqual(mode(Path.join(tokenDir, file)), 0o600)
+      rememberSecrets()
+      assert.strictEqual((yield* resource(server, result.stdout.trim())).status, 200)
+    }), 60_000)
+
+  it.effect(
+    "exec hands the token to a command in an environment variable and passes its exit code on",
+    () =>
+      Effect.gen(function*() {
+        const server = yield* OidcProvider.OidcProvider
+        const script = `fetch(${JSON.stringify(server.resourceUrl)}, { headers: { authorization: "Bearer " + ` +
+          `process.env.MY_TOKEN } }).then((r) => r.json()).then((b) => console.log("sub=" + b.sub))`
+        const result = yield* tokenfx(["exec", "--env", "MY_TOKEN", "--", process.execPath, "-e", script])
+        assert.strictEqual(result.code, 0, result.stderr)
+        assert.strictEqual(result.stdout, "sub=alice\n")
+        const failing = yield* tokenfx(["exec", "--", process.execPath, "-e", "process.exit(7)"])
+        assert.strictEqual(failing.code, 7)
+        const missing = yield* tokenfx(["exec", "--", "tokenfx-no-such-command"])
+        assert.strictEqual(missing.code, 2)
+        assert.include(missing.stderr, "check the command's name")
+      }),
+    60_000
+  )
+
+  it.effect("request sends the token, and answers a 401 with one refresh and one retry", () =>
+    Effect.gen(function*() {
+      const server = yield* OidcProvider.OidcProvider
+      const ok = yield* tokenfx(["request", server.resourceUrl])
+      assert.strictEqual(ok.code, 0, ok.stderr)
+      assert.strictEqual(JSON.parse(ok.stdout).sub, "alice")
+      // The server forgets the access token, the refresh token still works.
+      const current = (yield* tokenfx(["token"])).stdout.trim()
+      yield* server.invalidateAccessTokens("alice")
+      assert.strictEqual((yield* resource(server, current)).status, 401)
+      const before = yield* server.stats
+      const retried = yield* tokenfx(["request", server.resourceUrl])
+      assert.strictEqual(retried.code, 0, retried.stderr)
+      assert.strictEqual(JSON.parse(retried.stdout).sub, "alice")
+      const after = yield* server.stats
+      assert.strictEqual(after.tokenRequests["refresh_token"], (before.tokenRequests["refresh_token"] ?? 0) + 1)
+      assert.strictEqual(after.resourceRequests, before.resourceRequests + 2)
+      rememberSecrets()
+      const scope = yield* tokenfx(["request", `${server.resourceUrl}?scope=api:write`])
+      assert.strictEqual(scope.code, 3)
+      assert.include(scope.stderr, "--scope")
+    }), 60_000)
+
+  it.effect("status shows expiry, scopes and the store, never a token; --json likewise", () =>
+    Effect.gen(function*() {
+      const text = yield* tokenfx(["status"])
+      assert.strictEqual(text.code, 0, text.stderr)
+      assert.match(text.stdout, /default \(default\)/)
+      assert.match(text.stdout, /access token: {2}expires in \d+s/)
+      assert.match(text.stdout, /scopes: {8}openid offline_access api:read/)
+      assert.include(text.stdout, `tokens: ${tokenDir} (files 0600 in a 0700 directory, not encrypted`)
+      const json = yield* tokenfx(["status", "--json"])
+      assert.strictEqual(json.code, 0, json.stderr)
+      const report = JSON.parse(json.stdout)
+      assert.strictEqual(report.tokenStore, tokenDir)
+      assert.strictEqual(report.profiles[0].name, "default")
+      assert.strictEqual(report.profiles[0].loggedIn, true)
+      assert.strictEqual(report.profiles[0].hasRefreshToken, true)
+      assert.isAbove(report.profiles[0].expiresInSeconds, 0)
+      assert.deepStrictEqual(report.profiles[0].scopes, ["openid", "offline_access", "api:read"])
+    }), 60_000)
+
+  it.effect(
+    "logout revokes at the server and removes the local token; token then says to log in",
+    () =>
+      Effect.gen(function*() {
+        const server = yield* OidcProvider.OidcProvider
+        const before = yield* server.stats
+        const refreshToken = readStored(tokenFiles()[0]!).token.refreshToken as string
+        const result = yield* tokenfx(["logout"])
+        assert.strictEqual(result.code, 0, result.stderr)
+        assert.include(result.stderr, "the grant was revoked at")
+        assert.strictEqual((yield* server.stats).revocationRequests, before.revocationRequests + 1)
+        assert.deepStrictEqual(storedTokens(), [])
+        // The server no longer honours the refresh token.
+        const reuse = yield* Effect.promise(() =>
+          fetch(server.tokenEndpoint, {
+            method: "POST",
+            headers: { "content-type": "application/x-www-form-urlencoded" },
+            body: new URLSearchParams({
+              grant_type: "refresh_token",
+              refresh_token: refreshToken,
+              client_id: server.clients.public.clientId
+            })
+          }).then((r) => r.json())
+        )
+        assert.strictEqual(reuse.error, "invalid_grant")
+        const after = yield* tokenfx(["token"])
+        assert.strictEqual(after.code, 4)
+        assert.strictEqual(after.stdout, "")
+        assert.include(after.stderr, `run "tokenfx login"`)
+        const status = yield* tokenfx(["status"])
+        assert.strictEqual(status.code, 4)
+        assert.include(status.stdout, "logged in:     no")
+      }),
+    60_000
+  )
+
+  it.effect(
+    "a grant revoked at the server turns into reconnect-required (exit 4) with the next step",
+    () =>
+      Effect.gen(function*() {
+        const server = yield* OidcProvider.OidcProvider
+        const login = yield* deviceLogin(server, [])
+        assert.strictEqual(login.code, 0, login.stderr)
+        rememberSecrets()
+        yield* server.revokeGrants("alice")
+        const result = yield* tokenfx(["request", server.resourceUrl])
+        assert.strictEqual(result.code, 4, result.stderr)
+        assert.strictEqual(result.stdout, "")
+        assert.include(result.stderr, `Profile "default" must log in again`)
+        assert.include(result.stderr, `Next: run "tokenfx login"`)
+        // The dead grant is gone from the store, so the next command says the same without a server call.
+        assert.deepStrictEqual(storedTokens(), [])
+        const token = yield* tokenfx(["token"])
+        assert.strictEqual(token.code, 4)
+      }),
+    60_000
+  )
+
+  it.effect("a corrupted token file is kept aside and reported as reconnect-required", () =>
+    Effect.gen(function*() {
+      const server = yield* OidcProvider.OidcProvider
+      const login = yield* deviceLogin(server, [])
+      assert.strictEqual(login.code, 0, login.stderr)
+      rememberSecrets()
+      const file = storedTokens()[0]!
+      Fs.writeFileSync(Path.join(tokenDir, file), "{\"format\":1,\"key\":\"def", { mode: 0o600 })
+      const result = yield* tokenfx(["token"])
+      assert.strictEqual(result.code, 4)
+      assert.strictEqual(result.stdout, "")
+      assert.include(result.stderr, "is unreadable: the file is not valid JSON")
+      assert.include(result.stderr, "kept aside as")
+      assert.include(result.stderr, `run "tokenfx login" to get a new one`)
+      assert.isTrue(Fs.readdirSync(tokenDir).some((name) => name.includes(".corrupt-")))
+    }), 60_000)
+
+  it.effect(
+    "login --browser: code + PKCE through a loopback redirect listener, the URL printed",
+    () =>
+      Effect.gen(function*() {
+        const server = yield* OidcProvider.OidcProvider
+        const login = Cli.start([
+          "login",
+          "--profile",
+          "desktop",
+          "--browser",
+          "--issuer",
+          server.issuer,
+          "--client-id",
+          server.clients.native.clientId,
+          "--scope",
+          "openid offline_access api:read"
+        ], env)
+        const [, url] = yield* login.waitFor(/log in:\s+(http\S+)/)
+        const request = new URL(url!)
+        assert.strictEqual(request.searchParams.get("code_challenge_method"), "S256")
+        const redirect = new URL(request.searchParams.get("redirect_uri")!)
+        assert.strictEqual(redirect.hostname, "127.0.0.1")
+        assert.notStrictEqual(redirect.port, "")
+        const callback = yield* server.authorize(url!, "bob")
+        redirect.search = new URLSearchParams({ code: callback.code, state: callback.state!, iss: callback.iss! })
+          .toString()
+        const page = yield* Effect.promise(() => fetch(redirect).then((r) => r.text()))
+        assert.include(page, "Login complete")
+        const result = yield* login.result
+        outputs.push(result.stdout, result.stderr)
+        assert.strictEqual(result.code, 0, result.stderr)
+        const token = yield* tokenfx(["token", "--profile", "desktop"])
+        assert.strictEqual(token.code, 0, token.stderr)
+        const answer = yield* resource(server, token.stdout.trim())
+        assert.strictEqual((yield* Effect.promise(() => answer.json())).sub, "bob")
+        rememberSecrets()
+      }),
+    60_000
+  )
+
+  it.effect("an encryption key keeps the token file unreadable without it", () =>
+    Effect.gen(function*() {
+      const server = yield* OidcProvider.OidcProvider
+      const key = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64")
+      const home = Fs.mkdtempSync(Path.join(Os.tmpdir(), "tokenfx-cli-enc-"))
+      const login = Cli.start(
+        ["login", "--issuer", server.issuer, "--client-id", server.clients.public.clientId, "--scope", "openid"],
+        { XDG_CONFIG_HOME: home, TOKENFX_ENCRYPTION_KEY: key }
+      )
+      const [, userCode] = yield* login.waitFor(/one-time code: (\S+)/)
+      yield* server.approveDevice(userCode!)
+      assert.strictEqual((yield* login.result).code, 0)
+      const token = yield* Cli.run(["token"], { XDG_CONFIG_HOME: home, TOKENFX_ENCRYPTION_KEY: key })
+      assert.strictEqual(token.code, 0, token.stderr)
+      const dir = Path.join(home, "tokenfx", "tokens")
+      const content = Fs.readFileSync(Path.join(dir, tokenFiles(dir)[0]!), "utf8")
+      assert.notInclude(content, token.stdout.trim())
+      const status = yield* Cli.run(["status"], { XDG_CONFIG_HOME: home, TOKENFX_ENCRYPTION_KEY: key })
+      assert.include(status.stdout, "encrypted with TOKENFX_ENCRYPTION_KEY")
+      Fs.rmSync(home, { recursive: true, force: true })
+    }), 60_000)
+
+  it.effect("canary: no command but token ever printed a token", () =>
+    Effect.sync(() => {
+      assert.isAbove(secrets.size, 5)
+      assert.isAbove(outputs.length, 20)
+      for (const secret of secrets) {
+        for (const output of outputs) assert.notInclude(output, secret)
+      }
+    }))
+})

@@ -1,0 +1,69 @@
+import * as Effect from "effect/Effect"
+import * as ChildProcess from "node:child_process"
+import * as Path from "node:path"
+
+const root = Path.resolve(__dirname, "../../../..")
+const source = Path.resolve(__dirname, "../../src/bin.ts")
+
+/**
+ * How the CLI is started: the built binary when TOKENFX_CLI names it (CI, after the build), else the
+ * sources through tsx.
+ */
+const command = (): ReadonlyArray<string> => {
+  const built = process.env.TOKENFX_CLI
+  return built !== undefined && built.length > 0 ? [built] : ["--import", "tsx", source]
+}
+
+export interface Result {
+  readonly code: number | null
+  readonly stdout: string
+  readonly stderr: string
+}
+
+export interface Running {
+  /** Waits until stderr matches, and answers the match. */
+  readonly waitFor: (pattern: RegExp) => Effect.Effect<RegExpExecArray>
+  readonly result: Effect.Effect<Result>
+}
+
+/** Starts `tokenfx args` with the environment `env` (on top of a minimal one: no HOME, no display). */
+export const start = (args: ReadonlyArray<string>, env: Readonly<Record<string, string>>): Running => {
+  const child = ChildProcess.spawn(process.execPath, [...command(), ...args], {
+    cwd: root,
+    env: { PATH: process.env.PATH ?? "", NO_COLOR: "1", ...env },
+    stdio: ["ignore", "pipe", "pipe"]
+  })
+  let stdout = ""
+  let stderr = ""
+  const waiters: Array<() => void> = []
+  child.stdout.on("data", (chunk: Buffer) => {
+    stdout += chunk.toString("utf8")
+  })
+  child.stderr.on("data", (chunk: Buffer) => {
+    stderr += chunk.toString("utf8")
+    for (const wake of waiters.splice(0)) wake()
+  })
+  const done = new Promise<Result>((resolve) => {
+    child.on("close", (code) => {
+      for (const wake of waiters.splice(0)) wake()
+      resolve({ code, stdout, stderr })
+    })
+  })
+  const waitFor = (pattern: RegExp) =>
+    Effect.promise(() =>
+      new Promise<RegExpExecArray>((resolve, reject) => {
+        const check = () => {
+          const match = pattern.exec(stderr)
+          if (match !== null) return resolve(match)
+          if (child.exitCode !== null) return reject(new Error(`tokenfx exited before ${pattern}: ${stderr}`))
+          waiters.push(check)
+        }
+        check()
+      })
+    )
+  return { waitFor, result: Effect.promise(() => done) }
+}
+
+/** Runs `tokenfx args` to its end. */
+export const run = (args: ReadonlyArray<string>, env: Readonly<Record<string, string>>): Effect.Effect<Result> =>
+  start(args, env).result
