@@ -137,6 +137,12 @@ export interface OidcServer {
    * refresh gets new ones.
    */
   readonly invalidateAccessTokens: (accountId?: string) => Effect.Effect<void>
+  /**
+   * Rate-limits the token endpoint: its next `requests` requests are answered HTTP 429 with
+   * `Retry-After: <retryAfter>` (seconds) and `{"error":"rate_limited"}`, counted in
+   * `grantErrors.rate_limited`, before oidc-provider sees them.
+   */
+  readonly rateLimitTokenEndpoint: (requests: number, retryAfter: number) => Effect.Effect<void>
 }
 
 /**
@@ -217,6 +223,7 @@ export const make = (options: Options = {}): Effect.Effect<OidcServer, never, Sc
       if (ctx.oidc?.route === "token") increment(stats.grantErrors, "server_error")
     })
 
+    let rateLimited = { requests: 0, retryAfter: 0 }
     const providerCallback = provider.callback()
     route = (req, res) => {
       const path = new URL(req.url ?? "/", issuer).pathname
@@ -232,6 +239,14 @@ export const make = (options: Options = {}): Effect.Effect<OidcServer, never, Sc
       } else if (path === "/callback") {
         res.setHeader("content-type", "text/plain")
         res.end("authorization response received")
+      } else if (path === routes.token && rateLimited.requests > 0) {
+        rateLimited.requests--
+        increment(stats.grantErrors, "rate_limited")
+        req.resume()
+        res.statusCode = 429
+        res.setHeader("retry-after", String(rateLimited.retryAfter))
+        res.setHeader("content-type", "application/json")
+        res.end(JSON.stringify({ error: "rate_limited", error_description: "too many requests" }))
       } else {
         if (path === routes.revocation) stats.revocationRequests++
         if (path === routes.introspection) stats.introspectionRequests++
@@ -313,6 +328,11 @@ export const make = (options: Options = {}): Effect.Effect<OidcServer, never, Sc
         }
       }).pipe(Effect.withSpan("OidcProvider.invalidateAccessTokens"))
 
+    const rateLimitTokenEndpoint = (requests: number, retryAfter: number) =>
+      Effect.sync(() => {
+        rateLimited = { requests, retryAfter }
+      })
+
     return {
       issuer,
       tokenEndpoint: `${issuer}${routes.token}`,
@@ -339,7 +359,8 @@ export const make = (options: Options = {}): Effect.Effect<OidcServer, never, Sc
       approveDevice,
       denyDevice,
       revokeGrants,
-      invalidateAccessTokens
+      invalidateAccessTokens,
+      rateLimitTokenEndpoint
     } satisfies OidcServer
   })
 

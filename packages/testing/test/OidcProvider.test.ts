@@ -309,6 +309,68 @@ layer(OidcProvider.layer(), { excludeTestServices: true })("OidcProvider", (it) 
       assert.strictEqual(after.introspectionRequests - before.introspectionRequests, 2)
       assert.strictEqual(after.revocationRequests - before.revocationRequests, 1)
     }))
+  it.effect("the native client takes a loopback redirect on any port, the registered client none other", () =>
+    Effect.gen(function*() {
+      const server = yield* OidcProvider.OidcProvider
+      const pkce = yield* Pkce.make
+      const url = (clientId: string, redirectUri: string) => {
+        const url = new URL(server.authorizationEndpoint)
+        url.search = new URLSearchParams({
+          client_id: clientId,
+          response_type: "code",
+          redirect_uri: redirectUri,
+          scope: "openid api:read",
+          state: "s",
+          code_challenge: pkce.challenge,
+          code_challenge_method: "S256"
+        }).toString()
+        return url.href
+      }
+      const redirectUri = "http://127.0.0.1:49152/callback"
+      const result = yield* server.authorize(url(server.clients.native.clientId, redirectUri))
+      const token = yield* post(server.tokenEndpoint, server.clients.native, "none", {
+        grant_type: "authorization_code",
+        code: result.code,
+        redirect_uri: redirectUri,
+        code_verifier: Redacted.value(pkce.verifier)
+      })
+      assert.strictEqual(token.status, 200)
+      const refused = yield* Effect.exit(server.authorize(url(server.clients.public.clientId, redirectUri)))
+      assert.strictEqual(refused._tag, "Failure")
+    }))
+
+  it.effect("invalidateAccessTokens makes the resource answer 401, and the refresh token still works", () =>
+    Effect.gen(function*() {
+      const server = yield* OidcProvider.OidcProvider
+      const login = yield* loginPublic(server, "carol")
+      assert.strictEqual((yield* resource(server, login.json.access_token)).status, 200)
+      yield* server.invalidateAccessTokens("carol")
+      assert.strictEqual((yield* resource(server, login.json.access_token)).status, 401)
+      const refreshed = yield* refresh(server, login.json.refresh_token)
+      assert.strictEqual(refreshed.status, 200)
+      assert.strictEqual((yield* resource(server, refreshed.json.access_token)).status, 200)
+    }))
+
+  it.effect("rateLimitTokenEndpoint answers 429 with Retry-After, then serves again", () =>
+    Effect.gen(function*() {
+      const server = yield* OidcProvider.OidcProvider
+      const before = yield* server.stats
+      yield* server.rateLimitTokenEndpoint(2, 3)
+      for (let i = 0; i < 2; i++) {
+        const limited = yield* post(server.tokenEndpoint, server.clients.basic, "basic", {
+          grant_type: "client_credentials"
+        })
+        assert.strictEqual(limited.status, 429)
+        assert.strictEqual(limited.headers.get("retry-after"), "3")
+        assert.strictEqual(limited.json.error, "rate_limited")
+      }
+      const served = yield* post(server.tokenEndpoint, server.clients.basic, "basic", {
+        grant_type: "client_credentials"
+      })
+      assert.strictEqual(served.status, 200)
+      const after = yield* server.stats
+      assert.strictEqual(after.grantErrors["rate_limited"], (before.grantErrors["rate_limited"] ?? 0) + 2)
+    }))
 })
 
 describe("OidcProvider options", () => {
