@@ -1,200 +1,375 @@
 /**
- * The tokenfx demo: a real OpenID provider (oidc-provider) on 127.0.0.1 with 2-second access tokens
- * and rotating refresh tokens, and an application that logs a user in, calls a protected API through
- * expiries, survives a 401, and is told to reconnect when an administrator revokes the grant.
+ * The tokenfx demo. A real OpenID provider (oidc-provider) on 127.0.0.1 with 6-second access tokens
+ * and rotating refresh tokens (reuse revokes the grant), a protected API, and an application that:
  *
- * Run it with `pnpm demo`. Nothing it prints is a secret: tokens stay `Redacted` throughout.
+ * 1. logs a user in with the authorization code flow and PKCE through a loopback redirect;
+ * 2. calls the API with the token;
+ * 3. refreshes ahead of expiry, rotating the refresh token, into an encrypted file store;
+ * 4. makes 200 concurrent calls at expiry: one refresh between them;
+ * 5. answers a 401 with one refresh and one retry;
+ * 6. meets a rate-limited token endpoint and waits as `Retry-After` says;
+ * 7. sees the grant revoked at the server turn into `ReconnectRequired`, with the next step;
+ *
+ * then prints what crossed the wire. Run it with `pnpm demo`. Nothing it prints is a secret.
+ *
+ * With `OAUTH_ISSUER` and `OAUTH_CLIENT_ID` (optionally `OAUTH_CLIENT_SECRET`, `OAUTH_SCOPE`,
+ * `OAUTH_API_URL`) it runs against that provider through discovery instead: you log in in a browser
+ * (the client must accept `http://127.0.0.1:<any port>/callback`), and the steps that need control of
+ * the server (5, 6, and expiry itself) are skipped or forced.
  */
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as FileSystem from "@effect/platform/FileSystem"
+import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as Expiry from "@tokenfx/core/Expiry"
 import * as TokenStore from "@tokenfx/core/TokenStore"
 import * as AuthorizedClient from "@tokenfx/http/AuthorizedClient"
+import * as Discovery from "@tokenfx/http/Discovery"
 import * as TokenEndpoint from "@tokenfx/http/TokenEndpoint"
 import * as TokenManager from "@tokenfx/http/TokenManager"
 import * as EncryptedTokenStore from "@tokenfx/storage/EncryptedTokenStore"
 import * as FileTokenStore from "@tokenfx/storage/FileTokenStore"
 import * as OidcProvider from "@tokenfx/testing/OidcProvider"
+import * as Clock from "effect/Clock"
+import * as Config from "effect/Config"
 import * as Console from "effect/Console"
 import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
-import * as Schema from "effect/Schema"
+import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
+import * as Support from "./demo-support.js"
+import { loginWithLoopback, scriptedBrowser } from "./loopback-login.js"
 
-// What the harness's protected resource answers.
-const ResourceAnswer = Schema.Struct({ sub: Schema.String, scope: Schema.optional(Schema.String) })
+/** Where the demo runs: the embedded server (with its fault switches) or a provider of yours. */
+export interface Target {
+  readonly description: string
+  readonly issuer: string
+  readonly clientId: string
+  readonly clientSecret?: Redacted.Redacted<string> | undefined
+  readonly scope: ReadonlyArray<string>
+  /** The protected API; without one the API steps are skipped. */
+  readonly apiUrl?: string | undefined
+  /** Shows the user the authorization URL and lets them log in. */
+  readonly openBrowser: (url: string) => Effect.Effect<void>
+  /** The embedded server, whose faults the demo switches on; none against a real provider. */
+  readonly server: Option.Option<OidcProvider.OidcServer>
+}
 
-const seconds = (from: number, to: number) => `${((to - from) / 1000).toFixed(1)} s`
+const user = "alice"
 
 const describeEvent = (event: TokenManager.Event): string => {
   switch (event._tag) {
     case "Refreshed":
-      return `refreshed "${event.key}" (version ${event.version})`
+      return `manager: refreshed, store version ${event.version}`
     case "Rotated":
-      return `rotated the refresh token of "${event.key}"`
+      return "manager: the refresh token rotated (the old one is now dead at the server)"
     case "Adopted":
-      return `adopted a token another holder stored for "${event.key}"`
+      return `manager: adopted a token another holder stored (version ${event.version})`
     case "RefreshFailed":
-      return `refresh of "${event.key}" failed: ${event.error}`
-    case "ReconnectRequired":
-      return `"${event.key}" must reconnect`
+      return `manager: a refresh failed with ${event.error}`
     case "RefreshStopped":
-      return `stopped refreshing "${event.key}": ${event.error}`
+      return `manager: stopped refreshing: ${event.error}`
     case "StoreWriteFailed":
-      return `could not store the new token of "${event.key}" yet: ${event.error}`
+      return `manager: could not store the new token yet: ${event.error}`
     case "StoreWriteRecovered":
-      return `stored the new token of "${event.key}" (version ${event.version})`
+      return `manager: stored the new token (version ${event.version})`
+    case "ReconnectRequired":
+      return `manager: the grant is dead, the token removed from the store`
     case "Revoked":
-      return `revoked "${event.key}"`
+      return "manager: revoked"
   }
 }
 
-export const program = Effect.gen(function*() {
-  const server = yield* OidcProvider.OidcProvider
-  const started = yield* DateTime.now.pipe(Effect.map(DateTime.toEpochMillis))
-  const at = Effect.map(DateTime.now, (now) => `[${seconds(started, DateTime.toEpochMillis(now))}]`)
-  yield* Console.log(`Authorization server: oidc-provider at ${server.issuer}`)
-  yield* Console.log(`  access tokens live 2 s; refresh tokens rotate, and a reused one revokes the whole grant\n`)
+export const program = (target: Target) =>
+  Effect.gen(function*() {
+    const start = yield* Clock.currentTimeMillis
+    const at = Support.stamp(start)
+    const say = (text: string) => Effect.flatMap(at, (time) => Console.log(`${time} ${text}`))
+    const wire = yield* DemoWire
+    const server = target.server
+    const manager = yield* TokenManager.TokenManager
+    const store = yield* TokenStore.TokenStore
+    const fs = yield* FileSystem.FileSystem
+    const directory = yield* DemoDirectory
+    const policy = yield* DemoPolicy
+    const skipped: Array<string> = []
 
-  // 1. Discovery, then a login with the authorization code flow and PKCE.
-  const endpoint = yield* TokenEndpoint.TokenEndpoint
-  const request = yield* endpoint.authorizationUrl({
-    redirectUri: server.redirectUri,
-    scope: ["openid", "offline_access", "api:read"]
+    yield* Console.log(`tokenfx demo against ${target.description}\n`)
+    yield* manager.events.pipe(Stream.runForEach((event) => say(`    ${describeEvent(event)}`)), Effect.forkScoped)
+
+    // 1. Login.
+    yield* Console.log("1. Login: authorization code + PKCE, redirect to a loopback listener (RFC 8252)")
+    const token = yield* loginWithLoopback({
+      scope: target.scope,
+      openBrowser: (url) => {
+        const params = new URL(url).searchParams
+        return Effect.zipRight(
+          say(
+            `    redirect_uri ${params.get("redirect_uri")}, code_challenge_method ${
+              params.get("code_challenge_method")
+            }`
+          ),
+          target.openBrowser(url)
+        )
+      }
+    })
+    const lifetime = token.expiresAt === undefined
+      ? "no expiry"
+      : Duration.format(Duration.millis(DateTime.distance(token.issuedAt, token.expiresAt)))
+    yield* say(`    ${token.tokenType} token for ${user}, lifetime ${lifetime}, scopes: ${token.scopes.join(" ")}`)
+    yield* say(`    access token: ${token.accessToken}, refresh token: ${token.refreshToken ?? "none"}`)
+    yield* manager.set(user, token)
+    const files = (yield* fs.readDirectory(directory)).filter((name) => name.endsWith(".json"))
+    const file = `${directory}/${files[0]}`
+    const fileMode = ((yield* fs.stat(file)).mode & 0o777).toString(8)
+    const dirMode = ((yield* fs.stat(directory)).mode & 0o777).toString(8)
+    const plain = (yield* fs.readFileString(file)).includes(Redacted.value(token.accessToken))
+    yield* say(
+      `    stored AES-256-GCM encrypted: file mode ${fileMode}, directory ${dirMode}, token readable in the file: ${plain}`
+    )
+
+    // 2. An authorized call.
+    const api = AuthorizedClient.authorize(yield* HttpClient.HttpClient, manager, {
+      key: user,
+      origin: new URL(target.apiUrl ?? target.issuer).origin
+    })
+    // Calls the application made; the wire saw more when a 401 was retried.
+    let calls = 0
+    const call = target.apiUrl === undefined
+      ? Effect.succeed(0)
+      : Effect.suspend(() => {
+        calls++
+        return api.get(target.apiUrl!)
+      }).pipe(
+        Effect.tap(HttpClientResponse.filterStatusOk),
+        Effect.map((response) => response.status),
+        Effect.scoped
+      )
+    yield* Console.log("\n2. An authorized call")
+    if (target.apiUrl === undefined) {
+      skipped.push("2, 4 (no OAUTH_API_URL)")
+      yield* say("    skipped: set OAUTH_API_URL to an API that takes this token")
+    } else {
+      yield* say(`    GET ${new URL(target.apiUrl).pathname} -> ${yield* call}`)
+    }
+
+    // 3. Proactive refresh with rotation.
+    yield* Console.log("\n3. Proactive refresh: inside the refresh window, before expiry, with rotation")
+    const refreshAt = Expiry.refreshAt(token, policy)
+    if (Option.isSome(server) && refreshAt !== undefined && token.expiresAt !== undefined) {
+      const wait = DateTime.distance(yield* DateTime.now, refreshAt) + 100
+      yield* Effect.sleep(Duration.millis(Math.max(0, wait)))
+      const left = DateTime.distance(yield* DateTime.now, token.expiresAt)
+      yield* say(`    the token is still valid for ${(left / 1000).toFixed(1)} s; the next use refreshes it`)
+    } else {
+      skipped.push("3 (forced: a real provider's token lives too long to wait for)")
+      yield* manager.invalidate(user, token)
+      yield* say("    forced: a real provider's token lives too long to wait for its refresh window")
+    }
+    const refreshed = yield* manager.get(user)
+    const entry = yield* store.get(user)
+    yield* say(
+      `    new token until ${refreshed.expiresAt === undefined ? "-" : DateTime.formatIso(refreshed.expiresAt)}, ` +
+        `store version ${Option.match(entry, { onNone: () => "-", onSome: (e) => String(e.version) })}, ` +
+        `file mode ${((yield* fs.stat(file)).mode & 0o777).toString(8)}`
+    )
+
+    // 4. 200 concurrent calls at expiry.
+    if (target.apiUrl !== undefined) {
+      yield* Console.log("\n4. 200 concurrent calls at the moment the token expires")
+      if (Option.isSome(server) && refreshed.expiresAt !== undefined) {
+        const wait = DateTime.distance(yield* DateTime.now, refreshed.expiresAt)
+        yield* Effect.sleep(Duration.millis(Math.max(0, wait)))
+        yield* say("    the token has just expired")
+      } else {
+        yield* manager.invalidate(user, refreshed)
+        yield* say("    forced: the token marked expired")
+      }
+      const before = wire.refreshed
+      const statuses = yield* Effect.all(Array.from({ length: 200 }, () => call), { concurrency: "unbounded" })
+      yield* say(
+        `    ${statuses.filter((s) => s === 200).length} x 200 OK, ${wire.refreshed - before} refresh between them`
+      )
+    }
+
+    // 5. A 401 answered by one refresh and one retry.
+    yield* Console.log("\n5. The API answers 401: one refresh, one retry")
+    if (Option.isSome(server) && target.apiUrl !== undefined) {
+      yield* server.value.invalidateAccessTokens(user)
+      yield* say("    the server forgot its access tokens (a key rotation, a cache flush)")
+      const before = { ...wire }
+      const status = yield* call
+      yield* say(
+        `    GET -> ${status} after ${wire.unauthorized - before.unauthorized} x 401, ` +
+          `${wire.refreshed - before.refreshed} refresh, ${wire.apiCalls - before.apiCalls - 1} retry`
+      )
+    } else {
+      skipped.push("5 (needs the embedded server)")
+      yield* say("    skipped: needs the embedded server")
+    }
+
+    // 6. A rate-limited token endpoint.
+    yield* Console.log("\n6. The token endpoint rate-limits: back off as Retry-After says")
+    if (Option.isSome(server)) {
+      yield* server.value.rateLimitTokenEndpoint(1, 2)
+      yield* manager.invalidate(user, yield* manager.get(user))
+      const before = { ...wire }
+      const began = yield* Clock.currentTimeMillis
+      yield* manager.get(user)
+      const took = (yield* Clock.currentTimeMillis) - began
+      yield* say(
+        `    ${wire.rateLimited - before.rateLimited} x 429 (Retry-After: 2), waited ` +
+          `${((wire.waitedMillis - before.waitedMillis) / 1000).toFixed(1)} s, then refreshed ` +
+          `(${(took / 1000).toFixed(1)} s in all)`
+      )
+    } else {
+      skipped.push("6 (needs the embedded server)")
+      yield* say("    skipped: needs the embedded server")
+    }
+
+    // 7. The grant revoked at the server.
+    yield* Console.log("\n7. The grant is revoked at the server")
+    if (Option.isSome(server)) {
+      yield* server.value.revokeGrants(user)
+      yield* say("    an administrator revoked alice's grant")
+    } else {
+      yield* manager.revoke(user).pipe(Effect.catchAll((error) => say(`    the revocation failed: ${error.message}`)))
+      yield* manager.set(user, refreshed)
+      yield* say("    revoked at the server (RFC 7009); the application still holds the old token")
+    }
+    const outcome = yield* Effect.either(
+      target.apiUrl === undefined ? Effect.asVoid(manager.get(user)) : Effect.asVoid(call)
+    )
+    if (Either.isLeft(outcome)) {
+      yield* say(`    ${outcome.left._tag}: ${outcome.left.message}`)
+      if (outcome.left._tag === "ReconnectRequired") {
+        yield* say(`    next step: send ${user} through the login again (step 1; from a shell, "tokenfx login")`)
+      }
+    } else {
+      yield* say("    unexpected: the call succeeded")
+    }
+    yield* say(`    the dead grant is gone from the store: ${Option.isNone(yield* store.get(user))}`)
+
+    // The summary.
+    const wall = ((yield* Clock.currentTimeMillis) - start) / 1000
+    yield* Console.log("\nWhat crossed the wire")
+    for (
+      const line of Support.table([
+        ["token endpoint calls", String(wire.tokenCalls)],
+        ["refreshes (requests sent)", `${wire.refreshed} (${wire.refreshes})`],
+        ["API calls", String(wire.apiCalls)],
+        ["401 answers", String(wire.unauthorized)],
+        ["retries after a 401", String(wire.apiCalls - calls)],
+        ["waits after a 429", `${wire.rateLimited} (${(wire.waitedMillis / 1000).toFixed(1)} s)`],
+        ["wall time", `${wall.toFixed(1)} s`]
+      ])
+    ) yield* Console.log(line)
+    if (skipped.length > 0) yield* Console.log(`Skipped or forced: ${skipped.join("; ")}`)
+    yield* Console.log("No token or secret was printed: they are Redacted from the moment they are decoded.")
+    return wire
   })
-  yield* Console.log(
-    `1. Login: authorization code + PKCE (S256 challenge ${
-      new URL(request.url).searchParams.get("code_challenge")?.slice(0, 8)
-    }...)`
-  )
-  const callback = yield* server.authorize(request.url, "alice")
-  const token = yield* endpoint.exchangeCode(request, callback)
-  const lifetime = token.expiresAt === undefined
-    ? "no expiry"
-    : Duration.format(Duration.millis(DateTime.distance(token.issuedAt, token.expiresAt)))
-  yield* Console.log(`   ${token.tokenType} token for alice, lifetime ${lifetime}, scopes: ${token.scopes.join(" ")}`)
-  yield* Console.log(`   access token: ${token.accessToken}, refresh token: ${token.refreshToken}`)
-  const refreshAt = Expiry.refreshAt(token)!
-  yield* Console.log(
-    `   refresh from ${Duration.format(Duration.millis(DateTime.distance(token.issuedAt, refreshAt)))} after issue`
-  )
-
-  // 2. Keep it in an encrypted file store, and let the manager keep it fresh.
-  const manager = yield* TokenManager.TokenManager
-  yield* manager.set("alice", token)
-  const directory = yield* DemoDirectory
-  const fs = yield* FileSystem.FileSystem
-  const files = yield* fs.readDirectory(directory)
-  const mode = (yield* fs.stat(`${directory}/${files[0]}`)).mode & 0o777
-  yield* Console.log(`   stored AES-256-GCM encrypted in ${files.length} file, mode ${mode.toString(8)}\n`)
-  yield* manager.events.pipe(
-    Stream.runForEach((event) =>
-      Effect.flatMap(at, (time) => Console.log(`   ${time} event: ${describeEvent(event)}`))
-    ),
-    Effect.forkScoped
-  )
-
-  // 3. Call the API through several expiries: the manager refreshes once per expiry, the client retries a 401.
-  yield* Console.log(`2. Twelve API calls over 6 s through AuthorizedClient (3 concurrent each time)`)
-  const api = yield* AuthorizedClient.AuthorizedClient
-  const call = api.get(server.resourceUrl).pipe(
-    Effect.flatMap(HttpClientResponse.schemaBodyJson(ResourceAnswer)),
-    Effect.scoped
-  )
-  for (let round = 0; round < 4; round++) {
-    const answers = yield* Effect.all([call, call, call], { concurrency: "unbounded" })
-    yield* Console.log(`   ${yield* at} 3 x 200 OK, sub=${answers[0].sub}`)
-    yield* Effect.sleep("1500 millis")
-  }
-  const stats = yield* server.stats
-  yield* Console.log(
-    `   server saw ${stats.tokenRequests["refresh_token"] ?? 0} refreshes, ` +
-      `${stats.grantErrors["invalid_grant"] ?? 0} invalid_grant, ${stats.resourceRequests} API calls\n`
-  )
-
-  // 4. An administrator revokes the grant: the next refresh finds it dead and asks the user to reconnect.
-  yield* Console.log(`3. An administrator revokes alice's grant at the server`)
-  yield* server.revokeGrants("alice")
-  yield* Effect.sleep("2 seconds")
-  const failure = yield* Effect.flip(call)
-  yield* Console.log(`   ${yield* at} the next call fails with ${failure._tag}: ${failure.message}`)
-  const stored = yield* TokenStore.TokenStore.pipe(Effect.flatMap((store) => store.get("alice")))
-  yield* Console.log(`   the dead grant is gone from the store: ${Option.isNone(stored)}\n`)
-
-  // 5. A machine client: client credentials, no user, no refresh token.
-  yield* Console.log(`4. A machine client (client credentials)`)
-  const machine = yield* endpoint.clientCredentials({ scope: ["api:read"] })
-  yield* Console.log(
-    `   ${machine.tokenType} token, scopes: ${machine.scopes.join(" ")}, refresh token: ${
-      machine.refreshToken ?? "none"
-    }`
-  )
-  yield* Console.log(`\nDone. No token or secret was printed: they are Redacted from the moment they are decoded.`)
-})
 
 class DemoDirectory extends Effect.Tag("DemoDirectory")<DemoDirectory, string>() {}
+class DemoWire extends Effect.Tag("DemoWire")<DemoWire, Support.Wire>() {}
+class DemoPolicy extends Effect.Tag("DemoPolicy")<DemoPolicy, Expiry.Policy>() {}
 
-const DirectoryLive = Layer.scoped(
-  DemoDirectory,
-  Effect.flatMap(FileSystem.FileSystem, (fs) => fs.makeTempDirectoryScoped({ prefix: "tokenfx-demo-" })).pipe(
-    Effect.map((dir) => `${dir}/tokens`)
+// oidc-provider counts lifetimes in whole seconds: allow for it.
+const policy = Expiry.policy({ fraction: 0.25, skew: "1 second" })
+
+/** The demo's services for `target`: discovery, an encrypted file store in a temporary directory, the wire tap. */
+export const layer = (target: Target) => {
+  const wire = Support.makeWire()
+  const Directory = Layer.scoped(
+    DemoDirectory,
+    Effect.flatMap(FileSystem.FileSystem, (fs) => fs.makeTempDirectoryScoped({ prefix: "tokenfx-demo-" })).pipe(
+      Effect.map((dir) => `${dir}/tokens`)
+    )
   )
-)
-
-const ServerLive = OidcProvider.layer({ accessTokenTtl: 2 })
-
-const EndpointLive = Layer.unwrapEffect(
-  Effect.map(OidcProvider.OidcProvider, (server) =>
-    TokenEndpoint.layerDiscovery({
-      issuer: server.issuer,
-      clientId: server.clients.basic.clientId,
-      clientSecret: server.clients.basic.clientSecret
-    }))
-)
-
-// Tokens at rest: AES-256-GCM over files that only this user can read, written atomically.
-const StoreLive = Layer.unwrapEffect(
-  Effect.gen(function*() {
+  const Store = Layer.unwrapEffect(Effect.gen(function*() {
     const directory = yield* DemoDirectory
     const keyRing = yield* EncryptedTokenStore.makeKeyRing({ current: yield* EncryptedTokenStore.generateKey })
     return EncryptedTokenStore.layer(keyRing).pipe(Layer.provide(FileTokenStore.layerRaw(directory)))
-  })
-)
+  }))
+  const Endpoint = Layer.effect(
+    TokenEndpoint.TokenEndpoint,
+    Effect.gen(function*() {
+      const metadata = yield* Discovery.discover(target.issuer)
+      wire.tokenEndpoint = metadata.token_endpoint ?? ""
+      const options = yield* TokenEndpoint.fromMetadata(metadata, {
+        issuer: target.issuer,
+        clientId: target.clientId,
+        clientSecret: target.clientSecret
+      })
+      return yield* TokenEndpoint.make(options)
+    })
+  )
+  return TokenManager.layer({ policy }).pipe(
+    Layer.provideMerge(Store),
+    Layer.provideMerge(Endpoint),
+    Layer.provideMerge(Directory),
+    Layer.provideMerge(Layer.succeed(DemoWire, wire)),
+    Layer.provideMerge(Layer.succeed(DemoPolicy, policy)),
+    Layer.provideMerge(Support.tap(wire)),
+    Layer.provideMerge(NodeHttpClient.layerUndici),
+    Layer.provideMerge(NodeContext.layer)
+  )
+}
 
-const ManagerLive = TokenManager.layer({
-  // oidc-provider counts lifetimes in whole seconds: allow for it.
-  policy: Expiry.policy({ skew: "1 second" })
+/** The embedded server: access tokens live 6 s, refresh tokens rotate with reuse detection. */
+export const embedded = (server: OidcProvider.OidcServer): Target => ({
+  description: `oidc-provider at ${server.issuer} (access tokens live 6 s; refresh tokens rotate, reuse revokes)`,
+  issuer: server.issuer,
+  clientId: server.clients.native.clientId,
+  scope: ["openid", "offline_access", "api:read"],
+  apiUrl: server.resourceUrl,
+  openBrowser: scriptedBrowser(server, user),
+  server: Option.some(server)
 })
 
-const ApiLive = Layer.unwrapEffect(
-  Effect.map(OidcProvider.OidcProvider, (server) => AuthorizedClient.layer({ key: "alice", origin: server.issuer }))
-)
+/** A provider of yours, from OAUTH_ISSUER, OAUTH_CLIENT_ID and the optional settings. */
+export const external = Config.all({
+  issuer: Config.string("OAUTH_ISSUER"),
+  clientId: Config.string("OAUTH_CLIENT_ID"),
+  clientSecret: Config.option(Config.redacted("OAUTH_CLIENT_SECRET")),
+  scope: Config.string("OAUTH_SCOPE").pipe(Config.withDefault("openid offline_access")),
+  apiUrl: Config.option(Config.string("OAUTH_API_URL"))
+}).pipe(Config.map((config): Target => ({
+  description: `${config.issuer} (discovered)`,
+  issuer: config.issuer,
+  clientId: config.clientId,
+  clientSecret: Option.getOrUndefined(config.clientSecret),
+  scope: config.scope.split(" ").filter((s) => s.length > 0),
+  apiUrl: Option.getOrUndefined(config.apiUrl),
+  openBrowser: (url) => Console.log(`\n    Open this URL in a browser and log in:\n\n    ${url}\n`),
+  server: Option.none()
+})))
 
-export const DemoLive = ApiLive.pipe(
-  Layer.provideMerge(ManagerLive),
-  Layer.provideMerge(StoreLive),
-  Layer.provideMerge(EndpointLive),
-  Layer.provideMerge(DirectoryLive),
-  Layer.provideMerge(ServerLive),
-  Layer.provideMerge(NodeHttpClient.layerUndici),
-  Layer.provideMerge(NodeContext.layer)
-)
+/** Runs the demo against the embedded server, or against OAUTH_ISSUER when it is set. */
+export const main = Effect.gen(function*() {
+  const configured = yield* Effect.either(external)
+  if (Either.isRight(configured)) {
+    return yield* Effect.scoped(Effect.provide(program(configured.right), layer(configured.right)))
+  }
+  return yield* Effect.scoped(Effect.gen(function*() {
+    const server = yield* OidcProvider.make({ accessTokenTtl: 6 })
+    const target = embedded(server)
+    return yield* Effect.provide(program(target), layer(target))
+  }))
+})
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  program.pipe(
-    Effect.scoped,
-    Effect.provide(DemoLive),
-    Logger.withMinimumLogLevel(LogLevel.None),
-    Effect.runPromise
-  ).catch((error) => {
-    console.error(error)
-    process.exit(1)
-  })
+  main.pipe(Logger.withMinimumLogLevel(LogLevel.None), Effect.runPromise).then(
+    () => process.exit(0),
+    (error) => {
+      console.error(error)
+      process.exit(1)
+    }
+  )
 }
