@@ -5,8 +5,12 @@ import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
+import * as ClientCredentials from "../src/client-credentials.js"
 import * as Demo from "../src/demo.js"
-import { scriptedBrowser } from "../src/loopback-login.js"
+import * as DeviceFlow from "../src/device-flow.js"
+import * as Fleet from "../src/fleet-postgres.js"
+import * as LoopbackLogin from "../src/loopback-login.js"
+import * as MultiTenant from "../src/multi-tenant-server.js"
 import { program as tokenBasics } from "../src/token-basics.js"
 
 // Runs a program with Console.log captured, line by line.
@@ -84,7 +88,7 @@ describe("examples", () => {
               ])
             ))
           )
-          const target = { ...configured, openBrowser: scriptedBrowser(server) }
+          const target = { ...configured, openBrowser: LoopbackLogin.scriptedBrowser(server) }
           return yield* capture(Effect.provide(Demo.program(target), Demo.layer(target)))
         }))
         const has = (pattern: RegExp) => assert.isTrue(lines.some((line) => pattern.test(line)), String(pattern))
@@ -97,5 +101,70 @@ describe("examples", () => {
         assert.deepStrictEqual(lines.filter((line) => secretLike.test(line)), [])
       }).pipe(Logger.withMinimumLogLevel(LogLevel.None)),
     90_000
+  )
+
+  it.live(
+    "client credentials between services: one grant for concurrent calls, a new one after expiry",
+    () =>
+      Effect.gen(function*() {
+        const lines = yield* capture(
+          Effect.scoped(Effect.provide(ClientCredentials.program, ClientCredentials.MainLive))
+        )
+        assert.include(lines, "10 calls as tokenfx-basic (scope api:read)")
+        assert.include(lines, "after the token expired, one more call; client_credentials grants: 2")
+      }).pipe(Logger.withMinimumLogLevel(LogLevel.None)),
+    60_000
+  )
+
+  it.live("code + PKCE through a loopback redirect listener", () =>
+    Effect.gen(function*() {
+      const lines = yield* capture(Effect.scoped(Effect.provide(LoopbackLogin.program, LoopbackLogin.MainLive)))
+      assert.isTrue(lines.some((line) => /redirect to http:\/\/127\.0\.0\.1:\d+\/callback\)$/.test(line)))
+      assert.include(lines, "Logged in: Bearer token, scopes openid api:read")
+      assert.include(lines, "refresh token: yes, printed: <redacted>")
+    }).pipe(Logger.withMinimumLogLevel(LogLevel.None)), 60_000)
+
+  it.live("the device flow, approved by the user, stored 0600", () =>
+    Effect.gen(function*() {
+      const lines = yield* capture(Effect.scoped(Effect.provide(DeviceFlow.program, DeviceFlow.MainLive)))
+      assert.isTrue(lines.some((line) => /^Open http:\/\/127\.0\.0\.1:\d+\/device and enter the code \S+$/.test(line)))
+      assert.include(lines, "Approved: Bearer token, scopes openid offline_access api:read, refresh token: yes")
+      assert.include(lines, "stored in key-cli-user.json, mode 600")
+    }).pipe(Logger.withMinimumLogLevel(LogLevel.None)), 60_000)
+
+  it.live(
+    "a multi-tenant server: tokens encrypted in SQLite per user, reconnect when a grant dies",
+    () =>
+      Effect.gen(function*() {
+        const lines = yield* capture(Effect.scoped(Effect.provide(MultiTenant.program, MultiTenant.MainLive)))
+        assert.deepStrictEqual(lines.slice(0, 4), [
+          "connected alice",
+          "connected bob",
+          "alice: 200 {\"sub\":\"alice\",\"client_id\":\"tokenfx-native\",\"scope\":\"openid api:read\"}",
+          "bob: 200 {\"sub\":\"bob\",\"client_id\":\"tokenfx-native\",\"scope\":\"openid api:read\"}"
+        ])
+        assert.include(lines, "SQLite rows: alice, bob; readable JSON in them: false")
+        assert.include(lines, "bob: 401 {\"error\":\"reconnect\",\"connect\":\"/connect?user=bob\"}")
+        assert.strictEqual(lines.at(-1), lines[2])
+      }).pipe(Logger.withMinimumLogLevel(LogLevel.None)),
+    60_000
+  )
+
+  it.live(
+    "a fleet of processes sharing PostgreSQL: one refresh per expiry between them, no reuse",
+    () =>
+      Effect.gen(function*() {
+        const result = yield* Fleet.program.pipe(Effect.provide(Fleet.MainLive), Effect.scoped)
+        assert.strictEqual(result.reports.length, 3)
+        for (const report of result.reports) {
+          assert.isAbove(report.ok, 10)
+          assert.strictEqual(report.failed, 0)
+        }
+        assert.strictEqual(result.invalidGrants, 0)
+        assert.isAtLeast(result.refreshes, 1)
+        // 3-second tokens refreshed in their last quarter, a second early: at most one per 1.25 s.
+        assert.isAtMost(result.refreshes, Math.floor(result.elapsed / 1.25) + 1)
+      }).pipe(Logger.withMinimumLogLevel(LogLevel.None)),
+    120_000
   )
 })
