@@ -100,6 +100,27 @@ layer(OidcProvider.layer(), { excludeTestServices: true })("tokenfx CLI", (it) =
     }), 60_000)
 
   it.effect(
+    "an unreachable server is a server/network error (exit 5) that says to check the network",
+    () =>
+      Effect.gen(function*() {
+        const result = yield* tokenfx([
+          "login",
+          "--profile",
+          "offline",
+          "--issuer",
+          "http://127.0.0.1:1",
+          "--client-id",
+          "x"
+        ])
+        assert.strictEqual(result.code, 5)
+        assert.include(result.stderr, "Cannot read the metadata of http://127.0.0.1:1")
+        assert.include(result.stderr, "Next: check the issuer URL")
+        assert.isFalse(Fs.existsSync(Path.join(configDir, "config.json")))
+      }),
+    60_000
+  )
+
+  it.effect(
     "login runs the device flow, approved through the harness, and stores the token 0600 in 0700",
     () =>
       Effect.gen(function*() {
