@@ -1,7 +1,7 @@
 // Fails when any package's sources import each other in a cycle.
 import madge from "madge"
 
-const dirs = ["packages/core/src", "packages/http/src", "packages/storage/src", "packages/testing/src"]
+const dirs = ["packages/core/src", "packages/http/src", "packages/storage/src", "packages/testing/src", "packages/cli/src"]
 const result = await madge(dirs, {
   fileExtensions: ["ts"],
   detectiveOptions: { ts: { skipTypeImports: true } },
