@@ -23,6 +23,7 @@ import * as FileSystem from "@effect/platform/FileSystem"
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as Expiry from "@tokenfx/core/Expiry"
+import * as Token from "@tokenfx/core/Token"
 import * as TokenStore from "@tokenfx/core/TokenStore"
 import * as AuthorizedClient from "@tokenfx/http/AuthorizedClient"
 import * as Discovery from "@tokenfx/http/Discovery"
@@ -63,6 +64,9 @@ export interface Target {
 }
 
 const user = "alice"
+
+// A copy of `token` that expires now: what an hour's wait does to a real provider's token.
+const expireNow = (token: Token.Token, now: DateTime.Utc) => new Token.Token({ ...token, expiresAt: now })
 
 const describeEvent = (event: TokenManager.Event): string => {
   switch (event._tag) {
@@ -170,7 +174,7 @@ export const program = (target: Target) =>
       yield* say(`    the token is still valid for ${(left / 1000).toFixed(1)} s; the next use refreshes it`)
     } else {
       skipped.push("3 (forced: a real provider's token lives too long to wait for)")
-      yield* manager.invalidate(user, token)
+      yield* manager.set(user, expireNow(token, yield* DateTime.now))
       yield* say("    forced: a real provider's token lives too long to wait for its refresh window")
     }
     const refreshed = yield* manager.get(user)
@@ -189,7 +193,7 @@ export const program = (target: Target) =>
         yield* Effect.sleep(Duration.millis(Math.max(0, wait)))
         yield* say("    the token has just expired")
       } else {
-        yield* manager.invalidate(user, refreshed)
+        yield* manager.set(user, expireNow(refreshed, yield* DateTime.now))
         yield* say("    forced: the token marked expired")
       }
       const before = wire.refreshed
@@ -218,8 +222,14 @@ export const program = (target: Target) =>
     // 6. A rate-limited token endpoint.
     yield* Console.log("\n6. The token endpoint rate-limits: back off as Retry-After says")
     if (Option.isSome(server)) {
+      // The next refresh, when the current token enters its refresh window, is answered 429.
+      const current = yield* manager.get(user)
+      const due = Expiry.refreshAt(current, policy)
+      if (due !== undefined) {
+        yield* Effect.sleep(Duration.millis(Math.max(0, DateTime.distance(yield* DateTime.now, due) + 100)))
+      }
       yield* server.value.rateLimitTokenEndpoint(1, 2)
-      yield* manager.invalidate(user, yield* manager.get(user))
+      yield* say("    the token endpoint now answers 429 with Retry-After: 2 (once); the token is due for refresh")
       const before = { ...wire }
       const began = yield* Clock.currentTimeMillis
       yield* manager.get(user)
@@ -241,8 +251,8 @@ export const program = (target: Target) =>
       yield* say("    an administrator revoked alice's grant")
     } else {
       yield* manager.revoke(user).pipe(Effect.catchAll((error) => say(`    the revocation failed: ${error.message}`)))
-      yield* manager.set(user, refreshed)
-      yield* say("    revoked at the server (RFC 7009); the application still holds the old token")
+      yield* manager.set(user, expireNow(refreshed, yield* DateTime.now))
+      yield* say("    revoked at the server (RFC 7009); the application still holds the old, now expired, token")
     }
     const outcome = yield* Effect.either(
       target.apiUrl === undefined ? Effect.asVoid(manager.get(user)) : Effect.asVoid(call)
@@ -310,7 +320,9 @@ export const layer = (target: Target) => {
       return yield* TokenEndpoint.make(options)
     })
   )
-  return TokenManager.layer({ policy }).pipe(
+  // The demo's time is compressed (6-second tokens): so is the window within which a second 401 is not
+  // answered with another refresh (30 s by default).
+  return TokenManager.layer({ policy, invalidationWindow: "2 seconds" }).pipe(
     Layer.provideMerge(Store),
     Layer.provideMerge(Endpoint),
     Layer.provideMerge(Directory),

@@ -255,16 +255,17 @@ const logout = Command.make(
           yield* store.remove(name)
           return yield* Console.error(`Profile "${name}" is not logged in: nothing to revoke.`)
         }
-        const revoked = yield* manager.revoke(name).pipe(Effect.either)
-        // Whatever the server said, the local token goes.
-        yield* store.remove(name)
+        // Revokes where the server can, and always removes the local token.
+        const revocation = yield* manager.revoke(name)
         const server = found.issuer ?? found.tokenEndpoint
-        if (revoked._tag === "Right") {
+        if (revocation._tag === "Revoked") {
           yield* Console.error(`✓ Logged out of profile "${name}": the grant was revoked at ${server}.`)
+        } else if (revocation._tag === "NoToken") {
+          yield* Console.error(`✓ Logged out of profile "${name}": no token was left to revoke.`)
         } else {
-          const reason = revoked.left._tag === "MissingEndpoint"
+          const reason = revocation._tag === "Unsupported" || revocation.error._tag === "MissingEndpoint"
             ? "the server offers no revocation endpoint"
-            : `the server could not revoke it (${revoked.left.message})`
+            : `the server could not revoke it (${revocation.error.message})`
           yield* Console.error(
             `✓ Logged out of profile "${name}": the local token was removed, but ${reason}; ` +
               `it stays valid at ${server} until it expires (revoke it there to end it now).`
