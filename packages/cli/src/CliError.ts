@@ -130,7 +130,13 @@ export const fromError = (profile: string) => (error: unknown): CliError => {
           `run "tokenfx login${profile === "default" ? "" : ` --profile ${profile}`} --scope '<scopes>'"`
         )
       case "TransportError":
-        return make("Server", `Cannot reach the server: ${error.message}`, "check the network and retry")
+        return error.disposition === "retry"
+          ? make("Server", `Cannot reach the server: ${error.message}`, "check the network and retry")
+          : make(
+            "Configuration",
+            `Refused to send the token: ${error.message}`,
+            "use an https:// URL (plain http only to 127.0.0.1 or localhost), and no redirect to another origin"
+          )
       case "MalformedResponse":
         return make("Server", `The server sent an answer tokenfx cannot read: ${error.message}`, "retry later")
     }

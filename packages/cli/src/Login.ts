@@ -182,6 +182,7 @@ export const browserFlow = (
     const endpoint = yield* TokenEndpoint.TokenEndpoint
     const listener = yield* loopback.listen
     const request = yield* endpoint.authorizationUrl({ redirectUri: listener.redirectUri, scope: profile.scope })
+    yield* listener.expect(request.state)
     yield* Console.error(`Open this URL in a browser to log in:\n\n  ${request.url}\n`)
     if (yield* browser.open(request.url)) yield* Console.error("(A browser was opened for you.)")
     const params = yield* Effect.scoped(

@@ -162,7 +162,12 @@ export const save = (config: ConfigFile): Effect.Effect<void, CliError.CliError,
     yield* fs.rename(temporary, configFile)
   }).pipe(
     Effect.catchTags({
-      BadArgument: (error) => CliError.make("Configuration", `Cannot write the config file: ${error.message}`, ""),
+      BadArgument: (error) =>
+        CliError.make(
+          "Configuration",
+          `Cannot write the config file: ${error.message}`,
+          "set TOKENFX_CONFIG_DIR to a directory tokenfx may write to"
+        ),
       SystemError: (error) =>
         CliError.make(
           "Configuration",

@@ -28,6 +28,7 @@ describe("CliError", () => {
       [new OAuthError.ServerError({}), "Server", "retry later"],
       [new OAuthError.RateLimited({}), "Server", "retry later"],
       [new OAuthError.TransportError({ reason: "Timeout" }), "Server", "check the network"],
+      [new OAuthError.TransportError({ reason: "Insecure" }), "Configuration", "https://"],
       [new OAuthError.AccessDenied({}), "Failure", "approve it"],
       [
         new TokenStore.CorruptedToken({ key: "work", reason: "bad", movedTo: "/x.corrupt" }),

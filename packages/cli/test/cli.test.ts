@@ -336,6 +336,10 @@ layer(OidcProvider.layer(), { excludeTestServices: true })("tokenfx CLI", (it) =
         const redirect = new URL(request.searchParams.get("redirect_uri")!)
         assert.strictEqual(redirect.hostname, "127.0.0.1")
         assert.notStrictEqual(redirect.port, "")
+        // A redirect that is not this login's (another local process guessing the port) is refused.
+        const stray = new URL(redirect)
+        stray.search = "code=forged&state=forged"
+        assert.strictEqual((yield* Effect.promise(() => fetch(stray))).status, 400)
         const callback = yield* server.authorize(url!, "bob")
         redirect.search = new URLSearchParams({ code: callback.code, state: callback.state!, iss: callback.iss! })
           .toString()

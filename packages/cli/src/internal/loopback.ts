@@ -8,7 +8,12 @@ import type { AddressInfo } from "node:net"
 /** @internal */
 export interface Listener {
   readonly redirectUri: string
-  /** The query string of the first redirect that carries a `code` or an `error`. */
+  /**
+   * Accepts redirects whose `state` is `state` from now on. Redirects with another state (a stale tab,
+   * another local process guessing the port) are answered 400 and ignored.
+   */
+  readonly expect: (state: string) => Effect.Effect<void>
+  /** The query string of the first accepted redirect. */
   readonly callback: Effect.Effect<URLSearchParams>
 }
 
@@ -25,6 +30,7 @@ const page = (title: string, text: string) =>
  */
 export const listen: Effect.Effect<Listener, never, Scope.Scope> = Effect.gen(function*() {
   const received = yield* Deferred.make<URLSearchParams>()
+  let expected: string | undefined
   const server = yield* Effect.acquireRelease(
     Effect.async<Http.Server>((resume) => {
       const server = Http.createServer((req, res) => {
@@ -35,6 +41,11 @@ export const listen: Effect.Effect<Listener, never, Scope.Scope> = Effect.gen(fu
         if (url.pathname !== "/callback" || (!params.has("code") && !params.has("error"))) {
           res.statusCode = 404
           res.end(page("Not found", "This is tokenfx's login listener."))
+          return
+        }
+        if (expected === undefined || params.get("state") !== expected) {
+          res.statusCode = 400
+          res.end(page("Unknown login", "This redirect does not belong to the login in progress."))
           return
         }
         const failed = params.has("error")
@@ -55,5 +66,12 @@ export const listen: Effect.Effect<Listener, never, Scope.Scope> = Effect.gen(fu
       })
   )
   const port = (server.address() as AddressInfo).port
-  return { redirectUri: `http://127.0.0.1:${port}/callback`, callback: Deferred.await(received) }
+  return {
+    redirectUri: `http://127.0.0.1:${port}/callback`,
+    expect: (state) =>
+      Effect.sync(() => {
+        expected = state
+      }),
+    callback: Deferred.await(received)
+  }
 })
