@@ -48,6 +48,14 @@ export interface Options {
 const parseScope = (scope: string | undefined) =>
   scope === undefined ? undefined : scope.split(/[\s,]+/).filter((s) => s.length > 0)
 
+// Without --scope: OpenID Connect's `openid`, and `offline_access` (a refresh token) where offered, as
+// `gh` and `gcloud` ask for what a command-line session needs.
+const defaultScope = (supported: ReadonlyArray<string> | undefined): ReadonlyArray<string> | undefined => {
+  if (supported === undefined) return undefined
+  const scope = ["openid", "offline_access"].filter((s) => supported.includes(s))
+  return scope.length === 0 ? undefined : scope
+}
+
 /**
  * The profile a login uses: built from `--issuer` (through discovery) or `--provider`, else the stored
  * one with the flags given applied.
@@ -112,7 +120,7 @@ export const resolveProfile = (
     return new Profile.Profile({
       issuer: resolved.issuer,
       clientId,
-      scope: scope ?? known?.scope ?? existing?.scope,
+      scope: scope ?? known?.scope ?? existing?.scope ?? defaultScope(metadata.scopes_supported),
       tokenEndpoint: resolved.tokenEndpoint,
       authorizationEndpoint: resolved.authorizationEndpoint,
       deviceAuthorizationEndpoint: resolved.deviceAuthorizationEndpoint,

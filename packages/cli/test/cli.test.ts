@@ -363,7 +363,7 @@ layer(OidcProvider.layer(), { excludeTestServices: true })("tokenfx CLI", (it) =
       const key = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64")
       const home = Fs.mkdtempSync(Path.join(Os.tmpdir(), "tokenfx-cli-enc-"))
       const login = Cli.start(
-        ["login", "--issuer", server.issuer, "--client-id", server.clients.public.clientId, "--scope", "openid"],
+        ["login", "--issuer", server.issuer, "--client-id", server.clients.public.clientId],
         { XDG_CONFIG_HOME: home, TOKENFX_ENCRYPTION_KEY: key }
       )
       const [, userCode] = yield* login.waitFor(/one-time code: (\S+)/)
@@ -376,6 +376,9 @@ layer(OidcProvider.layer(), { excludeTestServices: true })("tokenfx CLI", (it) =
       assert.notInclude(content, token.stdout.trim())
       const status = yield* Cli.run(["status"], { XDG_CONFIG_HOME: home, TOKENFX_ENCRYPTION_KEY: key })
       assert.include(status.stdout, "encrypted with TOKENFX_ENCRYPTION_KEY")
+      // Without --scope, what a command-line session needs: openid and a refresh token.
+      assert.match(status.stdout, /scopes: +openid/)
+      assert.include(status.stdout, "refresh token: yes")
       Fs.rmSync(home, { recursive: true, force: true })
     }), 60_000)
 
