@@ -178,6 +178,26 @@ layer(OidcProvider.layer(), { excludeTestServices: true })("tokenfx CLI", (it) =
     }), 60_000)
 
   it.effect(
+    "five concurrent tokenfx token at expiry make one refresh between them (the store's lease)",
+    () =>
+      Effect.gen(function*() {
+        const server = yield* OidcProvider.OidcProvider
+        expireStored(tokenFiles()[0]!)
+        const before = yield* server.stats
+        const results = yield* Effect.all(Array.from({ length: 5 }, () => tokenfx(["token"])), {
+          concurrency: "unbounded"
+        })
+        for (const result of results) assert.strictEqual(result.code, 0, result.stderr)
+        assert.strictEqual(new Set(results.map((result) => result.stdout)).size, 1)
+        const after = yield* server.stats
+        assert.strictEqual(after.tokenRequests["refresh_token"], (before.tokenRequests["refresh_token"] ?? 0) + 1)
+        assert.strictEqual(after.grantErrors["invalid_grant"] ?? 0, before.grantErrors["invalid_grant"] ?? 0)
+        rememberSecrets()
+      }),
+    60_000
+  )
+
+  it.effect(
     "exec hands the token to a command in an environment variable and passes its exit code on",
     () =>
       Effect.gen(function*() {
