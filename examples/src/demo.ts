@@ -281,6 +281,7 @@ export const program = (target: Target) =>
         ["wall time", `${wall.toFixed(1)} s`]
       ])
     ) yield* Console.log(line)
+    yield* Console.log("(requests sent include the one answered 429 and the one that found the grant dead)")
     if (skipped.length > 0) yield* Console.log(`Skipped or forced: ${skipped.join("; ")}`)
     yield* Console.log("No token or secret was printed: they are Redacted from the moment they are decoded.")
     return wire
