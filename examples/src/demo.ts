@@ -78,6 +78,8 @@ const describeEvent = (event: TokenManager.Event): string => {
       return `manager: adopted a token another holder stored (version ${event.version})`
     case "RefreshFailed":
       return `manager: a refresh failed with ${event.error}`
+    case "ReconnectSoon":
+      return "manager: the refresh token expires soon; the user must reconnect unless it is refreshed first"
     case "RefreshStopped":
       return `manager: stopped refreshing: ${event.error}`
     case "StoreWriteFailed":

@@ -204,12 +204,15 @@ export class AuthorizationPending
 {}
 
 /**
- * Device flow: keep polling, 5 seconds slower (RFC 8628 section 3.5).
+ * Device flow: keep polling, 5 seconds slower (RFC 8628 section 3.5), or at `interval` where the
+ * server named the new interval (GitHub does).
  *
  * @since 0.1.0
  * @category errors
  */
-export class SlowDown extends ProtocolErrorBase<SlowDown>()("SlowDown", "slow_down", "poll") {}
+export class SlowDown extends ProtocolErrorBase<SlowDown>()("SlowDown", "slow_down", "poll", {
+  interval: Schema.optional(Schema.DurationFromSelf)
+}) {}
 
 /**
  * Device flow: the device code expired; start again.
@@ -262,6 +265,54 @@ export class UnsupportedTokenType
 export class InvalidTarget
   extends ProtocolErrorBase<InvalidTarget>()("InvalidTarget", "invalid_target", "configuration")
 {}
+
+/**
+ * The user must interact with the provider again (OpenID Connect Core section 3.1.2.6): a sign-in
+ * policy, MFA or a password change stands between the grant and a new token. The grant is not dead:
+ * send the user through the authorization flow. `suberror` keeps the provider's detail (Entra ID:
+ * `basic_action`, `additional_action`, `message_only`, `user_password_expired`, `bad_token`).
+ *
+ * @since 0.3.0
+ * @category errors
+ */
+export class InteractionRequired extends ProtocolErrorBase<InteractionRequired>()(
+  "InteractionRequired",
+  "interaction_required",
+  "reauthenticate",
+  { suberror: Schema.optional(Schema.String) }
+) {}
+
+/**
+ * The user has not consented to (all of) the requested scopes (OpenID Connect Core section 3.1.2.6):
+ * ask for consent through the authorization flow.
+ *
+ * @since 0.3.0
+ * @category errors
+ */
+export class ConsentRequired
+  extends ProtocolErrorBase<ConsentRequired>()("ConsentRequired", "consent_required", "reauthenticate")
+{}
+
+/**
+ * The user must sign in again (OpenID Connect Core section 3.1.2.6).
+ *
+ * @since 0.3.0
+ * @category errors
+ */
+export class LoginRequired
+  extends ProtocolErrorBase<LoginRequired>()("LoginRequired", "login_required", "reauthenticate")
+{}
+
+/**
+ * A second factor is required before a token is issued (Auth0's `mfa_required`). `mfaToken`, when the
+ * provider sent one, continues the MFA challenge; it is a secret and stays `Redacted`.
+ *
+ * @since 0.3.0
+ * @category errors
+ */
+export class MfaRequired extends ProtocolErrorBase<MfaRequired>()("MfaRequired", "mfa_required", "reauthenticate", {
+  mfaToken: Schema.optional(Schema.Redacted(Schema.String))
+}) {}
 
 /**
  * An error code this library does not know; `code` keeps it as sent. 5xx statuses are retried.
@@ -386,6 +437,10 @@ export type ProtocolError =
   | TemporarilyUnavailable
   | UnsupportedTokenType
   | InvalidTarget
+  | InteractionRequired
+  | ConsentRequired
+  | LoginRequired
+  | MfaRequired
   | UnknownOAuthError
 
 /**
@@ -433,7 +488,11 @@ export const byCode = {
   server_error: ServerError,
   temporarily_unavailable: TemporarilyUnavailable,
   unsupported_token_type: UnsupportedTokenType,
-  invalid_target: InvalidTarget
+  invalid_target: InvalidTarget,
+  interaction_required: InteractionRequired,
+  consent_required: ConsentRequired,
+  login_required: LoginRequired,
+  mfa_required: MfaRequired
 } as const
 
 /**

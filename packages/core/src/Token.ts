@@ -48,7 +48,9 @@ export const TokenResponse = Schema.Struct(
     refresh_token: Schema.optional(Schema.Redacted(Schema.String)),
     scope: Schema.optional(Schema.String),
     id_token: Schema.optional(Schema.Redacted(Schema.String)),
-    refresh_token_expires_in: Schema.optional(Schema.NullOr(Seconds))
+    refresh_token_expires_in: Schema.optional(Schema.NullOr(Seconds)),
+    /** Keycloak's spelling of `refresh_token_expires_in`; 0 means the refresh token does not expire. */
+    refresh_expires_in: Schema.optional(Schema.NullOr(Seconds))
   },
   Schema.Record({ key: Schema.String, value: Schema.Unknown })
 ).annotations({ identifier: "TokenResponse" })
@@ -181,7 +183,7 @@ export const make = (response: TokenResponse, now: DateTime.Utc | number): Token
     expiresAt,
     scopes: parseScope(response.scope),
     idToken: nonEmpty(response.id_token),
-    refreshTokenExpiresAt: afterSeconds(issued, response.refresh_token_expires_in)
+    refreshTokenExpiresAt: afterSeconds(issued, response.refresh_token_expires_in ?? response.refresh_expires_in)
   }))
 }
 
@@ -254,7 +256,8 @@ const expected: Record<string, string> = {
   refresh_token: "a string",
   scope: "a space-delimited string",
   id_token: "a string",
-  refresh_token_expires_in: "a non-negative number of seconds"
+  refresh_token_expires_in: "a non-negative number of seconds",
+  refresh_expires_in: "a non-negative number of seconds"
 }
 
 /**

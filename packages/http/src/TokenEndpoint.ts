@@ -24,6 +24,7 @@ import * as Schema from "effect/Schema"
 import * as AuthorizationCode from "./AuthorizationCode.js"
 import * as Backoff from "./Backoff.js"
 import * as ClientAuthentication from "./ClientAuthentication.js"
+import type * as Compliance from "./Compliance.js"
 import * as DeviceAuthorization from "./DeviceAuthorization.js"
 import * as Discovery from "./Discovery.js"
 import * as destination from "./internal/destination.js"
@@ -63,6 +64,10 @@ export type GrantError =
   | OAuthError.InvalidScope
   | OAuthError.InvalidTarget
   | OAuthError.AccessDenied
+  | OAuthError.InteractionRequired
+  | OAuthError.ConsentRequired
+  | OAuthError.LoginRequired
+  | OAuthError.MfaRequired
   | RequestError
 
 /**
@@ -295,6 +300,8 @@ export interface Options {
   readonly backoff?: Backoff.Options | undefined
   /** Allow plain HTTP to addresses other than loopback (tests against containers only). */
   readonly allowInsecureHttp?: boolean | undefined
+  /** How to read a provider that bends the RFCs: see `Compliance` (the `Provider` profiles set it). */
+  readonly compliance?: Compliance.Compliance | undefined
 }
 
 /**
@@ -356,7 +363,11 @@ const grantTags = [
   "UnsupportedGrantType",
   "InvalidScope",
   "InvalidTarget",
-  "AccessDenied"
+  "AccessDenied",
+  "InteractionRequired",
+  "ConsentRequired",
+  "LoginRequired",
+  "MfaRequired"
 ] as const
 const narrowGrant = narrow.narrow(grantTags)
 const narrowPoll = narrow.narrow([...grantTags, "AuthorizationPending", "SlowDown", "ExpiredToken"])
@@ -412,6 +423,12 @@ export const make = (options: Options): Effect.Effect<TokenEndpoint["Type"], nev
     // Masked wherever a server echoes it; the Basic header carries it only encoded.
     const clientSecret = options.clientSecret === undefined ? [] : [options.clientSecret]
     const tokenLabel = destination.labelOf(options.tokenEndpoint)
+    const endpointNames = new Map<string, Compliance.Endpoint>([
+      [options.deviceAuthorizationEndpoint ?? "", "device_authorization"],
+      [options.introspectionEndpoint ?? "", "introspection"],
+      [options.revocationEndpoint ?? "", "revocation"],
+      [options.tokenEndpoint, "token"]
+    ])
     // One cooldown per endpoint, shared by every operation that calls it.
     const cooldowns = new Map<string, Backoff.Cooldown>()
     for (
@@ -458,7 +475,10 @@ export const make = (options: Options): Effect.Effect<TokenEndpoint["Type"], nev
             url,
             form: { ...form, ...credentials.form },
             headers: credentials.headers,
-            secrets: clientSecret
+            secrets: clientSecret,
+            compliance: options.compliance === undefined
+              ? undefined
+              : { hooks: options.compliance, endpoint: endpointNames.get(url) ?? "token" }
           }, settings).pipe(
             Effect.mapError(narrowed),
             Effect.tapBoth({
@@ -621,7 +641,10 @@ export const make = (options: Options): Effect.Effect<TokenEndpoint["Type"], nev
             const error = result.left
             if (error._tag === "AuthorizationPending") continue
             if (error._tag === "SlowDown") {
-              interval = Duration.sum(interval, DeviceAuthorization.slowDownIncrement)
+              // Never faster than before, whatever interval the server named.
+              interval = error.interval === undefined
+                ? Duration.sum(interval, DeviceAuthorization.slowDownIncrement)
+                : Duration.max(interval, error.interval)
               continue
             }
             yield* Effect.annotateCurrentSpan("tokenfx.polls", polls)

@@ -26,6 +26,7 @@ import * as Stream from "effect/Stream"
 import * as keyState from "./internal/keyState.js"
 import * as leaseModule from "./internal/lease.js"
 import * as number from "./internal/number.js"
+import * as reconnectSoon from "./internal/reconnectSoon.js"
 import * as refreshModule from "./internal/refresh.js"
 import * as scheduler from "./internal/scheduler.js"
 import * as TokenEndpoint from "./TokenEndpoint.js"
@@ -159,6 +160,8 @@ export interface Options {
   readonly invalidationWindow?: Duration.DurationInput | undefined
   /** Per-key state unused for this long is released (and its background refresh dropped). Default: 10 minutes. */
   readonly idleTimeToLive?: Duration.DurationInput | undefined
+  /** How far ahead of its refresh token's expiry a key gets a `ReconnectSoon` event (at most half its lifetime). Default: 1 day. */
+  readonly reconnectWarning?: Duration.DurationInput | undefined
   /** Events kept for a slow subscriber before the oldest are dropped. Default: 1024. */
   readonly eventCapacity?: number | undefined
 }
@@ -245,19 +248,20 @@ export const makeWithSource: (
       })
       : undefined
 
+    const warning = yield* reconnectSoon.make(millis(options?.reconnectWarning, Duration.days(1)), pubsub)
     const changed = (state: keyState.KeyState): Effect.Effect<void> => {
-      if (background$ === undefined) return Effect.void
+      if (background$ === undefined) return warning.watch(state)
       if (state.token === undefined || !Number.isFinite(state.refreshAt)) {
         scheduled.delete(state)
-        return Effect.void
+        return warning.watch(state)
       }
-      return Effect.map(Random.next, (random) => {
+      return Effect.zipRight(warning.watch(state), Random.next).pipe(Effect.map((random) => {
         const window = Math.max(0, state.expiredAt - state.refreshAt)
         const lead = Math.floor(random * jitter * window)
         const entry = { at: state.refreshAt - lead, target: state, lead }
         scheduled.set(state, entry)
         background$.schedule(entry)
-      })
+      }))
     }
 
     const protocol = refreshModule.make({

@@ -20,6 +20,9 @@ import * as Metric from "effect/Metric"
  * - `StoreWriteFailed`: a refreshed (possibly rotated) token could not be written; it is served from
  *   memory and the write is retried while the lease is held, so that no sibling presents the consumed
  *   refresh token. `StoreWriteRecovered` follows once it is stored.
+ * - `ReconnectSoon`: the refresh token expires at `refreshTokenExpiresAt` (`refresh_token_expires_in`)
+ *   and no refresh has replaced it `reconnectWarning` ahead of that: unless the key is refreshed before
+ *   then, the user must log in again.
  * - `ReconnectRequired`: the grant is dead and its token was removed from the store.
  * - `Revoked`: the token was removed; `atServer` says whether the server revoked it too.
  *
@@ -40,6 +43,7 @@ export type Event = Data.TaggedEnum<{
   RefreshStopped: { readonly key: string; readonly error: string; readonly message: string }
   StoreWriteFailed: { readonly key: string; readonly error: string; readonly message: string }
   StoreWriteRecovered: { readonly key: string; readonly version: number }
+  ReconnectSoon: { readonly key: string; readonly refreshTokenExpiresAt: DateTime.Utc }
   ReconnectRequired: { readonly key: string; readonly reason: string }
   Revoked: { readonly key: string; readonly atServer: boolean }
 }>

@@ -79,11 +79,17 @@ export const make = (key: string, now: number): KeyState => ({
 export const expiredAt = (token: Token.Token, timing: Timing): number =>
   Expiry.expiredAtMillis(token, timing.policy) ?? Infinity
 
+/** When the refresh token stops working (`refresh_token_expires_in`), or `Infinity`. @internal */
+export const refreshTokenExpiredAt = (token: Token.Token): number =>
+  token.refreshTokenExpiresAt === undefined ? Infinity : DateTime.toEpochMillis(token.refreshTokenExpiresAt)
+
 /** @internal */
-export const dueAt = (token: Token.Token, timing: Timing): number =>
-  timing.requiresRefreshToken && token.refreshToken === undefined
-    ? expiredAt(token, timing)
-    : Expiry.refreshAtMillis(token, timing.policy) ?? Infinity
+export const dueAt = (token: Token.Token, timing: Timing): number => {
+  if (timing.requiresRefreshToken && token.refreshToken === undefined) return expiredAt(token, timing)
+  const refreshAt = Expiry.refreshAtMillis(token, timing.policy) ?? Infinity
+  // A refresh token dead by the refresh instant cannot refresh: serve the token until it expires.
+  return timing.requiresRefreshToken && refreshTokenExpiredAt(token) <= refreshAt ? expiredAt(token, timing) : refreshAt
+}
 
 /** @internal */
 export const isRejected = (state: KeyState, token: Token.Token): boolean =>

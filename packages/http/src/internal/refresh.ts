@@ -214,6 +214,18 @@ export const make = (env: Env): Refresh => {
           }
           return yield* reconnect(state, current, "the token expired and has no refresh token")
         }
+        // A refresh token past its `refresh_token_expires_in` is never presented: the server would
+        // only refuse it. The access token is served while it lasts, then the key must reconnect.
+        const now = yield* Clock.currentTimeMillis
+        if (now >= keyState.refreshTokenExpiredAt(current.token)) {
+          if (now < keyState.expiredAt(current.token, timing) && !keyState.isRejected(state, current.token)) {
+            const token = yield* adopt(state, current)
+            keyState.defer(state, Infinity)
+            yield* env.changed(state)
+            return token
+          }
+          return yield* reconnect(state, current, "the refresh token expired")
+        }
       }
       // Ownership right before the refresh token leaves: a holder whose lease lapsed never presents it.
       yield* lease.check(state.key)

@@ -9,6 +9,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
+import type * as Compliance from "../Compliance.js"
 import * as destination from "./destination.js"
 import * as params from "./params.js"
 import * as scrub from "./scrub.js"
@@ -21,6 +22,8 @@ export interface Request {
   readonly headers?: Readonly<Record<string, Redacted.Redacted<string>>> | undefined
   /** Secrets the request carries only in encoded form (the client secret inside a Basic header). */
   readonly secrets?: ReadonlyArray<Redacted.Redacted<string>> | undefined
+  /** The provider's compliance hook, and which endpoint this is to it. */
+  readonly compliance?: { readonly hooks: Compliance.Compliance; readonly endpoint: Compliance.Endpoint } | undefined
 }
 
 /** @internal */
@@ -137,16 +140,16 @@ export const send = (
             endpoint
           })
       }),
-      Effect.flatMap(({ body, response }): Effect.Effect<Answer, Failure> => {
-        const status = response.status
-        const failed = () =>
-          Effect.flatMap(Clock.currentTimeMillis, (now) =>
-            Effect.fail(
-              scrub.scrub(
-                OAuthError.fromHttp({ status, headers: response.headers, body, endpoint }, now),
-                scrub.needles(secretsOf(request))
-              )
-            ))
+      Effect.flatMap((read) => Effect.map(Clock.currentTimeMillis, (now) => comply(request, read, now))),
+      Effect.flatMap(({ body, headers, now, status, raw }): Effect.Effect<Answer, Failure> => {
+        const failed = () => {
+          const error = OAuthError.fromHttp({ status, headers, body, endpoint }, now)
+          const hook = request.compliance?.hooks.error
+          const mapped = raw === undefined || hook === undefined || error._tag === "MalformedResponse"
+            ? error
+            : hook(error, raw)
+          return Effect.fail(scrub.scrub(mapped, scrub.needles(secretsOf(request))))
+        }
         if (status >= 200 && status < 300) {
           // Some providers (GitHub) answer errors with 200 and an `error` member: the error it names.
           return hasErrorMember(body) ? failed() : Effect.succeed({ status, body, endpoint })
@@ -165,6 +168,29 @@ export const send = (
       })
     )
   })
+
+// The answer as the provider's compliance hook rewrites it (when there is one), before it is read.
+const comply = (
+  request: Request,
+  read: {
+    readonly body: string
+    readonly response: { readonly status: number; readonly headers: Readonly<Record<string, string>> }
+  },
+  now: number
+) => {
+  const compliance = request.compliance
+  if (compliance === undefined) {
+    return { status: read.response.status, headers: read.response.headers, body: read.body, now, raw: undefined }
+  }
+  const wire = {
+    endpoint: compliance.endpoint,
+    status: read.response.status,
+    headers: read.response.headers,
+    body: read.body
+  }
+  const raw = compliance.hooks.answer === undefined ? wire : compliance.hooks.answer(wire, now)
+  return { status: raw.status, headers: raw.headers, body: raw.body, now, raw }
+}
 
 /**
  * Reads a 2xx body as JSON. An empty or non-JSON body (an HTML page from a proxy) is a
