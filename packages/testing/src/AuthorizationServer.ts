@@ -44,6 +44,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
+import type * as Dialect from "./Dialect.js"
 
 /**
  * A client the server knows. Without a secret it is a public client (`none` authentication, PKCE
@@ -111,6 +112,8 @@ export interface Options {
    * grant. When false, refresh responses omit `refresh_token` and the old one stays valid.
    */
   readonly rotateRefreshTokens?: boolean | undefined
+  /** Answer like a provider (paths, answer and error shapes, rotation, headers): see `Dialect`. */
+  readonly dialect?: Dialect.Dialect | undefined
 }
 
 /**
@@ -331,6 +334,7 @@ interface RefreshToken {
   readonly issuedAt: number
   readonly expiresAt: number | undefined
   consumed: boolean
+  consumedAt?: number
 }
 
 interface Code {
@@ -374,6 +378,8 @@ class Server {
   private readonly deviceInterval: number
   private readonly rotate: boolean
   private readonly origin: string
+  private readonly dialect: Dialect.Dialect | undefined
+  private readonly paths: Record<keyof typeof paths, string>
   private readonly accessTokens = new Map<string, AccessToken>()
   private readonly refreshTokens = new Map<string, RefreshToken>()
   private readonly codes = new Map<string, Code>()
@@ -399,11 +405,13 @@ class Server {
     this.codeTtl = millis(options.authorizationCodeTtl ?? "1 minute")
     this.deviceTtl = millis(options.deviceCodeTtl ?? "10 minutes")
     this.deviceInterval = millis(options.deviceInterval ?? "5 seconds")
-    this.rotate = options.rotateRefreshTokens ?? true
+    this.dialect = options.dialect
+    this.rotate = options.dialect?.rotate ?? options.rotateRefreshTokens ?? true
+    this.paths = { ...paths, ...options.dialect?.paths }
   }
 
   url(endpoint: keyof typeof paths): string {
-    return `${this.issuer}${paths[endpoint]}`
+    return `${this.issuer}${this.paths[endpoint]}`
   }
 
   snapshot(): Stats {
@@ -420,6 +428,8 @@ class Server {
 
   handle(request: HttpClientRequest.HttpClientRequest, url: URL): Effect.Effect<HttpClientResponse.HttpClientResponse> {
     return Effect.gen(this, function*() {
+      const own = this.dialect?.route?.(request, url, this.access)
+      if (own !== undefined) return respond(request, yield* own)
       const endpoint = this.endpointOf(url)
       if (endpoint === undefined) {
         return respond(request, { status: 404, body: { error: "not_found" } })
@@ -433,20 +443,27 @@ class Server {
       }
       const form = endpoint === "resource" ? new Map<string, string>() : yield* readForm(request)
       const forced = this.takeFailure(endpoint, form)
-      if (forced !== undefined) {
-        if (forced.delay !== undefined) yield* Effect.sleep(forced.delay)
-        return respond(request, forced)
-      }
+      if (forced !== undefined && forced.delay !== undefined) yield* Effect.sleep(forced.delay)
       const now = yield* Clock.currentTimeMillis
-      const answer = yield* this.route(endpoint, request, form, now)
-      return respond(request, answer)
+      const answer = forced ?? (yield* this.route(endpoint, request, form, now))
+      const shape = this.dialect?.answer
+      return respond(
+        request,
+        shape === undefined ? answer : shape(answer, {
+          endpoint,
+          now,
+          grantType: form?.get("grant_type"),
+          accept: request.headers["accept"],
+          refreshTokenTtl: this.refreshTtl
+        })
+      )
     })
   }
 
   private endpointOf(url: URL): keyof typeof paths | undefined {
     if (url.origin !== this.origin) return undefined
     const prefix = new URL(this.issuer).pathname.replace(/\/+$/, "")
-    for (const [name, path] of Object.entries(paths)) {
+    for (const [name, path] of Object.entries(this.paths)) {
       if (url.pathname === `${prefix}${path}`) return name as keyof typeof paths
     }
     return undefined
@@ -610,7 +627,12 @@ class Server {
     if (stored.expiresAt !== undefined && now >= stored.expiresAt) {
       return this.error(400, "invalid_grant", "the refresh token has expired")
     }
-    if (stored.consumed) {
+    const reuse = this.dialect?.reuse ?? "revoke-grant"
+    const graced = typeof reuse === "object" && now - (stored.consumedAt ?? now) < reuse.graceMillis
+    if (stored.consumed && reuse === "refuse") {
+      return this.error(400, "invalid_grant", "the refresh token was already used")
+    }
+    if (stored.consumed && reuse !== "allowed" && !graced) {
       // A rotated refresh token presented again: someone holds a copy, so the whole grant dies.
       this.revokeGrant(stored.grant.id)
       return this.error(400, "invalid_grant", "the refresh token was already used; the grant is revoked")
@@ -621,7 +643,10 @@ class Server {
       return this.error(400, "invalid_scope", "the requested scope exceeds the grant")
     }
     if (!this.rotate) return this.issued("refresh_token", this.mint(stored.grant, scope, now, false))
-    stored.consumed = true
+    if (!stored.consumed) {
+      stored.consumed = true
+      stored.consumedAt = now
+    }
     return this.issued("refresh_token", this.mint(stored.grant, scope, now, true))
   }
 
@@ -685,7 +710,9 @@ class Server {
     if (tooSoon) {
       // RFC 8628 section 3.5: the client must add five seconds to its interval.
       device.interval += 5000
-      return this.error(400, "slow_down", "polling too fast")
+      const slowDown = this.error(400, "slow_down", "polling too fast")
+      // GitHub names the new interval; other servers' clients ignore the extra member.
+      return { ...slowDown, body: { ...(slowDown.body as object), interval: device.interval / 1000 } }
     }
     if (device.decision === undefined) return this.error(400, "authorization_pending", "the user has not decided yet")
     if (device.decision === "denied") {
@@ -998,6 +1025,23 @@ class Server {
     this.refreshTokens.clear()
     this.codes.clear()
     this.deviceCodes.clear()
+  }
+
+  // What a dialect's own routes may do.
+  private readonly access: Dialect.ServerAccess = {
+    authenticateBasic: (authorization) => {
+      const basic = authorization === undefined ? undefined : parseBasic(authorization)
+      const client = basic === undefined ? undefined : this.clients.find((c) => c.clientId === basic.id)
+      return client?.clientSecret !== undefined && Redacted.value(client.clientSecret) === basic?.secret
+        ? client.clientId
+        : undefined
+    },
+    revokeGrantOf: (clientId, accessToken) => {
+      const access = this.accessTokens.get(accessToken)
+      if (access === undefined || access.grant.clientId !== clientId) return false
+      this.revokeGrant(access.grant.id)
+      return true
+    }
   }
 
   private revokeGrant(grantId: string) {

@@ -1,0 +1,243 @@
+/**
+ * Provider dialects for the in-memory `AuthorizationServer`: the paths, answer shapes, error shapes,
+ * rotation policy and rate-limit headers of GitHub, Google, Microsoft Entra ID, Auth0, Okta and
+ * Keycloak, as their public documentation describes them, so that a provider profile's whole
+ * lifecycle runs on `TestClock`.
+ *
+ * @example
+ * ```ts
+ * import * as AuthorizationServer from "@tokenfx/testing/AuthorizationServer"
+ * import * as Dialect from "@tokenfx/testing/Dialect"
+ *
+ * // A server that answers like GitHub: errors with HTTP 200, comma-separated scopes, a REST revocation.
+ * export const layer = AuthorizationServer.layer({ issuer: "https://github.test", dialect: Dialect.github })
+ * ```
+ *
+ * @since 0.3.0
+ */
+import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import type * as Effect from "effect/Effect"
+import * as errors from "./internal/dialectErrors.js"
+
+/**
+ * The endpoints a dialect may move or reshape.
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export type Endpoint = "authorization" | "token" | "revocation" | "introspection" | "device_authorization" | "resource"
+
+/**
+ * An answer on its way out: `body` is JSON unless it is a string.
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export interface Answer {
+  readonly status: number
+  readonly body?: unknown
+  readonly headers?: Readonly<Record<string, string>> | undefined
+}
+
+/**
+ * What a dialect knows of the request it reshapes the answer of.
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export interface Context {
+  readonly endpoint: Exclude<Endpoint, "authorization">
+  readonly now: number
+  readonly grantType: string | undefined
+  readonly accept: string | undefined
+  /** The refresh token lifetime the server was given, in milliseconds. */
+  readonly refreshTokenTtl: number | undefined
+}
+
+/**
+ * What a dialect's own routes (GitHub's REST revocation) may do to the server.
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export interface ServerAccess {
+  /** The client id of valid Basic credentials, else `undefined`. */
+  readonly authenticateBasic: (authorization: string | undefined) => string | undefined
+  /** Revokes the grant of an access token issued to `clientId`; `false` when there is none. */
+  readonly revokeGrantOf: (clientId: string, accessToken: string) => boolean
+}
+
+/**
+ * What happens when a rotated refresh token is presented again: the whole grant is revoked (reuse
+ * detection), it is refused alone (`refuse`), it still works (`allowed`), or it still works for
+ * `graceMillis` after its rotation and revokes the grant after that.
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export type Reuse = "revoke-grant" | "refuse" | "allowed" | { readonly graceMillis: number }
+
+/**
+ * @since 0.3.0
+ * @category models
+ */
+export interface Dialect {
+  readonly name: string
+  /** Endpoint paths under the issuer, where the provider's differ. */
+  readonly paths?: Partial<Record<Endpoint, string>> | undefined
+  /** Whether a refresh issues a new refresh token (the server's `rotateRefreshTokens` otherwise). */
+  readonly rotate?: boolean | undefined
+  readonly reuse?: Reuse | undefined
+  /** Reshapes every answer (forced failures included) before it is sent. */
+  readonly answer?: ((answer: Answer, context: Context) => Answer) | undefined
+  /** Routes of the provider's own, outside OAuth; `undefined` when the request is not one. */
+  readonly route?:
+    | ((
+      request: HttpClientRequest.HttpClientRequest,
+      url: URL,
+      server: ServerAccess
+    ) => Effect.Effect<Answer> | undefined)
+    | undefined
+}
+
+/**
+ * GitHub ("Authorizing OAuth apps", "Refreshing user access tokens", "Troubleshooting OAuth app access
+ * token request errors", "REST API endpoints for OAuth authorizations"): `/login/oauth/...` paths,
+ * token endpoint errors with HTTP 200 and GitHub's codes, form-encoded answers unless JSON is asked
+ * for, comma-separated scopes, rotated refresh tokens that stop working once used, `slow_down` with
+ * the new `interval`, `x-ratelimit-*` headers, and `DELETE /applications/{client_id}/grant`.
+ *
+ * @since 0.3.0
+ * @category dialects
+ */
+export const github: Dialect = {
+  name: "github",
+  paths: {
+    authorization: "/login/oauth/authorize",
+    token: "/login/oauth/access_token",
+    device_authorization: "/login/device/code"
+  },
+  rotate: true,
+  reuse: "refuse",
+  answer: errors.github,
+  route: (request, url, server) => errors.githubRevoke(request, url, server)
+}
+
+/**
+ * Google ("Using OAuth 2.0 for Web Server Applications", "OAuth 2.0 for TV and Limited-Input Device
+ * Applications"): refresh answers without a refresh token, `invalid_grant` "Token has been expired or
+ * revoked.", `verification_url` in device answers, and 400 `invalid_token` when revoking a token that
+ * is no longer valid.
+ *
+ * @since 0.3.0
+ * @category dialects
+ */
+export const google: Dialect = {
+  name: "google",
+  paths: {
+    token: "/token",
+    revocation: "/revoke",
+    device_authorization: "/device/code",
+    authorization: "/o/oauth2/v2/auth"
+  },
+  rotate: false,
+  answer: errors.google
+}
+
+/**
+ * Microsoft Entra ID v2.0 ("Microsoft identity platform and OAuth 2.0 authorization code flow",
+ * "Microsoft Entra authentication and authorization error codes"): `/{tenant}/oauth2/v2.0/...` paths
+ * (the issuer carries the tenant), a new refresh token on every refresh while the old one keeps
+ * working, `ext_expires_in`, errors with `error_codes`, `timestamp`, `trace_id` and `AADSTS` codes,
+ * and no revocation endpoint.
+ *
+ * @since 0.3.0
+ * @category dialects
+ */
+export const entraId: Dialect = {
+  name: "entra-id",
+  paths: {
+    authorization: "/oauth2/v2.0/authorize",
+    token: "/oauth2/v2.0/token",
+    device_authorization: "/oauth2/v2.0/devicecode",
+    revocation: "/no-revocation-endpoint",
+    introspection: "/no-introspection-endpoint"
+  },
+  rotate: true,
+  reuse: "allowed",
+  answer: errors.entraId
+}
+
+/**
+ * Auth0 ("Refresh Token Rotation", "Revoke Refresh Tokens", "Rate Limit Policy"): `/oauth/...` paths,
+ * rotation with reuse detection after a reuse interval (`leeway`, here 0), and `x-ratelimit-limit`,
+ * `x-ratelimit-remaining`, `x-ratelimit-reset` (epoch seconds) on 429 instead of `Retry-After`.
+ *
+ * @since 0.3.0
+ * @category dialects
+ */
+export const auth0: Dialect = {
+  name: "auth0",
+  paths: {
+    authorization: "/authorize",
+    token: "/oauth/token",
+    revocation: "/oauth/revoke",
+    device_authorization: "/oauth/device/code"
+  },
+  rotate: true,
+  reuse: "revoke-grant",
+  answer: errors.rateLimit("x-ratelimit")
+}
+
+/**
+ * Okta ("OpenID Connect & OAuth 2.0 API", "Refresh token rotation", "Rate limits"): a custom
+ * authorization server's `/v1/...` paths (the issuer carries `/oauth2/{id}`), rotation with a
+ * 30-second grace period, and `x-rate-limit-reset` (epoch seconds) with a `Date` header on 429.
+ *
+ * @since 0.3.0
+ * @category dialects
+ */
+export const okta: Dialect = {
+  name: "okta",
+  paths: {
+    authorization: "/v1/authorize",
+    token: "/v1/token",
+    revocation: "/v1/revoke",
+    introspection: "/v1/introspect",
+    device_authorization: "/v1/device/authorize"
+  },
+  rotate: true,
+  reuse: { graceMillis: 30_000 },
+  answer: errors.rateLimit("x-rate-limit")
+}
+
+/**
+ * Keycloak ("Securing applications with OpenID Connect": endpoints): `/protocol/openid-connect/...`
+ * paths (the issuer carries `/realms/{realm}`), `refresh_expires_in` (0 when the refresh token does not
+ * expire), `not-before-policy` and `session_state`, a new refresh token on each refresh while the
+ * old one keeps working ("Revoke Refresh Token" off, the default).
+ *
+ * @since 0.3.0
+ * @category dialects
+ */
+export const keycloak: Dialect = {
+  name: "keycloak",
+  paths: {
+    authorization: "/protocol/openid-connect/auth",
+    token: "/protocol/openid-connect/token",
+    revocation: "/protocol/openid-connect/revoke",
+    introspection: "/protocol/openid-connect/token/introspect",
+    device_authorization: "/protocol/openid-connect/auth/device"
+  },
+  rotate: true,
+  reuse: "allowed",
+  answer: errors.keycloak
+}
+
+/**
+ * Keycloak with "Revoke Refresh Token" on: a used refresh token stops working.
+ *
+ * @since 0.3.0
+ * @category dialects
+ */
+export const keycloakRevokeRefreshToken: Dialect = { ...keycloak, reuse: "revoke-grant" }
