@@ -142,7 +142,11 @@ const aadsts = (error: Record<string, unknown>): { readonly code: number; readon
 /** @internal */
 export const entraId = (answer: Answer, context: Dialect.Context): Answer => {
   const token = success(answer)
-  if (token !== undefined) return { ...answer, body: { ...token, ext_expires_in: token["expires_in"] } }
+  if (token !== undefined) {
+    // Entra ID does not say when a refresh token expires (90 days of inactivity, by default).
+    const { refresh_token_expires_in: _, ...rest } = token
+    return { ...answer, body: { ...rest, ext_expires_in: token["expires_in"] } }
+  }
   const error = errorOf(answer)
   if (error === undefined || context.endpoint === "resource") return answer
   // A body already in Entra's shape (a forced failure) is sent as it is.

@@ -1,0 +1,112 @@
+/**
+ * GitHub, against the GitHub dialect of the in-memory server. Behaviours from:
+ * - https://docs.github.com/en/apps/oauth-apps/building-oauth-apps/authorizing-oauth-apps
+ * - https://docs.github.com/en/apps/creating-github-apps/authenticating-with-a-github-app/refreshing-user-access-tokens
+ * - https://docs.github.com/en/apps/oauth-apps/maintaining-oauth-apps/troubleshooting-oauth-app-access-token-request-errors
+ * - https://docs.github.com/en/rest/apps/oauth-applications (DELETE /applications/{client_id}/grant)
+ */
+import { assert, describe, it } from "@effect/vitest"
+import * as Provider from "@tokenfx/http/Provider"
+import * as Dialect from "@tokenfx/testing/Dialect"
+import * as DateTime from "effect/DateTime"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Redacted from "effect/Redacted"
+import * as TestClock from "effect/TestClock"
+import { access, client, harness, refresh } from "./utils/providerHarness.js"
+
+const setup = harness({
+  dialect: Dialect.github,
+  issuer: "https://github.test",
+  profile: (issuer) => Provider.github({ ...client, baseUrl: issuer, apiUrl: issuer, scope: ["repo", "gist"] }),
+  // Expiring user tokens: 8 hours, refresh tokens 6 months (15811200 seconds).
+  server: { accessTokenTtl: "28800 seconds", refreshTokenTtl: "15811200 seconds" }
+})
+
+describe("Provider.github", () => {
+  it.scoped("login, refresh across expiries with rotation, dead grant, disconnect through the REST API", () =>
+    Effect.gen(function*() {
+      const { endpoint, login, manager, sent, server, tags } = yield* setup
+      const { request, token } = yield* login()
+      assert.include(request.url, "https://github.test/login/oauth/authorize?")
+      // JSON asked for; scopes sent space-delimited, answered comma-separated, read as a list.
+      assert.deepStrictEqual(token.scopes, ["repo", "gist"])
+      assert.isTrue(sent.every((request) => request.accept?.includes("application/json") === true))
+      assert.strictEqual(DateTime.toEpochMillis(token.expiresAt!), 28_800_000)
+      assert.strictEqual(DateTime.toEpochMillis(token.refreshTokenExpiresAt!), 15_811_200_000)
+
+      yield* manager.set("alice", token)
+      yield* TestClock.adjust("8 hours")
+      const second = yield* manager.get("alice")
+      assert.notStrictEqual(access(second), access(token))
+      assert.notStrictEqual(refresh(second), refresh(token), "GitHub rotates the refresh token")
+      assert.deepStrictEqual(yield* tags, ["Refreshed", "Rotated"])
+
+      // A used refresh token: HTTP 200 with `bad_refresh_token`, read as the dead grant it is.
+      const reused = yield* Effect.flip(endpoint.refresh(token))
+      assert.strictEqual(reused._tag, "InvalidGrant")
+      assert.strictEqual(reused.code, "invalid_grant")
+
+      yield* manager.revoke("alice")
+      assert.deepStrictEqual(sent.at(-1), {
+        method: "DELETE",
+        path: "/applications/client/grant",
+        accept: "application/vnd.github+json"
+      })
+      // The whole grant is gone: its refresh token is refused too.
+      const gone = yield* Effect.flip(endpoint.refresh(second))
+      assert.strictEqual(gone._tag, "InvalidGrant")
+      assert.deepStrictEqual(yield* tags, ["Revoked"])
+      assert.strictEqual((yield* server.stats).tokensIssued.refresh_token, 1)
+    }))
+
+  it.scoped("a dead grant is ReconnectRequired once, and never presented again", () =>
+    Effect.gen(function*() {
+      const { login, manager, server, tags } = yield* setup
+      yield* manager.set("alice", (yield* login()).token)
+      yield* server.revokeAll
+      yield* TestClock.adjust("8 hours")
+      const first = yield* Effect.flip(manager.get("alice"))
+      assert.strictEqual(first._tag, "ReconnectRequired")
+      const requests = (yield* server.stats).tokenRequests.refresh_token
+      const second = yield* Effect.flip(manager.get("alice"))
+      assert.strictEqual(second._tag, "ReconnectRequired")
+      assert.strictEqual((yield* server.stats).tokenRequests.refresh_token, requests)
+      assert.deepStrictEqual((yield* tags).filter((tag) => tag === "ReconnectRequired"), ["ReconnectRequired"])
+    }))
+
+  it.scoped("a code used twice is bad_verification_code with HTTP 200: InvalidGrant, not a malformed answer", () =>
+    Effect.gen(function*() {
+      const { endpoint, server } = yield* setup
+      const request = yield* endpoint.authorizationUrl({ redirectUri: "https://app.test/callback" })
+      const { code } = yield* server.authorize(request.url)
+      const options = { code: Redacted.make(code), verifier: request.verifier, redirectUri: request.redirectUri }
+      yield* endpoint.authorizationCode(options)
+      const error = yield* Effect.flip(endpoint.authorizationCode(options))
+      assert.strictEqual(error._tag, "InvalidGrant")
+      assert.strictEqual(error.status, 200)
+    }))
+
+  it.scoped("device flow: slow_down names the new interval, which the poller honours", () =>
+    Effect.gen(function*() {
+      const { endpoint, sent, server } = yield* setup
+      const authorization = yield* endpoint.deviceAuthorization()
+      assert.strictEqual(sent.at(-1)?.path, "/login/device/code")
+      // Poll every second against a server that asks for five: it answers slow_down, interval 10.
+      const poll = yield* Effect.fork(endpoint.pollDeviceToken(authorization, { interval: "1 second" }))
+      yield* TestClock.adjust("1 second")
+      yield* TestClock.adjust("1 second")
+      yield* server.approveDevice(authorization.userCode)
+      const before = (yield* server.stats).tokenRequests["urn:ietf:params:oauth:grant-type:device_code"]
+      yield* TestClock.adjust("9 seconds")
+      assert.strictEqual(
+        (yield* server.stats).tokenRequests["urn:ietf:params:oauth:grant-type:device_code"],
+        before,
+        "no poll before the 10 seconds GitHub named"
+      )
+      yield* TestClock.adjust(Duration.seconds(1))
+      const token = yield* Fiber.join(poll)
+      assert.deepStrictEqual(token.scopes, ["repo", "gist"])
+    }))
+})
