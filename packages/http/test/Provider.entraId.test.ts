@@ -31,7 +31,7 @@ const setup = harness({
 describe("Provider.entraId", () => {
   it.scoped("tenant endpoints, offline_access, rotation on every refresh with the old token still good", () =>
     Effect.gen(function*() {
-      const { endpoint, login, manager, sent, store, tags } = yield* setup
+      const { endpoint, forms, login, manager, sent, store, tags } = yield* setup
       const { request, token } = yield* login()
       const url = new URL(request.url)
       assert.strictEqual(url.pathname, "/contoso.onmicrosoft.com/oauth2/v2.0/authorize")
@@ -43,6 +43,7 @@ describe("Provider.entraId", () => {
       yield* manager.set("alice", token)
       yield* TestClock.adjust("1 hour")
       const second = yield* manager.get("alice")
+      assert.strictEqual(forms.at(-1)?.get("scope"), "openid https://graph.test/.default offline_access")
       assert.notStrictEqual(refresh(second), refresh(token))
       assert.deepStrictEqual(yield* tags, ["Refreshed", "Rotated"])
       // No reuse detection: the previous refresh token still works.

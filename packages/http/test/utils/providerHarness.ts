@@ -26,8 +26,11 @@ export const harness = (options: {
     const server = yield* AuthorizationServer.make({ ...options.server, dialect: options.dialect, issuer: options.issuer })
     // Every request the client sends, with the path it went to.
     const sent: Array<{ readonly method: string; readonly path: string; readonly accept: string | undefined }> = []
+    // The form parameters of every request, in order.
+    const forms: Array<URLSearchParams> = []
     const http: HttpClient.HttpClient = HttpClientModule.make((request, url) => {
       sent.push({ method: request.method, path: url.pathname, accept: request.headers["accept"] })
+      forms.push(new URLSearchParams(request.body._tag === "Uint8Array" ? new TextDecoder().decode(request.body.body) : ""))
       return server.httpClient.execute(request)
     })
     const profile = options.profile(server.issuer)
@@ -51,7 +54,7 @@ export const harness = (options: {
         if (profile.endpoint.issuer === callback.iss) url.searchParams.set("iss", callback.iss)
         return { request, token: yield* endpoint.exchangeCode(request, url) }
       })
-    return { server, endpoint, manager, store, events, tags, login, sent, profile }
+    return { server, endpoint, manager, store, events, tags, login, sent, forms, profile }
   })
 
 export const secret = Redacted.make("secret")

@@ -1,0 +1,93 @@
+/**
+ * Auth0, against the Auth0 dialect of the in-memory server. Behaviours from:
+ * - https://auth0.com/docs/secure/tokens/refresh-tokens/refresh-token-rotation (rotation, reuse detection)
+ * - https://auth0.com/docs/secure/tokens/refresh-tokens/revoke-refresh-tokens (/oauth/revoke)
+ * - https://auth0.com/docs/secure/tokens/access-tokens/get-access-tokens (audience)
+ * - https://auth0.com/docs/mfa/authenticate-with-ropg-and-mfa (mfa_required with mfa_token)
+ * - https://auth0.com/docs/troubleshoot/customer-support/operational-policies/rate-limit-policy (x-ratelimit-reset)
+ */
+import { assert, describe, it } from "@effect/vitest"
+import * as Provider from "@tokenfx/http/Provider"
+import * as Dialect from "@tokenfx/testing/Dialect"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Redacted from "effect/Redacted"
+import * as TestClock from "effect/TestClock"
+import { client, harness, refresh } from "./utils/providerHarness.js"
+
+const setup = harness({
+  dialect: Dialect.auth0,
+  issuer: "https://tenant.auth0.test",
+  profile: (issuer) => Provider.auth0({ ...client, domain: issuer, audience: "https://api.example.com" })
+})
+
+describe("Provider.auth0", () => {
+  it.scoped("audience and offline_access, rotation, reuse detection revoking the grant, /oauth/revoke", () =>
+    Effect.gen(function*() {
+      const { endpoint, login, manager, sent, server, tags } = yield* setup
+      const { request, token } = yield* login()
+      const url = new URL(request.url)
+      assert.strictEqual(url.pathname, "/authorize")
+      assert.strictEqual(url.searchParams.get("audience"), "https://api.example.com")
+      assert.strictEqual(url.searchParams.get("scope"), "openid offline_access")
+      assert.strictEqual(sent.at(-1)?.path, "/oauth/token")
+
+      yield* manager.set("alice", token)
+      yield* TestClock.adjust("1 hour")
+      const second = yield* manager.get("alice")
+      assert.notStrictEqual(refresh(second), refresh(token))
+      assert.deepStrictEqual(yield* tags, ["Refreshed", "Rotated"])
+      // The consumed refresh token presented again: reuse detection revokes the whole grant.
+      assert.strictEqual((yield* Effect.flip(endpoint.refresh(token)))._tag, "InvalidGrant")
+      assert.strictEqual((yield* Effect.flip(endpoint.refresh(second)))._tag, "InvalidGrant")
+
+      const fresh = (yield* login()).token
+      yield* manager.set("alice", fresh)
+      assert.strictEqual((yield* manager.revoke("alice"))._tag, "Revoked")
+      assert.strictEqual(sent.at(-1)?.path, "/oauth/revoke")
+      assert.strictEqual((yield* Effect.flip(endpoint.refresh(fresh)))._tag, "InvalidGrant")
+      assert.strictEqual((yield* server.stats).revocationRequests, 1)
+    }))
+
+  it.scoped("client credentials carry the audience", () =>
+    Effect.gen(function*() {
+      const { endpoint, forms, server } = yield* setup
+      const token = yield* endpoint.clientCredentials()
+      assert.strictEqual(token.tokenType, "Bearer")
+      assert.strictEqual(forms.at(-1)?.get("audience"), "https://api.example.com")
+      assert.isNull(forms.at(-1)?.get("scope") ?? null, "no offline_access for a client")
+      assert.strictEqual((yield* server.stats).tokensIssued.client_credentials, 1)
+    }))
+
+  it.scoped("mfa_required (HTTP 403) is MfaRequired with its mfa_token, kept secret", () =>
+    Effect.gen(function*() {
+      const { endpoint, login, server } = yield* setup
+      const { token } = yield* login()
+      yield* server.failNext(1, {
+        status: 403,
+        body: { error: "mfa_required", error_description: "Multifactor authentication required", mfa_token: "Fe26.mfa" }
+      })
+      const error = yield* Effect.flip(endpoint.refresh(token))
+      assert.strictEqual(error._tag, "MfaRequired")
+      if (error._tag !== "MfaRequired") return
+      assert.strictEqual(Redacted.value(error.mfaToken!), "Fe26.mfa")
+      assert.notInclude(error.message, "Fe26")
+      assert.notInclude(JSON.stringify(error), "Fe26")
+    }))
+
+  it.scoped("429 with x-ratelimit-reset (epoch seconds): RateLimited with the wait it names", () =>
+    Effect.gen(function*() {
+      const { endpoint, login, server } = yield* setup
+      const { token } = yield* login()
+      yield* TestClock.adjust("1000 seconds")
+      yield* server.failNext(10, { status: 429, headers: { "retry-after": "30" } })
+      const error = yield* Effect.flip(endpoint.refresh(token)).pipe(
+        Effect.fork,
+        Effect.tap(() => TestClock.adjust("10 minutes")),
+        Effect.flatMap((fiber) => fiber.await),
+        Effect.flatten
+      )
+      assert.strictEqual(error._tag, "RateLimited")
+      assert.deepStrictEqual(error.retryAfter, Duration.seconds(30))
+    }))
+})
