@@ -1,4 +1,5 @@
 import type * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClientModule from "@effect/platform/HttpClient"
 import type * as Token from "@tokenfx/core/Token"
 import * as TokenStore from "@tokenfx/core/TokenStore"
 import * as Provider from "@tokenfx/http/Provider"
@@ -10,7 +11,6 @@ import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Queue from "effect/Queue"
 import * as Redacted from "effect/Redacted"
-import * as HttpClientModule from "@effect/platform/HttpClient"
 
 /**
  * A provider's dialect server, its profile's endpoint and a token manager over both, on `TestClock`.
@@ -23,14 +23,20 @@ export const harness = (options: {
   readonly manager?: TokenManager.Options | undefined
 }) =>
   Effect.gen(function*() {
-    const server = yield* AuthorizationServer.make({ ...options.server, dialect: options.dialect, issuer: options.issuer })
+    const server = yield* AuthorizationServer.make({
+      ...options.server,
+      dialect: options.dialect,
+      issuer: options.issuer
+    })
     // Every request the client sends, with the path it went to.
     const sent: Array<{ readonly method: string; readonly path: string; readonly accept: string | undefined }> = []
     // The form parameters of every request, in order.
     const forms: Array<URLSearchParams> = []
     const http: HttpClient.HttpClient = HttpClientModule.make((request, url) => {
       sent.push({ method: request.method, path: url.pathname, accept: request.headers["accept"] })
-      forms.push(new URLSearchParams(request.body._tag === "Uint8Array" ? new TextDecoder().decode(request.body.body) : ""))
+      forms.push(
+        new URLSearchParams(request.body._tag === "Uint8Array" ? new TextDecoder().decode(request.body.body) : "")
+      )
       return server.httpClient.execute(request)
     })
     const profile = options.profile(server.issuer)
@@ -61,7 +67,8 @@ export const secret = Redacted.make("secret")
 
 export const access = (token: Token.Token) => Redacted.value(token.accessToken)
 
-export const refresh = (token: Token.Token) => token.refreshToken === undefined ? undefined : Redacted.value(token.refreshToken)
+export const refresh = (token: Token.Token) =>
+  token.refreshToken === undefined ? undefined : Redacted.value(token.refreshToken)
 
 /** Test options for a profile: the dialect server's address is `https://…`, so nothing insecure is allowed. */
 export const client = { clientId: "client", clientSecret: secret } as const
