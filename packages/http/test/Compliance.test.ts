@@ -30,7 +30,7 @@ const endpointAnswering = (
         Effect.succeed(
           HttpClientResponse.fromWeb(
             request,
-            new Response(answer.body, { status: answer.status, headers: answer.headers })
+            new Response(answer.body, { status: answer.status, headers: answer.headers ?? {} })
           )
         )
       )
