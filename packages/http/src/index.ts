@@ -47,6 +47,46 @@ export * as Backoff from "./Backoff.js"
 export * as ClientAuthentication from "./ClientAuthentication.js"
 
 /**
+ * A compliance hook for providers that do not quite follow the RFCs: it rewrites the raw answer of an
+ * endpoint (status, headers, body) before tokenfx reads it, and maps the error it reads to another
+ * one, per endpoint. The provider profiles (`Provider`) are built from it; any other provider gets the
+ * same means.
+ *
+ * @example
+ * ```ts
+ * import * as Compliance from "@tokenfx/http/Compliance"
+ * import * as TokenEndpoint from "@tokenfx/http/TokenEndpoint"
+ * import * as OAuthError from "@tokenfx/core/OAuthError"
+ *
+ * // A provider that answers `{"status":"expired"}` with HTTP 401 when a refresh token is dead, names
+ * // its scopes with commas, and says when a rate limit ends in an `x-ratelimit-reset` epoch.
+ * const acme = Compliance.compose(
+ *   Compliance.mapJson((body, answer) =>
+ *     answer.endpoint === "token" && body["status"] === "expired"
+ *       ? { error: "invalid_grant", error_description: "the refresh token expired" }
+ *       : body
+ *   ),
+ *   Compliance.scopeSeparator(","),
+ *   Compliance.rateLimitReset("x-ratelimit-reset"),
+ *   Compliance.mapError((error) =>
+ *     error._tag === "UnknownOAuthError" && error.code === "acme_locked"
+ *       ? new OAuthError.AccessDenied({ description: error.description, status: error.status })
+ *       : error
+ *   )
+ * )
+ *
+ * export const layer = TokenEndpoint.layer({
+ *   tokenEndpoint: "https://id.acme.example/token",
+ *   clientId: "my-app",
+ *   compliance: acme
+ * })
+ * ```
+ *
+ * @since 0.3.0
+ */
+export * as Compliance from "./Compliance.js"
+
+/**
  * The device authorization grant (RFC 8628) for input-constrained devices and command-line tools: the
  * device authorization response (the code the user types, where to type it, how long it lasts, how
  * often to poll) and the polling rules.
@@ -72,6 +112,35 @@ export * as Discovery from "./Discovery.js"
  * @since 0.1.0
  */
 export * as Introspection from "./Introspection.js"
+
+/**
+ * Provider profiles: what GitHub, Google, Microsoft Entra ID, Auth0, Okta and Keycloak need besides
+ * the RFCs — their endpoints, the client authentication they expect, default parameters (scopes,
+ * `access_type=offline`, `audience`), how to read their answers (a `Compliance` hook), and how they
+ * revoke. Each behaviour is taken from the provider's public documentation and tested against the
+ * matching dialect of `@tokenfx/testing/AuthorizationServer`.
+ *
+ * @example
+ * ```ts
+ * import * as Provider from "@tokenfx/http/Provider"
+ * import * as TokenManager from "@tokenfx/http/TokenManager"
+ * import * as Config from "effect/Config"
+ * import * as Effect from "effect/Effect"
+ * import * as Layer from "effect/Layer"
+ * import * as Redacted from "effect/Redacted"
+ *
+ * const github = Provider.github({ clientId: "Iv1.0123", clientSecret: Redacted.make("…") })
+ *
+ * // A token manager that refreshes GitHub user tokens and disconnects through GitHub's REST API.
+ * export const layer = TokenManager.layerWithSource().pipe(
+ *   Layer.provide(Provider.layerSource(github)),
+ *   Layer.provideMerge(Provider.layer(github))
+ * )
+ * ```
+ *
+ * @since 0.3.0
+ */
+export * as Provider from "./Provider.js"
 
 /**
  * The conversation with an authorization server: every grant, revocation, introspection, the device

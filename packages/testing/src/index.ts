@@ -32,3 +32,22 @@
  * @since 0.1.0
  */
 export * as AuthorizationServer from "./AuthorizationServer.js"
+
+/**
+ * Provider dialects for the in-memory `AuthorizationServer`: the paths, answer shapes, error shapes,
+ * rotation policy and rate-limit headers of GitHub, Google, Microsoft Entra ID, Auth0, Okta and
+ * Keycloak, as their public documentation describes them, so that a provider profile's whole
+ * lifecycle runs on `TestClock`.
+ *
+ * @example
+ * ```ts
+ * import * as AuthorizationServer from "@tokenfx/testing/AuthorizationServer"
+ * import * as Dialect from "@tokenfx/testing/Dialect"
+ *
+ * // A server that answers like GitHub: errors with HTTP 200, comma-separated scopes, a REST revocation.
+ * export const layer = AuthorizationServer.layer({ issuer: "https://github.test", dialect: Dialect.github })
+ * ```
+ *
+ * @since 0.3.0
+ */
+export * as Dialect from "./Dialect.js"
