@@ -212,10 +212,8 @@ export const formBodies: Compliance = mapAnswer((answer) => {
   const text = answer.body.trim()
   if (text.length === 0 || text.startsWith("{") || text.startsWith("[") || text.startsWith("<")) return answer
   if (!/^[\w.~%+-]+=[^&]*(?:&[\w.~%+-]+=[^&]*)*$/.test(text)) return answer
-  const params = new URLSearchParams(text)
-  const body: Record<string, string> = {}
-  for (const [key, value] of params) body[key] = value
-  return { ...answer, body: JSON.stringify(body) }
+  // Own data properties only: a `__proto__` parameter is a key like any other.
+  return { ...answer, body: JSON.stringify(Object.fromEntries(new URLSearchParams(text))) }
 })
 
 const headerOf = (headers: Readonly<Record<string, string>>, name: string): string | undefined => {

@@ -115,6 +115,19 @@ describe("Compliance", () => {
       assert.deepStrictEqual(error._tag === "RateLimited" ? error.retryAfter : undefined, Duration.seconds(42))
     }))
 
+  it.effect("a hostile reset header: one in the past is no wait, one that is not a number is ignored", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(1_700_000_000_000)
+      const at = (reset: string) => ({ status: 429, body: "", headers: { "x-ratelimit-reset": reset } })
+      const past = yield* Effect.flip((yield* endpointAnswering(at("1"), acme)).refresh(token))
+      assert.deepStrictEqual(past._tag === "RateLimited" ? past.retryAfter : undefined, Duration.zero)
+      for (const garbage of ["-5", "1e30x", "soon", ""]) {
+        const error = yield* Effect.flip((yield* endpointAnswering(at(garbage), acme)).refresh(token))
+        assert.strictEqual(error._tag, "RateLimited")
+        assert.isUndefined(error._tag === "RateLimited" ? error.retryAfter : "x", garbage)
+      }
+    }))
+
   it.effect("forEndpoints keeps a hook to its endpoints", () =>
     Effect.gen(function*() {
       const okOnRevoke = Compliance.forEndpoints(
