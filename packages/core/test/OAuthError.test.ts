@@ -34,7 +34,11 @@ describe("OAuthError", () => {
         ["server_error", 500, "ServerError", OAuthError.ServerError, "retry"],
         ["temporarily_unavailable", 503, "TemporarilyUnavailable", OAuthError.TemporarilyUnavailable, "retry"],
         ["unsupported_token_type", 400, "UnsupportedTokenType", OAuthError.UnsupportedTokenType, "configuration"],
-        ["invalid_target", 400, "InvalidTarget", OAuthError.InvalidTarget, "configuration"]
+        ["invalid_target", 400, "InvalidTarget", OAuthError.InvalidTarget, "configuration"],
+        ["interaction_required", 400, "InteractionRequired", OAuthError.InteractionRequired, "reauthenticate"],
+        ["consent_required", 400, "ConsentRequired", OAuthError.ConsentRequired, "reauthenticate"],
+        ["login_required", 400, "LoginRequired", OAuthError.LoginRequired, "reauthenticate"],
+        ["mfa_required", 403, "MfaRequired", OAuthError.MfaRequired, "reauthenticate"]
       ] satisfies ReadonlyArray<
         readonly [string, number, string, new(details: OAuthError.Details) => unknown, OAuthError.Disposition]
       >
@@ -61,18 +65,18 @@ describe("OAuthError", () => {
     })
 
     it("covers every class in byCode", () => {
-      assert.strictEqual(Object.keys(OAuthError.byCode).length, 17)
+      assert.strictEqual(Object.keys(OAuthError.byCode).length, 21)
     })
 
     it.each([[400, "configuration"], [404, "configuration"], [500, "retry"], [502, "retry"]] as const)(
       "an unknown code keeps the code (HTTP %d: %s)",
       (status, disposition) => {
-        const error = fromJson(status, { error: "consent_required", error_description: "ask again" })
+        const error = fromJson(status, { error: "account_locked", error_description: "ask again" })
         assert.instanceOf(error, OAuthError.UnknownOAuthError)
         assert.strictEqual(error._tag, "UnknownOAuthError")
-        assert.strictEqual(error.code, "consent_required")
+        assert.strictEqual(error.code, "account_locked")
         assert.strictEqual(error.disposition, disposition)
-        assert.strictEqual(error.message, `consent_required: ask again (HTTP ${status}, ${endpoint})`)
+        assert.strictEqual(error.message, `account_locked: ask again (HTTP ${status}, ${endpoint})`)
       }
     )
 
