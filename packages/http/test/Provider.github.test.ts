@@ -14,7 +14,7 @@ import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Redacted from "effect/Redacted"
 import * as TestClock from "effect/TestClock"
-import { access, client, harness, refresh } from "./utils/providerHarness.js"
+import { access, client, harness, rateLimitedRefresh, refresh } from "./utils/providerHarness.js"
 
 const setup = harness({
   dialect: Dialect.github,
@@ -108,5 +108,10 @@ describe("Provider.github", () => {
       yield* TestClock.adjust(Duration.seconds(1))
       const token = yield* Fiber.join(poll)
       assert.deepStrictEqual(token.scopes, ["repo", "gist"])
+    }))
+  it.scoped("rate limited (429, Retry-After): no retry before the wait, the refresh done after it", () =>
+    Effect.gen(function*() {
+      const result = yield* rateLimitedRefresh(yield* setup)
+      assert.deepStrictEqual(result, { early: 1, late: 2, renewed: true })
     }))
 })

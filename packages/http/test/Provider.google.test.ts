@@ -9,7 +9,7 @@ import * as Provider from "@tokenfx/http/Provider"
 import * as Dialect from "@tokenfx/testing/Dialect"
 import * as Effect from "effect/Effect"
 import * as TestClock from "effect/TestClock"
-import { access, client, harness, refresh } from "./utils/providerHarness.js"
+import { access, client, harness, rateLimitedRefresh, refresh } from "./utils/providerHarness.js"
 
 const setup = harness({
   dialect: Dialect.google,
@@ -84,5 +84,10 @@ describe("Provider.google", () => {
       const { endpoint } = yield* setup
       const authorization = yield* endpoint.deviceAuthorization()
       assert.strictEqual(authorization.verificationUri, "https://google.test/device")
+    }))
+  it.scoped("rate limited (429, Retry-After): no retry before the wait, the refresh done after it", () =>
+    Effect.gen(function*() {
+      const result = yield* rateLimitedRefresh(yield* setup)
+      assert.deepStrictEqual(result, { early: 1, late: 2, renewed: true })
     }))
 })

@@ -10,7 +10,7 @@ import * as Dialect from "@tokenfx/testing/Dialect"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as TestClock from "effect/TestClock"
-import { access, client, harness, refresh } from "./utils/providerHarness.js"
+import { access, client, harness, rateLimitedRefresh, refresh } from "./utils/providerHarness.js"
 
 const profile = (offlineAccess: boolean) => () =>
   Provider.keycloak({ ...client, baseUrl: "https://sso.test", realm: "acme", offlineAccess })
@@ -99,5 +99,10 @@ describe("Provider.keycloak", () => {
       const next = yield* endpoint.refresh(token)
       assert.notStrictEqual(refresh(next), refresh(token))
       assert.strictEqual((yield* Effect.flip(endpoint.refresh(token)))._tag, "InvalidGrant")
+    }))
+  it.scoped("rate limited (429, Retry-After): no retry before the wait, the refresh done after it", () =>
+    Effect.gen(function*() {
+      const result = yield* rateLimitedRefresh(yield* online)
+      assert.deepStrictEqual(result, { early: 1, late: 2, renewed: true })
     }))
 })

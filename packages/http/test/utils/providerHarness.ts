@@ -9,8 +9,10 @@ import * as AuthorizationServer from "@tokenfx/testing/AuthorizationServer"
 import type * as Dialect from "@tokenfx/testing/Dialect"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import * as Queue from "effect/Queue"
 import * as Redacted from "effect/Redacted"
+import * as TestClock from "effect/TestClock"
 
 /**
  * A provider's dialect server, its profile's endpoint and a token manager over both, on `TestClock`.
@@ -72,3 +74,22 @@ export const refresh = (token: Token.Token) =>
 
 /** Test options for a profile: the dialect server's address is `https://…`, so nothing insecure is allowed. */
 export const client = { clientId: "client", clientSecret: secret } as const
+
+/**
+ * A 429 (`Retry-After: 20`, or the dialect's own headers) on a refresh: no retry before the 20 seconds,
+ * the refresh done after them.
+ */
+export const rateLimitedRefresh = (
+  h: Effect.Effect.Success<ReturnType<typeof harness>>
+) =>
+  Effect.gen(function*() {
+    const { token } = yield* h.login()
+    yield* TestClock.adjust("1000 seconds")
+    yield* h.server.failNext(1, { status: 429, headers: { "retry-after": "20" } })
+    const fiber = yield* Effect.fork(h.endpoint.refresh(token))
+    yield* TestClock.adjust("19 seconds")
+    const early = (yield* h.server.stats).tokenRequests.refresh_token
+    yield* TestClock.adjust("2 seconds")
+    const next = yield* Fiber.join(fiber)
+    return { early, late: (yield* h.server.stats).tokenRequests.refresh_token, renewed: access(next) !== access(token) }
+  })
