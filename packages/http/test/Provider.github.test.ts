@@ -114,4 +114,23 @@ describe("Provider.github", () => {
       const result = yield* rateLimitedRefresh(yield* setup)
       assert.deepStrictEqual(result, { early: 1, late: 2, renewed: true })
     }))
+  it.scoped("a disconnect GitHub refuses (wrong client secret: 401) is Failed with InvalidClient, quoting no token", () =>
+    Effect.gen(function*() {
+      const { manager, server, store } = yield* harness({
+        dialect: Dialect.github,
+        issuer: "https://github.test",
+        profile: (issuer) =>
+          Provider.github({ ...client, clientSecret: Redacted.make("wrong"), baseUrl: issuer, apiUrl: issuer })
+      })
+      // A token issued by the server itself: a login with the wrong secret would fail.
+      const token = yield* server.issueToken()
+      yield* manager.set("alice", token)
+      const revocation = yield* manager.revoke("alice")
+      assert.strictEqual(revocation._tag, "Failed")
+      if (revocation._tag !== "Failed") return
+      assert.strictEqual(revocation.error._tag, "InvalidClient")
+      assert.notInclude(revocation.error.message, Redacted.value(token.accessToken))
+      // Removed locally whatever GitHub said.
+      assert.isTrue((yield* store.get("alice"))._tag === "None")
+    }))
 })

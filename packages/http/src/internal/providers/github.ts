@@ -4,6 +4,7 @@ import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
+import * as Stream from "effect/Stream"
 import * as Compliance from "../../Compliance.js"
 import * as destination from "../destination.js"
 import * as narrow from "../narrow.js"
@@ -84,8 +85,15 @@ export const revoke = (options: Options, apiUrl: string): profile.Revoke => (cli
     }
     const timeout = Duration.decode(options.endpoint?.timeout ?? Duration.seconds(10))
     const { body, status, headers } = yield* client.execute(request).pipe(
+      // At most 64 KiB of an answer that is only ever an error message.
       Effect.flatMap((response) =>
-        Effect.map(response.text, (body) => ({ body, status: response.status, headers: response.headers }))
+        response.stream.pipe(
+          Stream.decodeText(),
+          Stream.runFoldWhile("", (text) => text.length < 65_536, (text, chunk) => text + chunk),
+          Effect.catchIf((error) => error._tag === "ResponseError" && error.reason === "EmptyBody", () =>
+            Effect.succeed("")),
+          Effect.map((body) => ({ body: body.slice(0, 65_536), status: response.status, headers: response.headers }))
+        )
       ),
       Effect.mapError((error) =>
         new OAuthError.TransportError({ reason: "Connection", description: `request failed (${error._tag})`, endpoint })
