@@ -90,4 +90,20 @@ describe("Provider.google", () => {
       const result = yield* rateLimitedRefresh(yield* setup)
       assert.deepStrictEqual(result, { early: 1, late: 2, renewed: true })
     }))
+  it.scoped("without offline access Google issues no refresh token: the profile asks for it by default", () =>
+    Effect.gen(function*() {
+      const { login } = yield* harness({
+        dialect: Dialect.google,
+        issuer: "https://google.test",
+        profile: (issuer) =>
+          Provider.google({
+            ...client,
+            offline: false,
+            endpoint: { authorizationEndpoint: `${issuer}/o/oauth2/v2/auth`, tokenEndpoint: `${issuer}/token` }
+          })
+      })
+      const { request, token } = yield* login()
+      assert.isNull(new URL(request.url).searchParams.get("access_type"))
+      assert.isUndefined(token.refreshToken)
+    }))
 })

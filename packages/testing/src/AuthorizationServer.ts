@@ -344,6 +344,8 @@ interface Code {
   readonly redirectUri: string | undefined
   readonly challenge: string | undefined
   readonly expiresAt: number
+  /** The dialect withholds a refresh token (Google without `access_type=offline`). */
+  readonly offline: boolean
   /** Set once exchanged, so that a replay revokes what it gave. */
   grant: Grant | undefined
   used: boolean
@@ -691,7 +693,7 @@ class Server {
         scope: code.scope
       }
       code.grant = grant
-      const withRefresh = grantTypesOf(client).includes("refresh_token")
+      const withRefresh = grantTypesOf(client).includes("refresh_token") && code.offline
       return this.issued("authorization_code", this.mint(grant, code.scope, now, withRefresh))
     })
   }
@@ -960,6 +962,7 @@ class Server {
         redirectUri: params.redirect_uri,
         challenge: params.code_challenge,
         expiresAt: now + this.codeTtl,
+        offline: typeof input !== "string" || (this.dialect?.issuesRefreshToken?.(new URL(input).searchParams) ?? true),
         grant: undefined,
         used: false
       })

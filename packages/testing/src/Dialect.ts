@@ -88,6 +88,8 @@ export interface Dialect {
   /** Whether a refresh issues a new refresh token (the server's `rotateRefreshTokens` otherwise). */
   readonly rotate?: boolean | undefined
   readonly reuse?: Reuse | undefined
+  /** Whether a code from this authorization URL's parameters comes with a refresh token. Default: yes. */
+  readonly issuesRefreshToken?: ((parameters: URLSearchParams) => boolean) | undefined
   /** Reshapes every answer (forced failures included) before it is sent. */
   readonly answer?: ((answer: Answer, context: Context) => Answer) | undefined
   /** Routes of the provider's own, outside OAuth; `undefined` when the request is not one. */
@@ -125,7 +127,8 @@ export const github: Dialect = {
 
 /**
  * Google ("Using OAuth 2.0 for Web Server Applications", "OAuth 2.0 for TV and Limited-Input Device
- * Applications"): refresh answers without a refresh token, `invalid_grant` "Token has been expired or
+ * Applications"): a refresh token only for `access_type=offline` (here: with `prompt=consent`, as after
+ * the first consent), refresh answers without a refresh token, `invalid_grant` "Token has been expired or
  * revoked.", `verification_url` in device answers, and 400 `invalid_token` when revoking a token that
  * is no longer valid.
  *
@@ -141,6 +144,9 @@ export const google: Dialect = {
     authorization: "/o/oauth2/v2/auth"
   },
   rotate: false,
+  // A web server client gets a refresh token only with `access_type=offline`, and only with consent.
+  issuesRefreshToken: (parameters) =>
+    parameters.get("access_type") === "offline" && parameters.get("prompt") === "consent",
   answer: errors.google
 }
 
