@@ -9,6 +9,7 @@ import * as Either from "effect/Either"
 import * as Encoding from "effect/Encoding"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
+import * as Json from "./Json.js"
 
 /**
  * A value that is not a JWT, or whose claims do not decode. The token itself is never kept.
@@ -43,7 +44,7 @@ export const Claims = Schema.Struct(
     scope: Schema.optional(Schema.String),
     client_id: Schema.optional(Schema.String)
   },
-  Schema.Record({ key: Schema.String, value: Schema.Unknown })
+  Json.UnknownFields
 )
 
 /**
@@ -58,10 +59,10 @@ const decodeSegment = (segment: string, name: string): Either.Either<unknown, In
   Encoding.decodeBase64UrlString(segment).pipe(
     Either.mapLeft(() => new InvalidJwt({ reason: `${name} is not base64url` })),
     Either.flatMap((text) =>
-      Either.try({
-        try: (): unknown => JSON.parse(text),
-        catch: () => new InvalidJwt({ reason: `${name} is not JSON` })
-      })
+      Either.mapLeft(
+        Json.parse(text),
+        (problem) => new InvalidJwt({ reason: `${name} is ${problem === "too deeply nested" ? problem : "not JSON"}` })
+      )
     )
   )
 

@@ -536,6 +536,9 @@ export const fromCode = (code: string, details: Details = {}): ProtocolError => 
   return new known(details)
 }
 
+// An error code is a short token (RFC 6749 section 5.2); a longer one is cut before it is kept.
+const maxCodeLength = 128
+
 /**
  * An HTTP answer, as far as error mapping needs it.
  *
@@ -556,7 +559,8 @@ export interface HttpAnswer {
  * HTML 500 page, is mapped by its status alone; its content is never copied into the error:
  * 400 `InvalidRequest`, 401 `InvalidClient` (`InvalidToken` under a bare Bearer challenge),
  * 403 `AccessDenied`, 429 `RateLimited`, 503 `TemporarilyUnavailable`, other 5xx `ServerError`,
- * anything else `MalformedResponse`.
+ * anything else `MalformedResponse`. The server's texts (code, description, URI, challenge
+ * parameters) are cut to about a kilobyte; a `__proto__` member is ignored.
  *
  * @since 0.1.0
  * @category constructors
@@ -569,10 +573,12 @@ export const fromHttp = (answer: HttpAnswer, now: number): ProtocolError | Malfo
   }
   const body = headers.parseJsonObject(answer.body)
   if (body !== undefined && typeof body["error"] === "string" && body["error"].length > 0) {
-    return fromCode(body["error"], {
+    return fromCode(headers.truncate(body["error"], maxCodeLength), {
       ...details,
-      description: typeof body["error_description"] === "string" ? body["error_description"] : undefined,
-      uri: typeof body["error_uri"] === "string" ? body["error_uri"] : undefined
+      description: typeof body["error_description"] === "string"
+        ? headers.truncate(body["error_description"])
+        : undefined,
+      uri: typeof body["error_uri"] === "string" ? headers.truncate(body["error_uri"]) : undefined
     })
   }
   const challenges = headers.parseWwwAuthenticate(headerOf(answer.headers, "www-authenticate") ?? "")
@@ -657,18 +663,23 @@ export const fromChallenge = (
   challenge: Challenge,
   details: Details = {}
 ): InvalidToken | InsufficientScope | ProtocolError | undefined => {
-  const code = challenge.params["error"]
-  if (code === undefined) return undefined
+  const raw = challenge.params["error"]
+  if (raw === undefined) return undefined
+  const code = headers.truncate(raw, maxCodeLength)
+  // What a server wrote is kept, but never more than a short text of it.
+  const params = Object.fromEntries(
+    Object.entries(challenge.params).map(([name, value]) => [name, headers.truncate(value)])
+  )
   const withChallenge: Details = {
     ...details,
-    description: challenge.params["error_description"] ?? details.description,
-    uri: challenge.params["error_uri"] ?? details.uri
+    description: params["error_description"] ?? details.description,
+    uri: params["error_uri"] ?? details.uri
   }
   switch (code) {
     case "invalid_token":
-      return new InvalidToken({ ...withChallenge, challenge: challenge.params })
+      return new InvalidToken({ ...withChallenge, challenge: params })
     case "insufficient_scope":
-      return new InsufficientScope({ ...withChallenge, scope: challenge.params["scope"] })
+      return new InsufficientScope({ ...withChallenge, scope: params["scope"] })
     default:
       return fromCode(code, withChallenge)
   }

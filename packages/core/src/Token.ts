@@ -11,9 +11,10 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as equivalence from "effect/Equivalence"
 import * as Option from "effect/Option"
-import * as ParseResult from "effect/ParseResult"
+import type * as ParseResult from "effect/ParseResult"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
+import * as Json from "./Json.js"
 import * as Jwt from "./Jwt.js"
 import { MalformedResponse } from "./OAuthError.js"
 
@@ -35,7 +36,8 @@ export const Seconds = Schema.Union(
 /**
  * The token endpoint's successful answer (RFC 6749 section 5.1), snake_case as on the wire. Lenient
  * where servers differ (`expires_in` as a string, `token_type` in any case or absent, unknown fields
- * kept), strict where it matters (a non-empty `access_token`, a non-negative `expires_in`).
+ * kept, but never one named `__proto__`), strict where it matters (a non-empty `access_token`, a
+ * non-negative `expires_in`).
  *
  * @since 0.1.0
  * @category schemas
@@ -52,7 +54,7 @@ export const TokenResponse = Schema.Struct(
     /** Keycloak's spelling of `refresh_token_expires_in`; 0 means the refresh token does not expire. */
     refresh_expires_in: Schema.optional(Schema.NullOr(Seconds))
   },
-  Schema.Record({ key: Schema.String, value: Schema.Unknown })
+  Json.UnknownFields
 ).annotations({ identifier: "TokenResponse" })
 
 /**
@@ -261,7 +263,8 @@ const expected: Record<string, string> = {
 }
 
 /**
- * Describes a decode failure by the path of its first issue, never by the value it held.
+ * Describes a decode failure by the path of its first issue, never by the value it held (nor by
+ * formatting it, which would render the value, however large or deep).
  *
  * @since 0.1.0
  * @category constructors
@@ -269,11 +272,10 @@ const expected: Record<string, string> = {
 export const describeParseError = (
   error: ParseResult.ParseError
 ): { readonly field: string | undefined; readonly reason: string } => {
-  const issues = ParseResult.ArrayFormatter.formatErrorSync(error)
-  const first = issues[0]
-  if (first === undefined || first.path.length === 0) return { field: undefined, reason: "expected a JSON object" }
+  const first = Json.firstIssue(error)
+  if (first.path.length === 0) return { field: undefined, reason: "expected a JSON object" }
   const field = first.path.map(String).join(".")
-  if (first._tag === "Missing") return { field, reason: "is missing" }
+  if (first.missing) return { field, reason: "is missing" }
   const top = String(first.path[0])
   return { field, reason: `expected ${expected[top] ?? "a valid value"}` }
 }
@@ -362,11 +364,11 @@ export const toJson = (token: Token): string => encodeStored(token)
  * @category constructors
  */
 export const fromJson = (text: string): Either.Either<Token, MalformedStoredToken> =>
-  decodeStored(text).pipe(Either.mapLeft((error) => {
-    const issues = ParseResult.ArrayFormatter.formatErrorSync(error)
-    const first = issues[0]
-    const path = first === undefined ? [] : first.path.map(String)
-    return new MalformedStoredToken({
-      reason: path.length === 0 ? "not a stored token (JSON object with format 1)" : `${path.join(".")} is invalid`
-    })
-  }))
+  Json.depthExceeds(text)
+    ? Either.left(new MalformedStoredToken({ reason: "not a stored token (nested too deeply)" }))
+    : decodeStored(text).pipe(Either.mapLeft((error) => {
+      const path = Json.firstIssue(error).path.map(String)
+      return new MalformedStoredToken({
+        reason: path.length === 0 ? "not a stored token (JSON object with format 1)" : `${path.join(".")} is invalid`
+      })
+    }))

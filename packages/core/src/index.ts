@@ -15,6 +15,15 @@
 export * as Expiry from "./Expiry.js"
 
 /**
+ * Reading JSON that nobody vouches for (a server's answer, a stored file, a JWT's claims) without
+ * letting it set a prototype, nest deep enough to overflow the stack, or make an error message the
+ * size of the input.
+ *
+ * @since 0.1.0
+ */
+export * as Json from "./Json.js"
+
+/**
  * Reading a JWT's claims without verifying it: enough to learn when an access token expires, which
  * scopes it carries, or who it is for. Verification is the resource server's job.
  *

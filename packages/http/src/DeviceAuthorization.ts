@@ -5,6 +5,7 @@
  *
  * @since 0.1.0
  */
+import * as Json from "@tokenfx/core/Json"
 import * as Token from "@tokenfx/core/Token"
 import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
@@ -27,7 +28,7 @@ export const DeviceAuthorizationResponse = Schema.Struct(
     expires_in: Token.Seconds,
     interval: Schema.optional(Token.Seconds)
   },
-  Schema.Record({ key: Schema.String, value: Schema.Unknown })
+  Json.UnknownFields
 ).annotations({ identifier: "DeviceAuthorizationResponse" })
 
 /**

@@ -7,6 +7,7 @@
  * @since 0.1.0
  */
 import * as HttpClient from "@effect/platform/HttpClient"
+import * as Json from "@tokenfx/core/Json"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -43,7 +44,7 @@ export const Metadata = Schema.Struct(
     code_challenge_methods_supported: Schema.optional(Strings),
     authorization_response_iss_parameter_supported: Schema.optional(Schema.Boolean)
   },
-  Schema.Record({ key: Schema.String, value: Schema.Unknown })
+  Json.UnknownFields
 ).annotations({ identifier: "AuthorizationServerMetadata" })
 
 /**

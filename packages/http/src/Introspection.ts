@@ -4,6 +4,7 @@
  *
  * @since 0.1.0
  */
+import * as Json from "@tokenfx/core/Json"
 import * as Schema from "effect/Schema"
 
 /**
@@ -28,7 +29,7 @@ export const Introspection = Schema.Struct(
     iss: Schema.optional(Schema.String),
     jti: Schema.optional(Schema.String)
   },
-  Schema.Record({ key: Schema.String, value: Schema.Unknown })
+  Json.UnknownFields
 ).annotations({ identifier: "Introspection" })
 
 /**

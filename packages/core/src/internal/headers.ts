@@ -1,30 +1,41 @@
 import * as Duration from "effect/Duration"
+import * as Json from "../Json.js"
+
+// The longest wait a `Retry-After` is read as: about 285,000 years, beyond any budget yet still an
+// exact number of milliseconds, so the duration stays finite and formattable whatever was sent.
+const maxRetryAfterMillis = Number.MAX_SAFE_INTEGER
+
+const millis = (value: number): Duration.Duration =>
+  Duration.millis(Math.min(maxRetryAfterMillis, Math.max(0, Math.round(value))))
 
 /** @internal */
 export const parseRetryAfter = (value: string | undefined, now: number): Duration.Duration | undefined => {
   if (value === undefined) return undefined
   const trimmed = value.trim()
-  if (/^\d+$/.test(trimmed)) return Duration.seconds(Number(trimmed))
+  if (/^\d+$/.test(trimmed)) return millis(Number(trimmed) * 1000)
   // An HTTP date (IMF-fixdate or the obsolete RFC 850 and asctime forms) starts with a day name;
   // checking that keeps `Date.parse` from reading "-1" or "1.5" as a year.
   if (!/^[A-Za-z]{3}/.test(trimmed)) return undefined
   // HTTP dates are GMT; the asctime form does not say so, and `Date.parse` would read it as local time.
   const at = Date.parse(/(?:GMT|UTC|Z)$/i.test(trimmed) ? trimmed : `${trimmed} GMT`)
   if (Number.isNaN(at)) return undefined
-  return Duration.millis(Math.max(0, at - now))
+  return millis(at - now)
 }
 
 /** @internal */
-export const parseJsonObject = (text: string): Record<string, unknown> | undefined => {
-  try {
-    const json: unknown = JSON.parse(text)
-    return typeof json === "object" && json !== null && !Array.isArray(json)
-      ? json as Record<string, unknown>
-      : undefined
-  } catch {
-    return undefined
-  }
-}
+export const parseJsonObject = (text: string): Record<string, unknown> | undefined => Json.parseObject(text)
+
+/**
+ * The longest text a server's free-form field (a description, a URI, an unknown code) keeps in an
+ * error: enough for any honest explanation, and a 50 MiB one is not copied into errors and logs.
+ *
+ * @internal
+ */
+export const maxTextLength = 1_024
+
+/** @internal */
+export const truncate = <T extends string | undefined>(text: T, max: number = maxTextLength): T =>
+  (text !== undefined && text.length > max ? `${text.slice(0, max)}… (truncated)` : text) as T
 
 interface Challenge {
   readonly scheme: string
@@ -79,7 +90,10 @@ export const parseWwwAuthenticate = (header: string): ReadonlyArray<Challenge> =
     if (current !== undefined && header[i] === "=") {
       i++
       skipSpace()
-      current.params[token.toLowerCase()] = header[i] === "\"" ? readQuoted() : readToken()
+      const value = header[i] === "\"" ? readQuoted() : readToken()
+      const name = token.toLowerCase()
+      // Assigning `__proto__` would set the prototype of the parameters.
+      if (!Json.forbiddenKeys.has(name)) current.params[name] = value
       continue
     }
     // A token not followed by "=" starts a new challenge, maybe carrying a token68 (`Basic YWxh==`).
