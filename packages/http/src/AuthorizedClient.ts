@@ -18,7 +18,9 @@ import * as OAuthError from "@tokenfx/core/OAuthError"
 import type * as Token from "@tokenfx/core/Token"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import { dual } from "effect/Function"
+import * as Inspectable from "effect/Inspectable"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
@@ -66,20 +68,38 @@ const withToken = (request: HttpClientRequest.HttpClientRequest, token: Token.To
   // The one place the access token is unwrapped: the wire.
   HttpClientRequest.setHeader(request, "authorization", `${scheme(token)} ${Redacted.value(token.accessToken)}`)
 
-// The wrapped client's own failures carry the request as sent, token included, and @effect/platform
-// redacts its headers only inside a fiber (not when the error is stringified or printed directly).
-const withoutToken = <E>(error: E): E => {
-  if (!HttpClientError.isHttpClientError(error)) return error
-  const sent = error.request
-  const request = HttpClientRequest.make(sent.method)(sent.url, {
+// What the wrapped client returns carries the request as sent, token included, and @effect/platform
+// redacts its headers only inside a fiber (not when a response or an error is stringified or
+// printed directly): the user receives copies whose request has no `Authorization`.
+const requestWithoutToken = (sent: HttpClientRequest.HttpClientRequest) =>
+  HttpClientRequest.make(sent.method)(sent.url, {
     headers: Headers.remove(sent.headers, "authorization"),
     urlParams: sent.urlParams,
     hash: Option.getOrUndefined(sent.hash),
     body: sent.body
   })
+
+// The response as received, but for its `request` (and its renderings, which some responses take
+// from an inner response): reading the body still goes to the one underneath.
+const responseWithoutToken = (
+  response: HttpClientResponse.HttpClientResponse
+): HttpClientResponse.HttpClientResponse => {
+  const request = requestWithoutToken(response.request)
+  const toJSON = () => ({ ...(response.toJSON() as object), request: request.toJSON() })
+  return Object.create(response, {
+    request: { value: request, enumerable: true },
+    toJSON: { value: toJSON },
+    toString: { value: () => JSON.stringify(toJSON(), null, 2) },
+    [Inspectable.NodeInspectSymbol]: { value: toJSON }
+  })
+}
+
+const withoutToken = <E>(error: E): E => {
+  if (!HttpClientError.isHttpClientError(error)) return error
+  const request = requestWithoutToken(error.request)
   return (error._tag === "RequestError"
     ? new HttpClientError.RequestError({ ...error, request })
-    : new HttpClientError.ResponseError({ ...error, request })) as E
+    : new HttpClientError.ResponseError({ ...error, request, response: responseWithoutToken(error.response) })) as E
 }
 
 const challenges = (response: HttpClientResponse.HttpClientResponse): ReadonlyArray<OAuthError.Challenge> => {
@@ -166,8 +186,13 @@ export const authorize: {
   const checked = HttpClient.mapRequestEffect(self, (request) => destination.checkTarget(request, origin))
   const send = (request: HttpClientRequest.HttpClientRequest, token: Token.Token) =>
     checked.execute(withToken(request, token)).pipe(
+      // Checked again on every request the wrapped client really sends (a redirect it follows).
+      destination.guardEachRequest((sent) =>
+        sent.headers["authorization"] === undefined ? Either.void : destination.checkTarget(sent, origin)
+      ),
       destination.manualRedirects,
-      scrub.hideChallenges,
+      scrub.recordSafeHeadersOnly,
+      Effect.map(responseWithoutToken),
       Effect.mapError(withoutToken)
     )
 

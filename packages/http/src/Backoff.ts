@@ -167,13 +167,22 @@ export interface Cooldown {
 }
 
 /**
- * A cooldown for one endpoint; `endpoint` only labels the error of a caller that cannot wait.
+ * A cooldown for one endpoint; `endpoint` only labels the error of a caller that cannot wait. No
+ * `Retry-After` quiets the endpoint for longer than `maxCooldown` (default 1 minute): a server asking
+ * for a year, or a date in 9999, cannot lock the client out for the life of the process.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const makeCooldown = (endpoint?: string | undefined): Effect.Effect<Cooldown> =>
+export const makeCooldown = (
+  endpoint?: string | undefined,
+  options?: { readonly maxCooldown?: Duration.DurationInput | undefined }
+): Effect.Effect<Cooldown> =>
   Effect.map(Ref.make(0), (until): Cooldown => {
+    const cap = Math.max(
+      0,
+      Duration.toMillis(options?.maxCooldown === undefined ? defaultPolicy.maxElapsed : options.maxCooldown)
+    )
     const wait = (deadline: number): Effect.Effect<void, OAuthError.RateLimited> =>
       Effect.flatMap(Effect.zip(Clock.currentTimeMillis, Ref.get(until)), ([now, end]) => {
         if (end <= now) return Effect.void
@@ -192,7 +201,7 @@ export const makeCooldown = (endpoint?: string | undefined): Effect.Effect<Coold
     const extend = (duration: Duration.Duration): Effect.Effect<void> =>
       Effect.flatMap(
         Clock.currentTimeMillis,
-        (now) => Ref.update(until, (end) => Math.max(end, now + Duration.toMillis(duration)))
+        (now) => Ref.update(until, (end) => Math.max(end, now + Math.min(Duration.toMillis(duration), cap)))
       )
     return { wait, extend }
   })

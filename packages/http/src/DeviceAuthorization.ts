@@ -71,23 +71,48 @@ export const defaultInterval: Duration.Duration = Duration.seconds(5)
 export const slowDownIncrement: Duration.Duration = Duration.seconds(5)
 
 /**
+ * The shortest wait between polls, whatever the server says. RFC 8628 lets a server choose the
+ * interval (section 3.2, 5 seconds when it says nothing) but sets no lower bound; a server asking
+ * for less than a second (`"0.0001"`) would have the client poll hundreds of times a second, which
+ * no honest server wants and which RFC 8628 section 3.5's `slow_down` exists to prevent. One second
+ * still honours servers that deliberately ask for faster polling than the default.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const minInterval: Duration.Duration = Duration.seconds(1)
+
+/**
+ * The longest a device code is waited for, whatever its `expires_in`: RFC 8628's example lifetime
+ * is 30 minutes; a day covers any honest server, and a lifetime of 1e13 seconds is not a date.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const maxLifetime: Duration.Duration = Duration.days(1)
+
+/**
  * Builds the pending authorization from a response received at `now` (epoch milliseconds or a
- * `DateTime`).
+ * `DateTime`). The lifetime is capped at {@link maxLifetime}; the interval is at least
+ * {@link minInterval}, and an interval of zero counts as not sent ({@link defaultInterval}).
  *
  * @since 0.1.0
  * @category constructors
  */
 export const make = (response: DeviceAuthorizationResponse, now: DateTime.Utc | number): DeviceAuthorization => {
   const issued = typeof now === "number" ? now : DateTime.toEpochMillis(now)
+  const lifetime = Math.min(response.expires_in * 1000, Duration.toMillis(maxLifetime))
   return {
     deviceCode: response.device_code,
     userCode: response.user_code,
     verificationUri: response.verification_uri,
     verificationUriComplete: response.verification_uri_complete,
-    expiresAt: DateTime.unsafeMake(issued + Math.round(response.expires_in * 1000)),
-    // An interval of zero would hammer the server: it counts as not sent.
+    expiresAt: DateTime.unsafeMake(issued + Math.round(lifetime)),
     interval: response.interval === undefined || response.interval === 0
       ? defaultInterval
-      : Duration.millis(Math.round(response.interval * 1000))
+      : Duration.millis(Math.round(Math.min(
+        Math.max(response.interval * 1000, Duration.toMillis(minInterval)),
+        Duration.toMillis(maxLifetime)
+      )))
   }
 }

@@ -98,6 +98,8 @@ export interface Options {
   readonly backoff?: Backoff.Options | undefined
   /** Allow a plain-HTTP issuer that is not a loopback address (tests only). */
   readonly allowInsecureHttp?: boolean | undefined
+  /** The largest metadata document read, in bytes; reading stops there. Default 1 MiB. */
+  readonly maxBodySize?: number | undefined
 }
 
 /**

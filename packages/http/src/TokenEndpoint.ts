@@ -302,6 +302,16 @@ export interface Options {
   readonly allowInsecureHttp?: boolean | undefined
   /** How to read a provider that bends the RFCs: see `Compliance` (the `Provider` profiles set it). */
   readonly compliance?: Compliance.Compliance | undefined
+  /**
+   * The largest body read from the server, in bytes (token, error, introspection, device and
+   * metadata answers); reading stops there and the answer is refused. Default 1 MiB.
+   */
+  readonly maxBodySize?: number | undefined
+  /**
+   * The longest an endpoint stays quiet after a `Retry-After`, whatever the server asked for (the
+   * error still reports the server's value). Default: the backoff's `maxElapsed` (1 minute).
+   */
+  readonly maxCooldown?: Duration.DurationInput | undefined
 }
 
 /**
@@ -429,6 +439,8 @@ export const make = (options: Options): Effect.Effect<TokenEndpoint["Type"], nev
       [options.revocationEndpoint ?? "", "revocation"],
       [options.tokenEndpoint, "token"]
     ])
+    // A server cannot silence an endpoint for longer than this, however far its `Retry-After` is.
+    const maxCooldown = options.maxCooldown === undefined ? policy.maxElapsed : Duration.decode(options.maxCooldown)
     // One cooldown per endpoint, shared by every operation that calls it.
     const cooldowns = new Map<string, Backoff.Cooldown>()
     for (
@@ -440,7 +452,7 @@ export const make = (options: Options): Effect.Effect<TokenEndpoint["Type"], nev
       ]
     ) {
       if (url !== undefined && !cooldowns.has(url)) {
-        cooldowns.set(url, yield* Backoff.makeCooldown(destination.labelOf(url)))
+        cooldowns.set(url, yield* Backoff.makeCooldown(destination.labelOf(url), { maxCooldown }))
       }
     }
 
@@ -748,7 +760,8 @@ export const discover = (
     kind: options.discovery,
     timeout: options.timeout,
     backoff: options.backoff,
-    allowInsecureHttp: options.allowInsecureHttp
+    allowInsecureHttp: options.allowInsecureHttp,
+    maxBodySize: options.maxBodySize
   }).pipe(
     Effect.flatMap((metadata) => fromMetadata(metadata, options)),
     Effect.flatMap(make)

@@ -193,7 +193,11 @@ describe("Backoff", () => {
     it.effect("a caller whose budget ends before the cooldown fails at once with RateLimited", () =>
       Effect.gen(function*() {
         const server = FakeHttp.make([{ status: 429, headers: { "retry-after": "30" } }, FakeHttp.token()])
-        const endpoint = yield* Endpoint.make(server, { backoff: { jitter: 0, maxElapsed: "20 seconds" } })
+        const endpoint = yield* Endpoint.make(server, {
+          backoff: { jitter: 0, maxElapsed: "20 seconds" },
+          // By default the cooldown is capped at the budget, which any fresh caller can wait out.
+          maxCooldown: "1 minute"
+        })
         const first = yield* Effect.flip(endpoint.clientCredentials())
         assert.strictEqual(first._tag, "RateLimited")
         yield* TestClock.adjust("1 second")

@@ -1,9 +1,10 @@
 import * as Duration from "effect/Duration"
 import * as Json from "../Json.js"
 
-// The longest wait a `Retry-After` is read as: about 285,000 years, beyond any budget yet still an
-// exact number of milliseconds, so the duration stays finite and formattable whatever was sent.
-const maxRetryAfterMillis = Number.MAX_SAFE_INTEGER
+// The longest wait a `Retry-After` is read as: a century, beyond any retry budget (a cooldown caps
+// it far lower), yet small enough that the duration stays finite and formattable, and that now plus
+// it is still a date, whatever was sent.
+const maxRetryAfterMillis = 100 * 365.25 * 24 * 60 * 60 * 1000
 
 const millis = (value: number): Duration.Duration =>
   Duration.millis(Math.min(maxRetryAfterMillis, Math.max(0, Math.round(value))))

@@ -1,19 +1,25 @@
 import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
+import * as HttpClient from "@effect/platform/HttpClient"
 import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as UrlParams from "@effect/platform/UrlParams"
 import * as OAuthError from "@tokenfx/core/OAuthError"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as FiberRef from "effect/FiberRef"
 import * as Option from "effect/Option"
 
 // Where a credential (a client secret, a grant, a bearer token) may be sent: over HTTPS, or plain
 // HTTP to a loopback address where nothing crosses a network, and never on through a redirect that
 // nobody checked.
 
-/** @internal */
+/**
+ * Whether a URL's hostname is loopback: `127.0.0.0/8`, `::1`, or exactly `localhost`. Other names
+ * under `.localhost` are not, since a resolver may answer them from the network.
+ *
+ * @internal
+ */
 export const isLoopback = (hostname: string): boolean =>
-  hostname === "localhost" || hostname.endsWith(".localhost") || hostname === "[::1]" ||
-  /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname)
+  hostname === "localhost" || hostname === "[::1]" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname)
 
 /**
  * HTTPS, or plain HTTP to loopback (or anywhere when `allowInsecure`, for tests against a container).
@@ -133,4 +139,41 @@ export const manualRedirects = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect
         ...Option.getOrElse(init, () => ({})),
         redirect: "manual"
       })
+  )
+
+// Carries a refusal out of the request hook below, which can only return or throw.
+class Refused {
+  constructor(readonly error: OAuthError.TransportError) {}
+}
+
+/**
+ * Runs `check` on every request that `effect` sends, at the lowest level: inside the `HttpClient`
+ * that puts it on the wire, after any redirect loop of a wrapped client. A refused request is never
+ * sent; `effect` fails with the check's `TransportError`.
+ *
+ * Every client built on `HttpClient.make` (fetch, undici, node:http) asks the
+ * `currentTracerDisabledWhen` predicate about each request just before sending it; the check runs
+ * there (with the tracer forced on so that the predicate is asked, and the caller's tracing choices
+ * kept).
+ *
+ * @internal
+ */
+export const guardEachRequest = (
+  check: (request: HttpClientRequest.HttpClientRequest) => Either.Either<unknown, OAuthError.TransportError>
+) =>
+<A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | OAuthError.TransportError, R> =>
+  Effect.flatMap(
+    Effect.zip(FiberRef.get(FiberRef.currentTracerEnabled), FiberRef.get(HttpClient.currentTracerDisabledWhen)),
+    ([enabled, disabledWhen]) =>
+      effect.pipe(
+        Effect.locally(HttpClient.currentTracerDisabledWhen, (request) => {
+          const checked = check(request)
+          if (Either.isLeft(checked)) throw new Refused(checked.left)
+          return !enabled || disabledWhen(request)
+        }),
+        Effect.locally(FiberRef.currentTracerEnabled, true),
+        Effect.catchSomeDefect((defect) =>
+          defect instanceof Refused ? Option.some(Effect.fail(defect.error)) : Option.none()
+        )
+      )
   )

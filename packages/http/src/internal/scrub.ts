@@ -14,19 +14,33 @@ const minLength = 8
 
 const mask = "<redacted>"
 
+const lowerEscapes = (text: string) => text.replace(/%[0-9A-F]{2}/g, (escape) => escape.toLowerCase())
+
+// The credential of an `Authorization` value (`Basic <base64>`, `Bearer <token>`), which a server
+// may echo without its scheme.
+const credentialOf = (value: string): string | undefined => /^[A-Za-z][A-Za-z0-9-]*\s+(\S+)$/.exec(value)?.[1]
+
 /**
- * The texts under which a server may echo `secrets`: as sent, and percent- or form-encoded.
+ * The texts under which a server may echo `secrets`: as sent, percent- or form-encoded (upper- or
+ * lower-case escapes), and for an `Authorization` value its bare credential.
  *
  * @internal
  */
 export const needles = (secrets: Iterable<Redacted.Redacted<string>>): ReadonlyArray<string> => {
   const found = new Set<string>()
+  const add = (value: string) => {
+    if (value.length < minLength) return
+    found.add(value)
+    for (const encoded of [encodeURIComponent(value), params.formEncode(value)]) {
+      found.add(encoded)
+      found.add(lowerEscapes(encoded))
+    }
+  }
   for (const secret of secrets) {
     const value = Redacted.value(secret)
-    if (value.length < minLength) continue
-    found.add(value)
-    found.add(encodeURIComponent(value))
-    found.add(params.formEncode(value))
+    add(value)
+    const credential = credentialOf(value)
+    if (credential !== undefined) add(credential)
   }
   // Longest first, so that an encoded form is masked whole rather than around a shorter secret.
   return [...found].sort((a, b) => b.length - a.length)
@@ -77,10 +91,31 @@ export const scrub = <E extends OAuthError.OAuthError>(error: E, needles: Readon
 }
 
 /**
- * Keeps `WWW-Authenticate` out of the `HttpClient`'s own spans, which record response headers: a
- * challenge may quote the credential it rejects.
+ * The headers whose values the `HttpClient`'s spans may record: none of them can carry a credential.
  *
  * @internal
  */
-export const hideChallenges = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  Effect.locallyWith(effect, Headers.currentRedactedNames, (names) => [...names, "www-authenticate"])
+export const safeHeaders: ReadonlyArray<string> = [
+  "accept",
+  "cache-control",
+  "content-encoding",
+  "content-length",
+  "content-type",
+  "date",
+  "retry-after",
+  "user-agent",
+  "vary"
+]
+
+// Every header name but the safe ones.
+const unsafeHeader = new RegExp(`^(?!(?:${safeHeaders.join("|")})$)`)
+
+/**
+ * Lets the `HttpClient`'s own spans, which record request and response headers, record the values
+ * of {@link safeHeaders} only: a challenge may quote the credential it rejects, and a server may echo
+ * a token in any header it likes.
+ *
+ * @internal
+ */
+export const recordSafeHeadersOnly = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.locallyWith(effect, Headers.currentRedactedNames, (names) => [...names, unsafeHeader])

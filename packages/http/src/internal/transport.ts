@@ -1,6 +1,8 @@
 import type * as HttpClient from "@effect/platform/HttpClient"
 import type * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import * as Json from "@tokenfx/core/Json"
 import * as OAuthError from "@tokenfx/core/OAuthError"
 import * as Token from "@tokenfx/core/Token"
 import * as Clock from "effect/Clock"
@@ -9,6 +11,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
 import type * as Compliance from "../Compliance.js"
 import * as destination from "./destination.js"
 import * as params from "./params.js"
@@ -30,20 +33,73 @@ export interface Request {
 export interface Settings {
   readonly timeout: Duration.Duration
   readonly allowInsecure: boolean
+  readonly maxBodySize: number
 }
 
 /**
- * The settings of a client: a 10-second timeout unless told otherwise, HTTPS or loopback only.
+ * The largest body read from an authorization server unless told otherwise: 1 MiB, a thousand times
+ * any honest token response or metadata document.
+ *
+ * @internal
+ */
+export const defaultMaxBodySize = 1024 * 1024
+
+/**
+ * The settings of a client: a 10-second timeout and a 1 MiB body cap unless told otherwise, HTTPS
+ * or loopback only.
  *
  * @internal
  */
 export const settings = (options: {
   readonly timeout?: Duration.DurationInput | undefined
   readonly allowInsecureHttp?: boolean | undefined
+  readonly maxBodySize?: number | undefined
 }): Settings => ({
   timeout: options.timeout === undefined ? Duration.seconds(10) : Duration.decode(options.timeout),
-  allowInsecure: options.allowInsecureHttp ?? false
+  allowInsecure: options.allowInsecureHttp ?? false,
+  maxBodySize: options.maxBodySize !== undefined && Number.isFinite(options.maxBodySize) && options.maxBodySize >= 0
+    ? Math.floor(options.maxBodySize)
+    : defaultMaxBodySize
 })
+
+/**
+ * A body as text, read as a stream with a byte counter that stops pulling at `max` bytes: an endless
+ * or huge body costs at most `max` bytes. `undefined` when the body is larger; an absent body is
+ * empty. Bytes that are not UTF-8 are replaced, never a failure.
+ *
+ * @internal
+ */
+export const readBounded = (
+  response: HttpClientResponse.HttpClientResponse,
+  max: number
+): Effect.Effect<string | undefined, HttpClientError.ResponseError> =>
+  Effect.suspend(() => {
+    const chunks: Array<Uint8Array> = []
+    let size = 0
+    let over = false
+    return Stream.runForEachWhile(response.stream, (chunk) =>
+      Effect.sync(() => {
+        size += chunk.length
+        if (size > max) {
+          over = true
+          return false
+        }
+        chunks.push(chunk)
+        return true
+      })).pipe(
+        Effect.catchIf((error) => error.reason === "EmptyBody", () => Effect.void),
+        Effect.map(() => {
+          if (over) return undefined
+          const bytes = new Uint8Array(size)
+          let offset = 0
+          for (const chunk of chunks) {
+            bytes.set(chunk, offset)
+            offset += chunk.length
+          }
+          return new TextDecoder().decode(bytes)
+        })
+      )
+  })
 
 /**
  * A 2xx answer.
@@ -127,9 +183,11 @@ export const send = (
       http = HttpClientRequest.bodyText(http, params.formBody(request.form), "application/x-www-form-urlencoded")
     }
     return client.execute(http).pipe(
-      Effect.flatMap((response) => Effect.map(response.text, (body) => ({ response, body }))),
+      Effect.flatMap((response) =>
+        Effect.map(readBounded(response, settings.maxBodySize), (body) => ({ response, body }))
+      ),
       destination.manualRedirects,
-      scrub.hideChallenges,
+      scrub.recordSafeHeadersOnly,
       Effect.mapError((error) => fromClientError(error, endpoint)),
       Effect.timeoutFail({
         duration: settings.timeout,
@@ -139,6 +197,20 @@ export const send = (
             description: `no answer within ${Duration.format(settings.timeout)}`,
             endpoint
           })
+      }),
+      Effect.flatMap(({ body, response }) => {
+        if (body !== undefined) return Effect.succeed({ body, response })
+        if (response.status >= 200 && response.status < 300) {
+          return Effect.fail(
+            new OAuthError.MalformedResponse({
+              reason: `the body is larger than ${settings.maxBodySize} bytes`,
+              status: response.status,
+              endpoint
+            })
+          )
+        }
+        // An error body over the cap is not read: the status and headers say enough.
+        return Effect.succeed({ body: "", response })
       }),
       Effect.flatMap((read) => Effect.map(Clock.currentTimeMillis, (now) => comply(request, read, now))),
       Effect.flatMap(({ body, headers, now, status, raw }): Effect.Effect<Answer, Failure> => {
@@ -192,22 +264,25 @@ const comply = (
   return { status: raw.status, headers: raw.headers, body: raw.body, now, raw }
 }
 
+const problems: Record<Json.Problem, string> = {
+  "empty": "expected a JSON body, got an empty one",
+  "not JSON": "expected a JSON body, got something else",
+  "too deeply nested": "the JSON body is nested too deeply"
+}
+
 /**
- * Reads a 2xx body as JSON. An empty or non-JSON body (an HTML page from a proxy) is a
- * `MalformedResponse` that never quotes the body.
+ * Reads a 2xx body as JSON. An empty or non-JSON body (an HTML page from a proxy), or one nested
+ * deeper than `Json.maxDepth`, is a `MalformedResponse` that never quotes the body; `__proto__`
+ * members are dropped.
  *
  * @internal
  */
-export const json = (answer: Answer): Either.Either<unknown, OAuthError.MalformedResponse> => {
-  const malformed = (reason: string) =>
-    Either.left(new OAuthError.MalformedResponse({ reason, status: answer.status, endpoint: answer.endpoint }))
-  if (answer.body.trim().length === 0) return malformed("expected a JSON body, got an empty one")
-  try {
-    return Either.right(JSON.parse(answer.body))
-  } catch {
-    return malformed("expected a JSON body, got something else")
-  }
-}
+export const json = (answer: Answer): Either.Either<unknown, OAuthError.MalformedResponse> =>
+  Either.mapLeft(
+    Json.parse(answer.body),
+    (problem) =>
+      new OAuthError.MalformedResponse({ reason: problems[problem], status: answer.status, endpoint: answer.endpoint })
+  )
 
 /**
  * Decodes a 2xx answer with `schema`; a failure is a `MalformedResponse` naming the field, never its
