@@ -3,14 +3,18 @@
  *
  * - Confidentiality and integrity: every write is encrypted under a fresh random 96-bit IV; any change
  *   to a stored ciphertext makes it fail to decrypt (`CorruptedToken`, and the entry is kept aside).
- * - Binding: the store key is authenticated data, so a ciphertext copied to another key (another
- *   user's row) fails to decrypt.
+ * - Binding: the store key and the entry's version are authenticated data, so a ciphertext copied to
+ *   another key (another user's row), or an older ciphertext of the same key put back (a rollback to
+ *   an old refresh token or old scopes), fails to decrypt. A write after a removal learns its version
+ *   from the store and is sealed again for it; a reader in between sees a `CorruptedToken`.
  * - Rotation: a key ring decrypts with any of its keys and encrypts with the current one. Each key is
- *   named by an id derived from it (a truncated SHA-256), stored with the ciphertext, so a token
- *   written under a key the ring does not hold is a clear `InsecureStorage` rather than a failed
- *   decryption. Tokens move to the current key as they are rewritten (every refresh rewrites).
- * - Keys: 32 bytes, base64, read with `Config.redacted`; a missing or malformed key is
- *   `InsecureStorage`, naming the setting and never the value.
+ *   named by an id derived from it (HMAC-SHA-256 of a fixed label under the key, truncated, which
+ *   reveals nothing of the key), stored with the ciphertext, so a token written under a key the ring
+ *   does not hold is a clear `InsecureStorage` rather than a failed decryption. Tokens move to the
+ *   current key as they are rewritten (every refresh rewrites).
+ * - Keys: 32 bytes, base64, read with `Config.redacted`; a missing, malformed or obviously weak key
+ *   (all one byte, a short repeated pattern, a counting sequence) is `InsecureStorage`, naming the
+ *   setting and never the value.
  *
  * Not encrypted: store keys, versions, leases, and the access token's expiry time (kept beside the
  * ciphertext for SQL back-ends to index).
@@ -62,22 +66,44 @@ const decodeKey = (
   return Either.match(bytes, {
     onLeft: () => Either.left(new TokenStore.InsecureStorage({ reason: `the ${name} is not base64` })),
     onRight: (bytes) =>
-      bytes.length === keyBytes ? Either.right(bytes) : Either.left(
-        new TokenStore.InsecureStorage({
-          reason: `the ${name} must be ${keyBytes} bytes (base64), it is ${bytes.length} bytes`
-        })
-      )
+      bytes.length !== keyBytes
+        ? Either.left(
+          new TokenStore.InsecureStorage({
+            reason: `the ${name} must be ${keyBytes} bytes (base64), it is ${bytes.length} bytes`
+          })
+        )
+        : isWeak(bytes)
+        ? Either.left(
+          new TokenStore.InsecureStorage({
+            reason: `the ${name} is not random (too few distinct bytes, or a sequence): generate one with generateKey`
+          })
+        )
+        : Either.right(bytes)
   })
+}
+
+// Obviously not random: 32 random bytes hold about 30 distinct values (fewer than 16 has a chance
+// below 2^-60), and never form an arithmetic sequence.
+const isWeak = (bytes: Uint8Array): boolean => {
+  if (new Set(bytes).size < 16) return true
+  const step = (bytes[1] - bytes[0] + 256) % 256
+  return bytes.every((byte, i) => i === 0 || (byte - bytes[i - 1] + 256) % 256 === step)
 }
 
 // A copy backed by a plain `ArrayBuffer`, as WebCrypto's types require.
 const copy = (bytes: Uint8Array): Uint8Array<ArrayBuffer> => new Uint8Array(bytes)
 
+const keyIdLabel = new TextEncoder().encode("tokenfx/encryption-key-id/v1")
+
 const importKey = (input: Uint8Array) =>
   Effect.promise(async () => {
     const bytes = copy(input)
-    const digest = new Uint8Array(await globalThis.crypto.subtle.digest("SHA-256", bytes))
-    const id = Encoding.encodeHex(digest.subarray(0, 8))
+    // A MAC of a fixed label under the key: a stable name for it that says nothing about it.
+    const mac = await globalThis.crypto.subtle.importKey("raw", bytes, { name: "HMAC", hash: "SHA-256" }, false, [
+      "sign"
+    ])
+    const tag = new Uint8Array(await globalThis.crypto.subtle.sign("HMAC", mac, keyIdLabel))
+    const id = Encoding.encodeHex(tag.subarray(0, 8))
     const key = await globalThis.crypto.subtle.importKey("raw", bytes, { name: "AES-GCM" }, false, [
       "encrypt",
       "decrypt"
@@ -142,9 +168,10 @@ export const makeKeyRingConfig = (
     Effect.flatMap(makeKeyRing)
   )
 
-const format = "tfx1"
+const format = "tfx2"
 
-const additionalData = (key: string) => new TextEncoder().encode(`tokenfx/token/v1\u0000${key}`)
+const additionalData = (key: string, version: number) =>
+  new TextEncoder().encode(`tokenfx/token/v2\u0000${key}\u0000${version}`)
 
 /**
  * The store with payloads encrypted under `keyRing`, bound to their keys.
@@ -164,14 +191,14 @@ export const encrypt: {
    */
   (self: RawTokenStore.RawTokenStore["Type"], keyRing: KeyRing): RawTokenStore.RawTokenStore["Type"]
 } = dual(2, (self: RawTokenStore.RawTokenStore["Type"], keyRing: KeyRing): RawTokenStore.RawTokenStore["Type"] => {
-  const seal = (key: string, payload: RawTokenStore.Payload) =>
+  const seal = (key: string, payload: RawTokenStore.Payload, version: number) =>
     Effect.tryPromise({
       try: async () => {
         const cryptoKey = keyRing.keys.get(keyRing.current)
         if (cryptoKey === undefined) throw new Error("the current key is not in the key ring")
         const iv = globalThis.crypto.getRandomValues(new Uint8Array(12))
         const cipher = await globalThis.crypto.subtle.encrypt(
-          { name: "AES-GCM", iv, additionalData: additionalData(key) },
+          { name: "AES-GCM", iv, additionalData: additionalData(key, version) },
           cryptoKey,
           new TextEncoder().encode(payload.data)
         )
@@ -211,7 +238,7 @@ export const encrypt: {
     }
     return Effect.tryPromise(() =>
       globalThis.crypto.subtle.decrypt(
-        { name: "AES-GCM", iv: copy(iv.right), additionalData: additionalData(key) },
+        { name: "AES-GCM", iv: copy(iv.right), additionalData: additionalData(key, entry.version) },
         cryptoKey,
         copy(sealed.right)
       )
@@ -221,12 +248,61 @@ export const encrypt: {
           corrupted(
             key,
             entry.version,
-            "the stored token does not decrypt: it was altered, or copied from another key"
+            "the stored token does not decrypt: it was altered, copied from another key, or put back from an older version"
           ),
         onSuccess: (plain) => Effect.succeed({ data: new TextDecoder().decode(plain), version: entry.version })
       })
     )
   }
+
+  // A version is bound before it is written, so every write names the version it expects: each store
+  // numbers a write `expected + 1`. After a removal the store's next version is not known (its
+  // tombstone keeps the count): the write is sealed for 1, then sealed again for the version the
+  // store gave it.
+  const settle = (key: string, payload: RawTokenStore.Payload, written: number, sealedFor: number) =>
+    written === sealedFor ? Effect.succeed(written) : Effect.flatMap(
+      seal(key, payload, written + 1),
+      (sealed) => Effect.map(self.compareAndSet(key, sealed, written), Option.getOrElse(() => written))
+    )
+
+  const compareAndSet = (
+    key: string,
+    payload: RawTokenStore.Payload,
+    expected: number | undefined
+  ): Effect.Effect<Option.Option<number>, TokenStore.StoreError> => {
+    const next = expected === undefined ? 1 : expected + 1
+    return Effect.flatMap(
+      seal(key, payload, next),
+      (sealed) =>
+        Effect.flatMap(self.compareAndSet(key, sealed, expected), (written) =>
+          Option.isNone(written)
+            ? Effect.succeedNone
+            : Effect.asSome(settle(key, payload, written.value, next)))
+    )
+  }
+
+  // An unconditional write, as compare-and-set against whatever is there, retried while other
+  // writers win the race; after a few losses, written unconditionally and settled.
+  const set = (
+    key: string,
+    payload: RawTokenStore.Payload,
+    attempt: number
+  ): Effect.Effect<number, TokenStore.StoreError> =>
+    // An entry that does not decode was moved aside (or is kept for inspection): it is overwritten.
+    Effect.flatMap(Effect.catchTag(self.get(key), "CorruptedToken", () => Effect.succeedNone), (current) => {
+      const expected = Option.isSome(current) ? current.value.version : undefined
+      if (attempt >= 8) {
+        const next = (expected ?? 0) + 1
+        return Effect.flatMap(
+          seal(key, payload, next),
+          (sealed) => Effect.flatMap(self.set(key, sealed), (written) => settle(key, payload, written, next))
+        )
+      }
+      return Effect.flatMap(
+        compareAndSet(key, payload, expected),
+        Option.match({ onNone: () => set(key, payload, attempt + 1), onSome: Effect.succeed })
+      )
+    })
 
   return RawTokenStore.RawTokenStore.of({
     ...self,
@@ -235,9 +311,8 @@ export const encrypt: {
         self.get(key),
         (entry) => Option.isNone(entry) ? Effect.succeedNone : Effect.asSome(open(key, entry.value))
       ),
-    set: (key, payload) => Effect.flatMap(seal(key, payload), (sealed) => self.set(key, sealed)),
-    compareAndSet: (key, payload, expected) =>
-      Effect.flatMap(seal(key, payload), (sealed) => self.compareAndSet(key, sealed, expected))
+    set: (key, payload) => set(key, payload, 0),
+    compareAndSet
   })
 })
 

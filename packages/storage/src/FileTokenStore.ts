@@ -4,7 +4,11 @@
  *
  * - Confidentiality: the directory is created `0700` and every file `0600`; a token file that group
  *   or others can read, or that belongs to another user, is refused with `InsecureStorage` (unless
- *   `strictPermissions: false`), and so is a directory that group or others can write to.
+ *   `strictPermissions: false`), and so is a directory that group or others can write to or that
+ *   belongs to another user. Token files are opened without following symbolic links and without
+ *   blocking: a symbolic link, a FIFO or anything else but a regular file at a token path is
+ *   `InsecureStorage`, whatever `strictPermissions` says, and is left where it is. A token file
+ *   larger than 1 MiB is not read (it is corrupt).
  * - Atomicity and durability: a write goes to a temporary file in the same directory, which is
  *   flushed (`fsync`), renamed over the token file, and the directory flushed; a reader, or a crash,
  *   sees the old token or the new one, never a mix. The directory flush opens the directory read-only
@@ -29,6 +33,7 @@
 import type * as PlatformError from "@effect/platform/Error"
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
+import * as Json from "@tokenfx/core/Json"
 import type * as TokenStore from "@tokenfx/core/TokenStore"
 import { CorruptedToken, InsecureStorage, TokenStoreError } from "@tokenfx/core/TokenStore"
 import * as Clock from "effect/Clock"
@@ -38,9 +43,15 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
-import { isAlreadyExists, isNotFound, readWithMode, syncDirectory, writeAtomic } from "./internal/atomicFile.js"
+import {
+  isAlreadyExists,
+  isNotFound,
+  maxFileSize,
+  readWithMode,
+  syncDirectory,
+  writeAtomic
+} from "./internal/atomicFile.js"
 import * as FileLock from "./internal/fileLock.js"
 import * as FileName from "./internal/fileName.js"
 import * as RawTokenStore from "./RawTokenStore.js"
@@ -98,6 +109,8 @@ type Read =
     readonly uid: Option.Option<number>
   }
   | { readonly _tag: "Corrupt"; readonly reason: string }
+  // Something at the token path that must not be read (a symbolic link, a FIFO): never moved or replaced.
+  | { readonly _tag: "Insecure"; readonly reason: string }
 
 const missing: Read = { _tag: "Missing" }
 
@@ -109,20 +122,22 @@ const parseEnvelope = (
   info: { readonly mode: number; readonly uid: Option.Option<number> }
 ): Read => {
   if (content.length === 0) return { _tag: "Corrupt", reason: "the file is empty" }
-  let json: unknown
-  try {
-    json = JSON.parse(content)
-  } catch {
-    return { _tag: "Corrupt", reason: "the file is not valid JSON (truncated or overwritten?)" }
+  const json = Json.parse(content)
+  if (Either.isLeft(json)) {
+    return {
+      _tag: "Corrupt",
+      reason: json.left === "too deeply nested"
+        ? "the file is not a token file (nested too deeply)"
+        : "the file is not valid JSON (truncated or overwritten?)"
+    }
   }
-  return Either.match(decodeEnvelope(json), {
+  return Either.match(decodeEnvelope(json.right), {
     onLeft: (error) => {
-      const first = ParseResult.ArrayFormatter.formatErrorSync(error)[0]
+      // The path of the first issue, found without formatting the file's content.
+      const path = Json.firstIssue(error).path
       return {
         _tag: "Corrupt",
-        reason: first === undefined || first.path.length === 0
-          ? "the file is not a token file"
-          : `field ${first.path.map(String).join(".")} is invalid`
+        reason: path.length === 0 ? "the file is not a token file" : `field ${path.map(String).join(".")} is invalid`
       }
     },
     onRight: (envelope): Read =>
@@ -178,6 +193,15 @@ export const make = (
         }: group or others can write to it (chmod 700 it, or set strictPermissions: false)`
       })
     }
+    // Whom token files must belong to: this process's user (where the platform has user ids).
+    const euid = FileLock.effectiveUid()
+    // Whoever owns the directory can replace any file in it.
+    if (strict && euid !== undefined && Option.isSome(info.uid) && info.uid.value !== euid) {
+      return yield* new InsecureStorage({
+        reason: `the token directory ${dir} belongs to user ${info.uid.value}, not to this process's user ${euid} ` +
+          `(chown it, or set strictPermissions: false)`
+      })
+    }
 
     const files = (key: string) =>
       Effect.map(FileName.baseName(key), (base) => ({
@@ -187,14 +211,20 @@ export const make = (
       }))
 
     const read = (key: string | undefined, file: string): Effect.Effect<Read, PlatformError.PlatformError> =>
-      Effect.map(readWithMode(fs, file), (found) => {
+      Effect.map(readWithMode(file), (found): Read => {
         if (Option.isNone(found)) return missing
-        if (!found.value.isFile) return { _tag: "Corrupt", reason: "not a regular file" }
-        return parseEnvelope(key, found.value.content, found.value)
+        switch (found.value._tag) {
+          case "Refused":
+            return { _tag: "Insecure", reason: `the token file ${file} is refused: ${found.value.reason}` }
+          case "TooLarge":
+            return { _tag: "Corrupt", reason: `the file is larger than ${maxFileSize} bytes` }
+          case "File":
+            return parseEnvelope(key, found.value.content, found.value)
+        }
       })
 
-    // Whom a token file must belong to: this process's user (where the platform has user ids).
-    const euid = FileLock.effectiveUid()
+    const refuse = (key: string, current: { readonly reason: string }) =>
+      new InsecureStorage({ key, reason: current.reason })
 
     const insecurity = (
       key: string,
@@ -281,6 +311,8 @@ export const make = (
             switch (current._tag) {
               case "Missing":
                 return yield* f(Option.none(), token)
+              case "Insecure":
+                return yield* refuse(key, current)
               case "Corrupt":
                 yield* moveAside(token)
                 return yield* f(Option.none(), token)
@@ -314,6 +346,8 @@ export const make = (
         switch (current._tag) {
           case "Missing":
             return Option.none()
+          case "Insecure":
+            return yield* refuse(key, current)
           case "Found": {
             const refused = insecurity(key, token, current)
             if (Option.isSome(refused)) return yield* refused.value
@@ -384,7 +418,7 @@ export const make = (
         const current = yield* read(parsed.key ?? undefined, path.join(dir, name))
         if (current._tag === "Found" && current.envelope.data !== null) {
           found.push(current.envelope.key)
-        } else if (current._tag === "Corrupt" && parsed.key !== null) {
+        } else if ((current._tag === "Corrupt" || current._tag === "Insecure") && parsed.key !== null) {
           // Still there, if unreadable: `get` will report it.
           found.push(parsed.key)
         }

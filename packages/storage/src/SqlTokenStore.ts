@@ -134,6 +134,23 @@ export const migrate = (
 // Drivers answer BIGINT as a number (SQLite) or a string (PostgreSQL).
 const toNumber = (u: unknown): number => typeof u === "number" ? u : Number(u)
 
+// A version is an exact JavaScript number up to 2^53 - 1. A larger one (no store counts that far, but
+// a database may hold one) would come back rounded, and no compare-and-set could ever match it again:
+// it is a typed error instead.
+const toVersion =
+  (operation: string, key: string) => (u: unknown): Effect.Effect<number, TokenStore.TokenStoreError> => {
+    const version = toNumber(u)
+    return Number.isSafeInteger(version)
+      ? Effect.succeed(version)
+      : Effect.fail(
+        new TokenStore.TokenStoreError({
+          operation,
+          key,
+          description: "the stored version is beyond 2^53 - 1 and cannot be represented exactly"
+        })
+      )
+  }
+
 /**
  * A payload store in the table, on the `SqlClient` in context (SQLite or PostgreSQL).
  *
@@ -159,8 +176,8 @@ export const make = (
     const run = <A>(operation: string, key: string | undefined, query: Effect.Effect<A, SqlError>) =>
       Effect.mapError(query, failure(operation, key))
 
-    const returnedVersion = (rows: ReadonlyArray<{ readonly version: unknown }>) =>
-      rows.length === 0 ? Option.none<number>() : Option.some(toNumber(rows[0].version))
+    const returnedVersion = (operation: string, key: string) => (rows: ReadonlyArray<{ readonly version: unknown }>) =>
+      rows.length === 0 ? Effect.succeedNone : Effect.asSome(toVersion(operation, key)(rows[0].version))
 
     const upsert = (operation: string, key: string, payload: RawTokenStore.Payload, onlyIfEmpty: boolean) =>
       Effect.flatMap(Clock.currentTimeMillis, (now) =>
@@ -191,17 +208,23 @@ export const make = (
           sql<{ readonly payload: string; readonly version: unknown }>`SELECT payload, version FROM ${table}
             WHERE token_key = ${key} AND payload IS NOT NULL`
         ).pipe(
-          Effect.map((rows) =>
+          Effect.flatMap((rows) =>
             rows.length === 0
-              ? Option.none()
-              : Option.some({ data: rows[0].payload, version: toNumber(rows[0].version) })
+              ? Effect.succeedNone
+              : Effect.map(
+                toVersion("get", key)(rows[0].version),
+                (version) => Option.some({ data: rows[0].payload, version })
+              )
           )
         ),
       set: (key, payload) =>
-        Effect.map(upsert("set", key, payload, false), (rows) => Option.getOrElse(returnedVersion(rows), () => 0)),
+        upsert("set", key, payload, false).pipe(
+          Effect.flatMap(returnedVersion("set", key)),
+          Effect.map(Option.getOrElse(() => 0))
+        ),
       compareAndSet: (key, payload, expected) =>
         expected === undefined
-          ? Effect.map(upsert("compareAndSet", key, payload, true), returnedVersion)
+          ? Effect.flatMap(upsert("compareAndSet", key, payload, true), returnedVersion("compareAndSet", key))
           : Effect.flatMap(Clock.currentTimeMillis, (now) =>
             run(
               "compareAndSet",
@@ -214,7 +237,7 @@ export const make = (
                 updated_at = ${now}
                 WHERE token_key = ${key} AND version = ${expected} AND payload IS NOT NULL
                 RETURNING version`
-            ).pipe(Effect.map(returnedVersion))),
+            ).pipe(Effect.flatMap(returnedVersion("compareAndSet", key)))),
       remove: (key, expected) =>
         Effect.flatMap(Clock.currentTimeMillis, (now) =>
           run(

@@ -293,7 +293,11 @@ describe("FileTokenStore", () => {
         const { dir, store } = yield* setup({ lockTimeout: "300 millis" })
         yield* store.set("alice", fullToken(1))
         const lock = lockFile(dir)
-        Fs.writeFileSync(lock, JSON.stringify({ pid: process.ppid, host: Os.hostname(), thread: 0, nonce: "x", at: 0 }))
+        // Fresh: a lock older than staleLockAfter is broken whatever pid it names.
+        Fs.writeFileSync(
+          lock,
+          JSON.stringify({ pid: process.ppid, host: Os.hostname(), thread: 0, nonce: "x", at: Date.now() })
+        )
         const error = yield* Effect.flip(store.set("alice", fullToken(2)))
         assert.strictEqual(error._tag, "TokenStoreError")
         assert.include(error.message, `pid ${process.ppid}`)

@@ -20,6 +20,7 @@ import * as Encoding from "effect/Encoding"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Tracer from "effect/Tracer"
+import * as Crypto from "node:crypto"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import * as Util from "node:util"
@@ -34,7 +35,8 @@ const canaryToken = Token.make({
   id_token: Redacted.make("CANARY-id-3d9f")
 }, 1_700_000_000_000)
 
-const keyBytes = new Uint8Array(32).map((_, i) => 0xa0 + i)
+// Random-looking, since a weak key (a counting sequence, say) is refused.
+const keyBytes = Uint8Array.from(Crypto.createHash("sha256").update("tokenfx-canary-key").digest())
 const canaryKey = Encoding.encodeBase64(keyBytes)
 
 const secrets = ["CANARY", canaryKey, Encoding.encodeBase64Url(keyBytes), Encoding.encodeHex(keyBytes)]

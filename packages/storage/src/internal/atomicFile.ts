@@ -1,8 +1,10 @@
-import type * as PlatformError from "@effect/platform/Error"
+import * as PlatformError from "@effect/platform/Error"
 import type * as FileSystem from "@effect/platform/FileSystem"
 import * as Effect from "effect/Effect"
 import * as Encoding from "effect/Encoding"
 import * as Option from "effect/Option"
+import * as Predicate from "effect/Predicate"
+import * as NodeFs from "node:fs"
 
 /** @internal */
 export const randomHex = (bytes: number): string =>
@@ -61,39 +63,93 @@ export const writeAtomic = (
   })
 
 /**
+ * What {@link readWithMode} found at a path: a regular file (content, mode, owner), one larger than
+ * the cap (not read), or something that must not be read as a token file at all.
+ *
+ * @internal
+ */
+export type Found =
+  | {
+    readonly _tag: "File"
+    readonly content: string
+    readonly mode: number
+    readonly uid: Option.Option<number>
+  }
+  | { readonly _tag: "TooLarge"; readonly size: number }
+  | { readonly _tag: "Refused"; readonly reason: string }
+
+/**
+ * The largest token file read: 1 MiB, far beyond any token.
+ *
+ * @internal
+ */
+export const maxFileSize = 1024 * 1024
+
+// Never through a symbolic link (the last component), and never blocking in `open(2)` (a FIFO would
+// wait for a writer forever). Windows has neither flag, nor FIFOs at ordinary paths.
+const readFlags = NodeFs.constants.O_RDONLY | (NodeFs.constants.O_NOFOLLOW ?? 0) | (NodeFs.constants.O_NONBLOCK ?? 0)
+
+const codeOf = (error: unknown): string | undefined =>
+  Predicate.hasProperty(error, "code") && typeof error.code === "string" ? error.code : undefined
+
+const systemError = (path: string, method: string, cause: unknown): PlatformError.PlatformError =>
+  new PlatformError.SystemError({
+    reason: codeOf(cause) === "ENOENT" ? "NotFound" : codeOf(cause) === "EACCES" ? "PermissionDenied" : "Unknown",
+    module: "FileSystem",
+    method,
+    pathOrDescriptor: path,
+    description: codeOf(cause),
+    cause
+  })
+
+/**
  * A file's content, mode and owner, read through one descriptor so that all describe the same file
  * even when a writer renames a new one into place meanwhile. `None` when the file does not exist.
+ * The file is opened without following a symbolic link and without blocking; anything but a regular
+ * file is `Refused`, and a file over `max` bytes is `TooLarge` (not read).
  *
  * @internal
  */
 export const readWithMode = (
-  fs: FileSystem.FileSystem,
-  path: string
-): Effect.Effect<
-  Option.Option<
-    { readonly content: string; readonly mode: number; readonly uid: Option.Option<number>; readonly isFile: boolean }
-  >,
-  PlatformError.PlatformError
-> =>
-  Effect.scoped(
-    Effect.gen(function*() {
-      const file = yield* fs.open(path, { flag: "r" })
-      const info = yield* file.stat
-      if (info.type !== "File") return Option.some({ content: "", mode: info.mode, uid: info.uid, isFile: false })
-      const chunks: Array<Uint8Array> = []
-      let length = 0
-      while (true) {
-        const chunk = yield* file.readAlloc(Math.max(Number(info.size), 4096))
-        if (Option.isNone(chunk)) break
-        chunks.push(chunk.value)
-        length += chunk.value.length
+  path: string,
+  max: number = maxFileSize
+): Effect.Effect<Option.Option<Found>, PlatformError.PlatformError> =>
+  Effect.acquireUseRelease(
+    Effect.tryPromise({ try: () => NodeFs.promises.open(path, readFlags), catch: (cause) => cause }),
+    (handle) =>
+      Effect.tryPromise({
+        try: async (): Promise<Option.Option<Found>> => {
+          const info = await handle.stat()
+          if (!info.isFile()) return Option.some({ _tag: "Refused", reason: "it is not a regular file" })
+          if (info.size > max) return Option.some({ _tag: "TooLarge", size: info.size })
+          const buffer = new Uint8Array(max + 1)
+          let length = 0
+          while (length <= max) {
+            const { bytesRead } = await handle.read(buffer, length, max + 1 - length, null)
+            if (bytesRead === 0) break
+            length += bytesRead
+          }
+          // Grown past the cap since `stat`: still too large.
+          if (length > max) return Option.some({ _tag: "TooLarge", size: length })
+          const uid = typeof info.uid === "number" ? Option.some(info.uid) : Option.none<number>()
+          return Option.some({
+            _tag: "File",
+            content: new TextDecoder().decode(buffer.subarray(0, length)),
+            mode: info.mode,
+            uid
+          })
+        },
+        catch: (cause) => systemError(path, "read", cause)
+      }),
+    (handle) => Effect.promise(() => handle.close())
+  ).pipe(
+    Effect.catchAll((cause) => {
+      const code = codeOf(cause)
+      if (code === "ENOENT") return Effect.succeedNone
+      // O_NOFOLLOW on a symbolic link (Linux answers ELOOP, BSDs EMLINK).
+      if (code === "ELOOP" || code === "EMLINK") {
+        return Effect.succeed(Option.some<Found>({ _tag: "Refused", reason: "it is a symbolic link" }))
       }
-      const bytes = new Uint8Array(length)
-      let offset = 0
-      for (const chunk of chunks) {
-        bytes.set(chunk, offset)
-        offset += chunk.length
-      }
-      return Option.some({ content: new TextDecoder().decode(bytes), mode: info.mode, uid: info.uid, isFile: true })
+      return Effect.fail(PlatformError.isPlatformError(cause) ? cause : systemError(path, "open", cause))
     })
-  ).pipe(Effect.catchIf(isNotFound, () => Effect.succeedNone))
+  )

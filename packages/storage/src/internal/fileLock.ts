@@ -89,12 +89,16 @@ export interface LockOptions {
   readonly staleAfter: number
 }
 
+// A lock is held for a few file operations, never for long: one older than `staleAfter` (or dated
+// in the future beyond it) is abandoned whatever pid it names, since after a crash that pid may
+// belong to an unrelated live process. A lock this thread holds is never stale.
 const isStale = (holder: Holder | undefined, now: number, options: LockOptions): boolean => {
   if (holder === undefined) return true
+  if (held.has(holder.nonce)) return false
+  if (!Number.isFinite(holder.at) || Math.abs(now - holder.at) > options.staleAfter) return true
   const me = self()
-  if (holder.host === me.host && holder.pid === me.pid) return holder.thread === me.thread && !held.has(holder.nonce)
-  const alive = isAlive(holder)
-  return alive === undefined ? now - holder.at > options.staleAfter : !alive
+  if (holder.host === me.host && holder.pid === me.pid) return holder.thread === me.thread
+  return isAlive(holder) === false
 }
 
 const readOption = (fs: FileSystem.FileSystem, path: string) =>
@@ -147,7 +151,7 @@ const breakStale = (
  * Runs `use` holding the lock file at `path`. The lock file is created exclusively with its content
  * already in place (written to a temporary file, then hard-linked to `path`, which fails when `path`
  * exists), so a reader never sees it empty. It names the holder's pid, host and thread; a lock whose
- * holder died (on this host), or older than `staleAfter` (from another host), is broken.
+ * holder died (on this host), or older than `staleAfter` (whoever it names), is broken.
  *
  * @internal
  */
