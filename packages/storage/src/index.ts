@@ -7,14 +7,18 @@
  *
  * - Confidentiality and integrity: every write is encrypted under a fresh random 96-bit IV; any change
  *   to a stored ciphertext makes it fail to decrypt (`CorruptedToken`, and the entry is kept aside).
- * - Binding: the store key is authenticated data, so a ciphertext copied to another key (another
- *   user's row) fails to decrypt.
+ * - Binding: the store key and the entry's version are authenticated data, so a ciphertext copied to
+ *   another key (another user's row), or an older ciphertext of the same key put back (a rollback to
+ *   an old refresh token or old scopes), fails to decrypt. A write after a removal learns its version
+ *   from the store and is sealed again for it; a reader in between sees a `CorruptedToken`.
  * - Rotation: a key ring decrypts with any of its keys and encrypts with the current one. Each key is
- *   named by an id derived from it (a truncated SHA-256), stored with the ciphertext, so a token
- *   written under a key the ring does not hold is a clear `InsecureStorage` rather than a failed
- *   decryption. Tokens move to the current key as they are rewritten (every refresh rewrites).
- * - Keys: 32 bytes, base64, read with `Config.redacted`; a missing or malformed key is
- *   `InsecureStorage`, naming the setting and never the value.
+ *   named by an id derived from it (HMAC-SHA-256 of a fixed label under the key, truncated, which
+ *   reveals nothing of the key), stored with the ciphertext, so a token written under a key the ring
+ *   does not hold is a clear `InsecureStorage` rather than a failed decryption. Tokens move to the
+ *   current key as they are rewritten (every refresh rewrites).
+ * - Keys: 32 bytes, base64, read with `Config.redacted`; a missing, malformed or obviously weak key
+ *   (all one byte, a short repeated pattern, a counting sequence) is `InsecureStorage`, naming the
+ *   setting and never the value.
  *
  * Not encrypted: store keys, versions, leases, and the access token's expiry time (kept beside the
  * ciphertext for SQL back-ends to index).
@@ -29,7 +33,11 @@ export * as EncryptedTokenStore from "./EncryptedTokenStore.js"
  *
  * - Confidentiality: the directory is created `0700` and every file `0600`; a token file that group
  *   or others can read, or that belongs to another user, is refused with `InsecureStorage` (unless
- *   `strictPermissions: false`), and so is a directory that group or others can write to.
+ *   `strictPermissions: false`), and so is a directory that group or others can write to or that
+ *   belongs to another user. Token files are opened without following symbolic links and without
+ *   blocking: a symbolic link, a FIFO or anything else but a regular file at a token path is
+ *   `InsecureStorage`, whatever `strictPermissions` says, and is left where it is. A token file
+ *   larger than 1 MiB is not read (it is corrupt).
  * - Atomicity and durability: a write goes to a temporary file in the same directory, which is
  *   flushed (`fsync`), renamed over the token file, and the directory flushed; a reader, or a crash,
  *   sees the old token or the new one, never a mix. The directory flush opens the directory read-only
