@@ -1,6 +1,7 @@
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as HttpClient from "@effect/platform/HttpClient"
 import { assert, describe, it } from "@effect/vitest"
+import * as Expiry from "@tokenfx/core/Expiry"
 import * as TokenStore from "@tokenfx/core/TokenStore"
 import * as AuthorizedClient from "@tokenfx/http/AuthorizedClient"
 import * as TokenEndpoint from "@tokenfx/http/TokenEndpoint"
@@ -25,7 +26,9 @@ const setup = Effect.gen(function*() {
     clientId: server.clients.basic.clientId,
     clientSecret: server.clients.basic.clientSecret
   })
-  const manager = yield* TokenManager.make().pipe(
+  // oidc-provider counts lifetimes in whole seconds, so a 2-second token may die a second early: the
+  // skew the README advises for such servers, or a loaded machine turns retried requests into 401s.
+  const manager = yield* TokenManager.make({ policy: Expiry.policy({ skew: "1 second" }) }).pipe(
     Effect.provideService(TokenStore.TokenStore, store),
     Effect.provideService(TokenEndpoint.TokenEndpoint, endpoint)
   )
@@ -65,10 +68,11 @@ describe("AuthorizedClient against oidc-provider", () => {
         assert.strictEqual(statuses.filter((status) => status !== 200).length, 0)
         assert.isAtLeast(after.resourceRequests - before.resourceRequests, 1_000)
         assert.strictEqual(count(after.grantErrors, "invalid_grant"), count(before.grantErrors, "invalid_grant"))
-        // Once per expiry: the 5 seconds hold 2 to 4 refreshes (a 2-second token is refreshed at 1.8 s).
+        // Once per refresh instant: a 2-second token is refreshed 0.8 s after issue (1.8 s less the 1 s
+        // skew), so the 5 seconds hold at most 7 refreshes, however many requests ask.
         const refreshes = count(after.tokenRequests, "refresh_token") - count(before.tokenRequests, "refresh_token")
         assert.isAtLeast(refreshes, 2)
-        assert.isAtMost(refreshes, 4)
+        assert.isAtMost(refreshes, 7)
         const log = Chunk.toReadonlyArray(yield* Queue.takeAll(events))
         assert.strictEqual(log.filter(TokenManager.Event.$is("Rotated")).length, refreshes)
       }).pipe(Effect.provide(NodeHttpClient.layerUndici)),

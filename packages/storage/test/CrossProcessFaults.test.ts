@@ -114,7 +114,7 @@ const faults = (storeUnderTest: StoreUnderTest, work: string) =>
       Fs.writeFileSync(flag, "")
       await sleep(1_500)
       Fs.rmSync(flag, { force: true })
-      return within(Promise.all(children.map((child) => child.report)), 30_000, "the reports").catch((e) => {
+      return within(Promise.all(children.map((child) => child.report)), 60_000, "the reports").catch((e) => {
         throw new Error(`${e.message}\n${children.map((child) => child.stderr().slice(-2_000)).join("\n")}`)
       })
     })
@@ -223,12 +223,20 @@ const stores = (name: string): StoreUnderTest => {
 }
 
 layer(OidcProvider.layer({ accessTokenTtl: 2 }), { excludeTestServices: true })("cross-process faults", (it) => {
-  it.scoped("file store: 503 past the lease, a slow answer, failing writes", () => faults(stores("file"), work), 90_000)
-  it.scoped("SQLite: 503 past the lease, a slow answer, failing writes", () => faults(stores("sqlite"), work), 90_000)
+  it.scoped(
+    "file store: 503 past the lease, a slow answer, failing writes",
+    () => faults(stores("file"), work),
+    150_000
+  )
+  it.scoped("SQLite: 503 past the lease, a slow answer, failing writes", () => faults(stores("sqlite"), work), 150_000)
   it.scoped("SQLite: the holder killed right after the server rotated", () => crash(stores("sqlite"), work), 60_000)
   if (Postgres.unavailable === undefined) {
     afterAll(() => Postgres.dropTables(pgTable, SqlTokenStore.migrationsTable(pgTable)))
-    it.scoped("PostgreSQL: 503 past the lease, a slow answer, failing writes", () => faults(stores("pg"), work), 90_000)
+    it.scoped(
+      "PostgreSQL: 503 past the lease, a slow answer, failing writes",
+      () => faults(stores("pg"), work),
+      150_000
+    )
   }
 })
 
