@@ -1,8 +1,8 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as TokenStore from "@tokenfx/core/TokenStore"
+import { fullToken, tokenStoreSuite } from "@tokenfx/testing/TokenStoreSuite"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import { fullToken, tokenStoreSuite } from "./utils/TokenStoreSuite.js"
 
 tokenStoreSuite("memory", TokenStore.layerMemory)
 

@@ -28,40 +28,6 @@
 export * as EncryptedTokenStore from "./EncryptedTokenStore.js"
 
 /**
- * A token store in a directory: one file per key, for one user on one machine (a CLI, a desktop
- * application).
- *
- * - Confidentiality: the directory is created `0700` and every file `0600`; a token file that group
- *   or others can read, or that belongs to another user, is refused with `InsecureStorage` (unless
- *   `strictPermissions: false`), and so is a directory that group or others can write to or that
- *   belongs to another user. Token files are opened without following symbolic links and without
- *   blocking: a symbolic link, a FIFO or anything else but a regular file at a token path is
- *   `InsecureStorage`, whatever `strictPermissions` says, and is left where it is. A token file
- *   larger than 1 MiB is not read (it is corrupt).
- * - Atomicity and durability: a write goes to a temporary file in the same directory, which is
- *   flushed (`fsync`), renamed over the token file, and the directory flushed; a reader, or a crash,
- *   sees the old token or the new one, never a mix. The directory flush opens the directory read-only
- *   and syncs that descriptor (Linux, macOS); where a directory cannot be opened it is skipped.
- * - Nothing is lost: a file that does not decode is renamed aside (`<file>.corrupt-<time>`) and
- *   reported as `CorruptedToken`; it is never deleted.
- * - Safe names: keys are encoded into file names (`[a-z0-9_-]` kept, anything else escaped, long keys
- *   hashed), so no key can reach outside the directory.
- * - Versions and compare-and-set across processes: the version is stored in the file beside the
- *   payload, and every write reads and writes it holding the key's lock file, created exclusively.
- *   A lock file whose holder died (same host: its pid no longer runs) or that is older than
- *   `staleLockAfter` (another host) is broken.
- * - Leases: a lease file per key (owner, pid, host, deadline from `Clock`), written under the key's
- *   lock; it is taken over when its deadline has passed or its process died on this host.
- *
- * A removed token leaves a small tombstone file (no secret in it) that keeps the key's version.
- *
- * POSIX only for the permission checks: on Windows, whose ACLs ignore modes, set `strictPermissions: false`.
- *
- * @since 0.1.0
- */
-export * as FileTokenStore from "./FileTokenStore.js"
-
-/**
  * A token store over `@effect/platform`'s `KeyValueStore`: any back-end that has one (memory, a
  * directory, browser storage, your own).
  *

@@ -1,6 +1,6 @@
 import { afterAll } from "@effect/vitest"
 import * as SqlTokenStore from "@tokenfx/storage/SqlTokenStore"
-import { tokenStoreSuite } from "../../core/test/utils/TokenStoreSuite.js"
+import { tokenStoreSuite } from "@tokenfx/testing/TokenStoreSuite"
 import * as Layers from "./utils/layers.js"
 import * as Postgres from "./utils/postgres.js"
 

@@ -4,10 +4,10 @@ import * as Token from "@tokenfx/core/Token"
 import type * as TokenStore from "@tokenfx/core/TokenStore"
 import * as KeyValueTokenStore from "@tokenfx/storage/KeyValueTokenStore"
 import * as RawTokenStore from "@tokenfx/storage/RawTokenStore"
+import { fullToken } from "@tokenfx/testing/TokenStoreSuite"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
-import { fullToken } from "../../core/test/utils/TokenStoreSuite.js"
 
 const setup = (options?: KeyValueTokenStore.Options) =>
   Effect.gen(function*() {

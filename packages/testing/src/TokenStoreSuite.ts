@@ -1,15 +1,25 @@
 /**
- * The `TokenStore` conformance suite: every implementation (memory, file, encrypted, SQLite,
- * PostgreSQL) runs the same laws.
+ * The `TokenStore` conformance suite: the laws every `TokenStore` implementation keeps, as vitest
+ * tests. tokenfx runs it against each of its own stores (memory, file, encrypted, KeyValueStore,
+ * SQLite, PostgreSQL); run it against yours.
  *
  * The layer is built afresh for each test, and every test writes under keys of its own, so that a
  * store backed by a shared database passes as well as one that starts empty. Leases are checked on
  * `TestClock`: a store must take its deadlines from `Clock`.
  *
- * ```ts
- * import { tokenStoreSuite } from "../../core/test/utils/TokenStoreSuite.js"
- * tokenStoreSuite("sqlite", layerUnderTest)
+ * It needs `vitest` and `@effect/vitest` (optional peer dependencies of `@tokenfx/testing`), and is
+ * imported from its own path, not from the package's index.
+ *
+ * @example
+ * ```ts skip-type-checking
+ * // test/MyTokenStore.test.ts
+ * import { tokenStoreSuite } from "@tokenfx/testing/TokenStoreSuite"
+ * import { MyTokenStore } from "../src/MyTokenStore.js"
+ *
+ * tokenStoreSuite("my store", MyTokenStore.layer)
  * ```
+ *
+ * @since 0.1.0
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as Token from "@tokenfx/core/Token"
@@ -21,10 +31,20 @@ import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import * as TestClock from "effect/TestClock"
 
-/** A key no other test (nor an earlier run against the same database) uses. */
+/**
+ * A key no other test (nor an earlier run against the same database) uses.
+ *
+ * @since 0.1.0
+ * @category fixtures
+ */
 export const freshKey = (label: string): string => `tokenfx-suite/${label}/${globalThis.crypto.randomUUID()}`
 
-/** A token with every field set, secrets derived from `n`. */
+/**
+ * A token with every field set, secrets derived from `n`.
+ *
+ * @since 0.1.0
+ * @category fixtures
+ */
 export const fullToken = (n: number): Token.Token =>
   Token.make({
     access_token: Redacted.make(`access-${n}-é✓`),
@@ -36,7 +56,12 @@ export const fullToken = (n: number): Token.Token =>
     id_token: Redacted.make(`id-${n}`)
   }, 1_700_000_000_000 + n)
 
-/** A token with only the required fields. */
+/**
+ * A token with only the required fields.
+ *
+ * @since 0.1.0
+ * @category fixtures
+ */
 export const minimalToken = (n: number): Token.Token =>
   Token.make({ access_token: Redacted.make(`minimal-${n}`) }, 1_700_000_000_000 + n)
 
@@ -50,6 +75,9 @@ const getEntry = (store: TokenStore.TokenStore["Type"], key: string) =>
 
 /**
  * Registers the conformance tests of a `TokenStore` implementation under `describe(name)`.
+ *
+ * @since 0.1.0
+ * @category suite
  */
 export const tokenStoreSuite = <E>(name: string, layer: Layer.Layer<TokenStore.TokenStore, E>): void => {
   describe(`TokenStore conformance: ${name}`, () => {
