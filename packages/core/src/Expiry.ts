@@ -15,6 +15,8 @@ import * as Effect from "effect/Effect"
 import type { Token } from "./Token.js"
 
 /**
+ * When a token is due for a refresh: a window before its expiry, sized as a share of its lifetime within bounds, after allowing for clock skew.
+ *
  * @since 0.1.0
  * @category models
  */

@@ -48,6 +48,8 @@ export const Claims = Schema.Struct(
 )
 
 /**
+ * The claims of a decoded JWT: the registered ones typed, any other kept as it came.
+ *
  * @since 0.1.0
  * @category models
  */

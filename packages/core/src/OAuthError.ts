@@ -14,12 +14,16 @@ import * as Schema from "effect/Schema"
 import * as headers from "./internal/headers.js"
 
 /**
+ * Marks every OAuth error, for `isOAuthError`.
+ *
  * @since 0.1.0
  * @category type ids
  */
 export const TypeId: unique symbol = Symbol.for("@tokenfx/core/OAuthError")
 
 /**
+ * The type of `TypeId`.
+ *
  * @since 0.1.0
  * @category type ids
  */
@@ -109,6 +113,8 @@ const ProtocolErrorBase =
   }
 
 /**
+ * `invalid_request`: the request is missing a parameter, repeats one, or is otherwise malformed.
+ *
  * @since 0.1.0
  * @category errors
  */
@@ -117,6 +123,8 @@ export class InvalidRequest
 {}
 
 /**
+ * `invalid_client`: client authentication failed (unknown client, wrong secret, unsupported method).
+ *
  * @since 0.1.0
  * @category errors
  */
@@ -135,6 +143,8 @@ export class InvalidGrant
 {}
 
 /**
+ * `unauthorized_client`: this client may not use this grant type.
+ *
  * @since 0.1.0
  * @category errors
  */
@@ -143,6 +153,8 @@ export class UnauthorizedClient
 {}
 
 /**
+ * `unsupported_grant_type`: the server does not support this grant type.
+ *
  * @since 0.1.0
  * @category errors
  */
@@ -151,6 +163,8 @@ export class UnsupportedGrantType
 {}
 
 /**
+ * `invalid_scope`: the requested scope is invalid, unknown, or exceeds what was granted.
+ *
  * @since 0.1.0
  * @category errors
  */
@@ -186,6 +200,8 @@ export class InsufficientScope extends ProtocolErrorBase<InsufficientScope>()(
 }
 
 /**
+ * `access_denied`: the resource owner or the server denied the request.
+ *
  * @since 0.1.0
  * @category errors
  */
@@ -233,12 +249,16 @@ export class ExpiredToken
 export class RateLimited extends ProtocolErrorBase<RateLimited>()("RateLimited", "rate_limited", "retry") {}
 
 /**
+ * `server_error`: the server met an unexpected condition; worth retrying later.
+ *
  * @since 0.1.0
  * @category errors
  */
 export class ServerError extends ProtocolErrorBase<ServerError>()("ServerError", "server_error", "retry") {}
 
 /**
+ * `temporarily_unavailable`: the server is overloaded or under maintenance; worth retrying later.
+ *
  * @since 0.1.0
  * @category errors
  */
@@ -324,6 +344,11 @@ export class UnknownOAuthError extends Schema.TaggedError<UnknownOAuthError>("@t
   "UnknownOAuthError",
   { ...fields, code: Schema.String }
 ) {
+  /**
+   * Marks the error for `isOAuthError`.
+   *
+   * @since 0.1.0
+   */
   readonly [TypeId]: TypeId = TypeId
   get disposition(): Disposition {
     return this.status !== undefined && this.status >= 500 ? "retry" : "configuration"
@@ -348,7 +373,17 @@ export class TransportError extends Schema.TaggedError<TransportError>("@tokenfx
     cause: Schema.optional(Schema.Defect)
   }
 ) {
+  /**
+   * Marks the error for `isOAuthError`.
+   *
+   * @since 0.1.0
+   */
   readonly [TypeId]: TypeId = TypeId
+  /**
+   * The error's code, in OAuth's `snake_case` style.
+   *
+   * @since 0.1.0
+   */
   readonly code = "transport_error"
   get disposition(): Disposition {
     return this.reason === "Connection" || this.reason === "Timeout" ? "retry" : "configuration"
@@ -376,7 +411,17 @@ export class MalformedResponse extends Schema.TaggedError<MalformedResponse>("@t
     endpoint: Schema.optional(Schema.String)
   }
 ) {
+  /**
+   * Marks the error for `isOAuthError`.
+   *
+   * @since 0.1.0
+   */
   readonly [TypeId]: TypeId = TypeId
+  /**
+   * The error's code, in OAuth's `snake_case` style.
+   *
+   * @since 0.1.0
+   */
   readonly code = "malformed_response"
   get disposition(): Disposition {
     return this.status !== undefined && this.status >= 500 ? "retry" : "configuration"
@@ -405,8 +450,23 @@ export class ReconnectRequired extends Schema.TaggedError<ReconnectRequired>("@t
     cause: Schema.optional(Schema.Defect)
   }
 ) {
+  /**
+   * Marks the error for `isOAuthError`.
+   *
+   * @since 0.1.0
+   */
   readonly [TypeId]: TypeId = TypeId
+  /**
+   * The error's code, in OAuth's `snake_case` style.
+   *
+   * @since 0.1.0
+   */
   readonly code = "reconnect_required"
+  /**
+   * What the caller does about it: the user logs in again.
+   *
+   * @since 0.1.0
+   */
   readonly disposition: Disposition = "reauthenticate"
   override get message(): string {
     return `Reconnect required for "${this.key}": ${this.reason}`
@@ -452,6 +512,8 @@ export type ProtocolError =
 export type OAuthError = ProtocolError | TransportError | MalformedResponse | ReconnectRequired
 
 /**
+ * Whether a value is one of this module's errors.
+ *
  * @since 0.1.0
  * @category guards
  */

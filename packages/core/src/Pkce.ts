@@ -23,6 +23,8 @@ export const Verifier = Schema.String.pipe(
 ).annotations({ identifier: "Verifier" })
 
 /**
+ * A PKCE pair (RFC 7636): the secret verifier, kept `Redacted`, and its S256 challenge.
+ *
  * @since 0.1.0
  * @category models
  */

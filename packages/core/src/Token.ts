@@ -58,12 +58,16 @@ export const TokenResponse = Schema.Struct(
 ).annotations({ identifier: "TokenResponse" })
 
 /**
+ * A token endpoint's successful answer (RFC 6749 section 5.1), decoded.
+ *
  * @since 0.1.0
  * @category models
  */
 export type TokenResponse = typeof TokenResponse.Type
 
 /**
+ * A token endpoint's successful answer as it is on the wire.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -115,6 +119,8 @@ export const Equivalence: equivalence.Equivalence<Token> = equivalence.make((a, 
 )
 
 /**
+ * Whether a value is a `Token`.
+ *
  * @since 0.1.0
  * @category guards
  */

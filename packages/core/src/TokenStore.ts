@@ -19,12 +19,16 @@ import * as Schema from "effect/Schema"
 import type { Token } from "./Token.js"
 
 /**
+ * Marks every store error, for `isStoreError`.
+ *
  * @since 0.1.0
  * @category type ids
  */
 export const ErrorTypeId: unique symbol = Symbol.for("@tokenfx/core/TokenStoreError")
 
 /**
+ * The type of `ErrorTypeId`.
+ *
  * @since 0.1.0
  * @category type ids
  */
@@ -56,6 +60,11 @@ export class TokenStoreError extends Schema.TaggedError<TokenStoreError>("@token
     cause: Schema.optional(Schema.Defect)
   }
 ) {
+  /**
+   * Marks the error for `isStoreError`.
+   *
+   * @since 0.1.0
+   */
   readonly [ErrorTypeId]: ErrorTypeId = ErrorTypeId
   override get message(): string {
     return `${this.operation}${this.key === undefined ? "" : ` "${this.key}"`}: ${this.description}`
@@ -77,6 +86,11 @@ export class CorruptedToken extends Schema.TaggedError<CorruptedToken>("@tokenfx
     movedTo: Schema.optional(Schema.String)
   }
 ) {
+  /**
+   * Marks the error for `isStoreError`.
+   *
+   * @since 0.1.0
+   */
   readonly [ErrorTypeId]: ErrorTypeId = ErrorTypeId
   override get message(): string {
     const moved = this.movedTo === undefined ? "" : ` (kept aside as ${this.movedTo})`
@@ -98,6 +112,11 @@ export class InsecureStorage extends Schema.TaggedError<InsecureStorage>("@token
     reason: Schema.String
   }
 ) {
+  /**
+   * Marks the error for `isStoreError`.
+   *
+   * @since 0.1.0
+   */
   readonly [ErrorTypeId]: ErrorTypeId = ErrorTypeId
   override get message(): string {
     return `${this.key === undefined ? "" : `"${this.key}": `}${this.reason}`
@@ -105,12 +124,16 @@ export class InsecureStorage extends Schema.TaggedError<InsecureStorage>("@token
 }
 
 /**
+ * Any error a `TokenStore` fails with.
+ *
  * @since 0.1.0
  * @category errors
  */
 export type StoreError = TokenStoreError | CorruptedToken | InsecureStorage
 
 /**
+ * Whether a value is one of the store errors.
+ *
  * @since 0.1.0
  * @category guards
  */
@@ -213,6 +236,8 @@ export const makeMemory: Effect.Effect<TokenStore["Type"]> = Effect.sync(() => {
 })
 
 /**
+ * A `TokenStore` in memory, for one process (each provision of the layer is a new, empty store).
+ *
  * @since 0.1.0
  * @category layers
  */

@@ -41,6 +41,8 @@ export type AuthorizedClientError =
   | OAuthError.TransportError
 
 /**
+ * Which key's token the client sends, and to which origin.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -242,6 +244,8 @@ export const make = (
   )
 
 /**
+ * The `AuthorizedClient` over the `HttpClient` and `TokenManager` in context.
+ *
  * @since 0.1.0
  * @category layers
  */

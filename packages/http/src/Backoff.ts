@@ -40,6 +40,8 @@ export interface Policy {
 }
 
 /**
+ * The backoff's settings, each with a default: attempts, total time, base delay, growth factor, largest delay and jitter.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -207,6 +209,8 @@ export const makeCooldown = (
   })
 
 /**
+ * How `retry` retries: the policy, the endpoint's shared cooldown, and a hook run before each retry.
+ *
  * @since 0.1.0
  * @category models
  */

@@ -10,6 +10,8 @@ import * as Redacted from "effect/Redacted"
 import * as params from "./internal/params.js"
 
 /**
+ * How a client authenticates at the token endpoint (RFC 6749 section 2.3, OpenID Connect Core section 9).
+ *
  * @since 0.1.0
  * @category models
  */

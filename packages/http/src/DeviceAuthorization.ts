@@ -32,6 +32,8 @@ export const DeviceAuthorizationResponse = Schema.Struct(
 ).annotations({ identifier: "DeviceAuthorizationResponse" })
 
 /**
+ * The device authorization endpoint's answer (RFC 8628 section 3.2), decoded.
+ *
  * @since 0.1.0
  * @category models
  */

@@ -48,6 +48,8 @@ export const Metadata = Schema.Struct(
 ).annotations({ identifier: "AuthorizationServerMetadata" })
 
 /**
+ * An authorization server's metadata (RFC 8414, OpenID Connect Discovery), unknown fields kept.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -87,6 +89,8 @@ export type DiscoveryError = IssuerMismatch | TokenEndpoint.RequestError
 export type Kind = "oauth-authorization-server" | "openid-configuration"
 
 /**
+ * How discovery reads the metadata: which document, the timeout, the backoff, plain HTTP.
+ *
  * @since 0.1.0
  * @category models
  */

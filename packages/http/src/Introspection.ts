@@ -33,6 +33,8 @@ export const Introspection = Schema.Struct(
 ).annotations({ identifier: "Introspection" })
 
 /**
+ * A token introspection answer (RFC 7662 section 2.2), decoded.
+ *
  * @since 0.1.0
  * @category models
  */

@@ -199,6 +199,8 @@ export interface TokenExchangeOptions extends ScopeOptions {
 }
 
 /**
+ * Options of `pollDeviceToken`.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -208,6 +210,8 @@ export interface PollOptions {
 }
 
 /**
+ * The client of an authorization server's endpoints: every grant, revocation, introspection, the device flow.
+ *
  * @since 0.1.0
  * @category tags
  */
@@ -768,6 +772,8 @@ export const discover = (
   )
 
 /**
+ * The `TokenEndpoint` from explicit options, over the `HttpClient` in context.
+ *
  * @since 0.1.0
  * @category layers
  */

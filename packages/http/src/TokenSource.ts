@@ -37,6 +37,8 @@ export type RevocationSkipped = Data.TaggedEnum<{
 }>
 
 /**
+ * Constructors and matchers of `RevocationSkipped`.
+ *
  * @since 0.2.0
  * @category models
  */

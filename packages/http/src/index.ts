@@ -1,4 +1,6 @@
 /**
+ * The OAuth 2.0 token endpoint client, `TokenManager` and `AuthorizedClient` for Effect.
+ *
  * @since 0.1.0
  */
 

@@ -45,6 +45,8 @@ export interface KeyRing {
 }
 
 /**
+ * The keys of a key ring: the current one, and previous ones kept for reading older tokens.
+ *
  * @since 0.1.0
  * @category models
  */

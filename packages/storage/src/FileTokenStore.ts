@@ -57,6 +57,8 @@ import * as FileName from "./internal/fileName.js"
 import * as RawTokenStore from "./RawTokenStore.js"
 
 /**
+ * Options of the file store.
+ *
  * @since 0.1.0
  * @category models
  */

@@ -28,6 +28,8 @@ import * as Schema from "effect/Schema"
 import * as RawTokenStore from "./RawTokenStore.js"
 
 /**
+ * Options of the `KeyValueStore` store.
+ *
  * @since 0.1.0
  * @category models
  */

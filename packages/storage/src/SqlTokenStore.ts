@@ -36,6 +36,8 @@ import * as Predicate from "effect/Predicate"
 import * as RawTokenStore from "./RawTokenStore.js"
 
 /**
+ * Options of the SQL store.
+ *
  * @since 0.1.0
  * @category models
  */

@@ -67,6 +67,8 @@ export interface ClientRegistration {
 }
 
 /**
+ * How a registered client authenticates.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -89,6 +91,8 @@ export const confidentialClient: ClientRegistration = { clientId: "client", clie
 export const publicClient: ClientRegistration = { clientId: "public-client" }
 
 /**
+ * The server's settings: its issuer, clients, token and code lifetimes, and refresh token rotation.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -134,6 +138,8 @@ export interface Failure {
 }
 
 /**
+ * The endpoints the server answers on.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -189,6 +195,8 @@ export interface Stats {
 }
 
 /**
+ * Options of `issue`: for which client and subject, with which scope, with or without a refresh token.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -203,6 +211,8 @@ export interface IssueOptions {
 }
 
 /**
+ * An in-memory OAuth 2.0 authorization server and resource server, answering through an `HttpClient`.
+ *
  * @since 0.1.0
  * @category tags
  */

@@ -29,6 +29,8 @@ import type {
 } from "oidc-provider"
 
 /**
+ * The provider's settings.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -54,6 +56,8 @@ export interface Options {
 }
 
 /**
+ * A client registered with the provider.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -82,6 +86,8 @@ export interface Stats {
 }
 
 /**
+ * A running oidc-provider on 127.0.0.1: its issuer, endpoints, resource URL, redirect URI and clients.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -146,6 +152,8 @@ export interface OidcServer {
 }
 
 /**
+ * The running provider as a service.
+ *
  * @since 0.1.0
  * @category tags
  */

@@ -10,13 +10,15 @@
  * It needs `vitest` and `@effect/vitest` (optional peer dependencies of `@tokenfx/testing`), and is
  * imported from its own path, not from the package's index.
  *
- * @example
- * ```ts skip-type-checking
- * // test/MyTokenStore.test.ts
- * import { tokenStoreSuite } from "@tokenfx/testing/TokenStoreSuite"
- * import { MyTokenStore } from "../src/MyTokenStore.js"
+ * (Not an `@example`: docgen runs examples outside vitest. `packages/core/test/TokenStore.test.ts`
+ * is this very call.)
  *
- * tokenStoreSuite("my store", MyTokenStore.layer)
+ * ```ts
+ * // test/TokenStore.test.ts: swap the memory store for yours
+ * import { TokenStore } from "@tokenfx/core"
+ * import { tokenStoreSuite } from "@tokenfx/testing/TokenStoreSuite"
+ *
+ * tokenStoreSuite("memory", TokenStore.layerMemory)
  * ```
  *
  * @since 0.1.0
