@@ -35,53 +35,50 @@ import * as TokenManagerEvent from "./TokenManagerEvent.js"
 import * as TokenSource from "./TokenSource.js"
 
 export {
-  /**
+  /** Re-exported from `TokenManagerEvent`: the metric counting tokens adopted from the store.
    * @since 0.1.0
-   * @category metrics
-   */
+   * @category metrics */
   adoptions,
-  /**
+  /** Re-exported from `TokenManagerEvent`: what a `TokenManager` tells its subscribers.
    * @since 0.1.0
-   * @category models
-   */
+   * @category models */
   Event,
-  /**
+  /** Re-exported from `TokenManagerEvent`: the metric counting refreshes.
    * @since 0.1.0
-   * @category metrics
-   */
+   * @category metrics */
   refreshes,
-  /**
+  /** Re-exported from `TokenManagerEvent`: the metric counting failed refreshes.
    * @since 0.1.0
-   * @category metrics
-   */
+   * @category metrics */
   refreshFailures
 } from "./TokenManagerEvent.js"
 
 export {
-  /**
+  /** Re-exported from `TokenSource`: new tokens from the client credentials grant.
    * @since 0.1.0
-   * @category constructors
-   */
+   * @category constructors */
   clientCredentials,
-  /**
+  /** Re-exported from `TokenSource`: new tokens from an effect of your own.
    * @since 0.1.0
-   * @category constructors
-   */
+   * @category constructors */
   custom,
-  /**
+  /** Re-exported from `TokenSource`: new tokens from the refresh token grant.
    * @since 0.1.0
-   * @category constructors
-   */
+   * @category constructors */
   refreshToken
 } from "./TokenSource.js"
 
 /**
+ * Why a refresh failed.
+ *
  * @since 0.1.0
  * @category errors
  */
 export type RefreshError = TokenManagerError.RefreshError
 
 /**
+ * Why `get` returned no token.
+ *
  * @since 0.1.0
  * @category errors
  */
@@ -107,12 +104,16 @@ export type Revocation = Data.TaggedEnum<{
 }>
 
 /**
+ * Constructors and matchers of `Revocation`.
+ *
  * @since 0.2.0
  * @category models
  */
 export const Revocation = Data.taggedEnum<Revocation>()
 
 /**
+ * The manager's settings: the token source, the expiry policy, background refresh, leases, retries and caching.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -167,6 +168,8 @@ export interface Options {
 }
 
 /**
+ * Valid tokens on demand, per key, refreshed once per key however many callers ask.
+ *
  * @since 0.1.0
  * @category tags
  */
@@ -384,6 +387,8 @@ export const make = (
     ))
 
 /**
+ * The `TokenManager` over the `TokenStore` and `TokenEndpoint` in context.
+ *
  * @since 0.1.0
  * @category layers
  */

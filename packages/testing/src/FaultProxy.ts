@@ -41,6 +41,8 @@ export type Fault =
   | { readonly _tag: "Oversized"; readonly bytes: number }
 
 /**
+ * What the proxy saw: requests by path, and how many met a fault.
+ *
  * @since 0.2.0
  * @category models
  */
@@ -52,6 +54,8 @@ export interface Stats {
 }
 
 /**
+ * A running proxy: its origin, URLs through it, the fault queue and its counters.
+ *
  * @since 0.2.0
  * @category models
  */
@@ -70,6 +74,8 @@ export interface FaultProxy {
 }
 
 /**
+ * The running proxy as a service.
+ *
  * @since 0.2.0
  * @category tags
  */
@@ -203,6 +209,8 @@ export const make = (target: string): Effect.Effect<FaultProxy, never, Scope.Sco
   })
 
 /**
+ * A proxy in front of `target`, for the layer's lifetime.
+ *
  * @since 0.2.0
  * @category layers
  */
