@@ -112,7 +112,16 @@ echo "smoke: tsc (bundler): ok"
 node out/esm.mjs
 node out/cjs.cjs
 
-# 5. Internals stay closed, to import and to require.
+# 5. Every package's executable runs (the CLI's `tokenfx --version`).
+for bin in node_modules/.bin/*; do
+  case "$(basename "$bin")" in tsc|tsserver|prebuild-install|rc|semver|detect-libc|node-gyp*|napi-postinstall) continue ;; esac
+  target=$(readlink -f "$bin")
+  case "$target" in */node_modules/@tokenfx/*) ;; *) continue ;; esac
+  "$bin" --version >/dev/null || { echo "smoke: $(basename "$bin") --version failed" >&2; exit 1; }
+  echo "smoke: $(basename "$bin") --version: $("$bin" --version | head -1)"
+done
+
+# 6. Internals stay closed, to import and to require.
 for name in "${packages[@]}"; do
   internal=$(ls "node_modules/$name/dist/esm/internal" 2>/dev/null | grep -m1 '\.js$' || true)
   [ -n "$internal" ] || continue

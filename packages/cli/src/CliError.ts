@@ -17,12 +17,17 @@ import * as TokenStore from "@tokenfx/core/TokenStore"
 import * as Schema from "effect/Schema"
 
 /**
+ * What went wrong, in the terms of the exit status: a failure, a usage or configuration error, a login
+ * needed again, or the server.
+ *
  * @since 0.1.0
  * @category models
  */
 export const Kind = Schema.Literal("Failure", "Usage", "Configuration", "ReconnectRequired", "Server")
 
 /**
+ * The type of `Kind`.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -59,6 +64,8 @@ export const exitCodes: Readonly<Record<Kind, number>> = {
 }
 
 /**
+ * A `CliError` of a kind, with its reason and the next step for the user.
+ *
  * @since 0.1.0
  * @category constructors
  */

@@ -60,6 +60,11 @@ const named = (profile: Option.Option<string>) => Option.getOrUndefined(profile)
  * @category errors
  */
 export class ChildExit {
+  /**
+   * Tells it apart from other failures.
+   *
+   * @since 0.1.0
+   */
   readonly _tag = "ChildExit"
   constructor(readonly code: number) {}
 }

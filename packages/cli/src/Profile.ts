@@ -47,6 +47,8 @@ export const ConfigFile = Schema.Struct({
 })
 
 /**
+ * The config file, decoded.
+ *
  * @since 0.1.0
  * @category models
  */

@@ -41,6 +41,8 @@ export interface ProfileStatus {
 }
 
 /**
+ * What `tokenfx status` reports: the config file, the token store, whether it is encrypted, and each profile.
+ *
  * @since 0.1.0
  * @category models
  */
