@@ -78,6 +78,8 @@ export interface ClientOptions extends profile.ClientOptions {}
 export const github = (options: GitHubOptions): Profile => github_.make(options)
 
 /**
+ * Options of the GitHub profile.
+ *
  * @since 0.3.0
  * @category models
  */
@@ -94,6 +96,8 @@ export interface GitHubOptions extends github_.Options {}
 export const google = (options: GoogleOptions): Profile => google_.make(options)
 
 /**
+ * Options of the Google profile.
+ *
  * @since 0.3.0
  * @category models
  */
@@ -113,6 +117,8 @@ export interface GoogleOptions extends google_.Options {}
 export const entraId = (options: EntraIdOptions): Profile => entraId_.make(options)
 
 /**
+ * Options of the Microsoft Entra ID profile.
+ *
  * @since 0.3.0
  * @category models
  */
@@ -128,6 +134,8 @@ export interface EntraIdOptions extends entraId_.Options {}
 export const auth0 = (options: Auth0Options): Profile => auth0_.make(options)
 
 /**
+ * Options of the Auth0 profile.
+ *
  * @since 0.3.0
  * @category models
  */
@@ -144,6 +152,8 @@ export interface Auth0Options extends auth0_.Options {}
 export const okta = (options: OktaOptions): Profile => okta_.make(options)
 
 /**
+ * Options of the Okta profile.
+ *
  * @since 0.3.0
  * @category models
  */
@@ -159,6 +169,8 @@ export interface OktaOptions extends okta_.Options {}
 export const keycloak = (options: KeycloakOptions): Profile => keycloak_.make(options)
 
 /**
+ * Options of the Keycloak profile.
+ *
  * @since 0.3.0
  * @category models
  */
@@ -234,6 +246,8 @@ export const source = (
 }
 
 /**
+ * The `TokenEndpoint` of a provider profile, over the `HttpClient` in context.
+ *
  * @since 0.3.0
  * @category layers
  */

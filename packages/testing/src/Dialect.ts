@@ -78,6 +78,8 @@ export interface ServerAccess {
 export type Reuse = "revoke-grant" | "refuse" | "allowed" | { readonly graceMillis: number }
 
 /**
+ * How a provider's server differs from the standard one: its endpoint paths, refresh token rotation and answers.
+ *
  * @since 0.3.0
  * @category models
  */
