@@ -3,7 +3,7 @@ import * as Redacted from "effect/Redacted"
 import * as Compliance from "../../Compliance.js"
 import * as profile from "./profile.js"
 
-/** @internal */
+/** Left public: `Provider`'s public types extend it, so its declaration ships (the module path stays closed). */
 export interface Options extends profile.ClientOptions {
   /** The tenant's domain (`example.eu.auth0.com`) or a custom domain; `https://` is added when missing. */
   readonly domain: string

@@ -11,7 +11,7 @@ import * as narrow from "../narrow.js"
 import * as scrub from "../scrub.js"
 import * as profile from "./profile.js"
 
-/** @internal */
+/** Left public: `Provider`'s public types extend it, so its declaration ships (the module path stays closed). */
 export interface Options extends profile.ClientOptions {
   /** Default `https://github.com`; a GitHub Enterprise Server's own address otherwise. */
   readonly baseUrl?: string | undefined

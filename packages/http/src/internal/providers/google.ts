@@ -1,7 +1,7 @@
 import * as Compliance from "../../Compliance.js"
 import * as profile from "./profile.js"
 
-/** @internal */
+/** Left public: `Provider`'s public types extend it, so its declaration ships (the module path stays closed). */
 export interface Options extends profile.ClientOptions {
   /**
    * Ask for a refresh token (`access_type=offline`) and consent again (`prompt=consent`), without which

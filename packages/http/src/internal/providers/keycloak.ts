@@ -1,6 +1,6 @@
 import * as profile from "./profile.js"
 
-/** @internal */
+/** Left public: `Provider`'s public types extend it, so its declaration ships (the module path stays closed). */
 export interface Options extends profile.ClientOptions {
   /** The server's address, such as `https://sso.example.com`. */
   readonly baseUrl: string

@@ -1,7 +1,7 @@
 import * as Compliance from "../../Compliance.js"
 import * as profile from "./profile.js"
 
-/** @internal */
+/** Left public: `Provider`'s public types extend it, so its declaration ships (the module path stays closed). */
 export interface Options extends profile.ClientOptions {
   /** The org's domain (`example.okta.com`); `https://` is added when missing. */
   readonly domain: string

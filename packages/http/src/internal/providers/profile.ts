@@ -6,7 +6,7 @@ import type * as TokenEndpoint from "../../TokenEndpoint.js"
 /**
  * A revocation the provider does its own way (GitHub's REST API), given the client to send it with.
  *
- * @internal
+ * Left public: `Provider`'s public types extend it, so its declaration ships (the module path stays closed).
  */
 export type Revoke = (
   client: HttpClient.HttpClient
@@ -18,7 +18,7 @@ export type Revoke = (
 /**
  * What a provider needs besides the RFCs (see `Provider.Profile`).
  *
- * @internal
+ * Left public: `Provider`'s public types extend it, so its declaration ships (the module path stays closed).
  */
 export interface Profile {
   readonly name: string
@@ -35,7 +35,7 @@ export interface Profile {
 /**
  * The options every profile takes.
  *
- * @internal
+ * Left public: `Provider`'s public types extend it, so its declaration ships (the module path stays closed).
  */
 export interface ClientOptions {
   readonly clientId: string
