@@ -74,6 +74,30 @@ export type TokenResponse = typeof TokenResponse.Type
 export type TokenResponseEncoded = typeof TokenResponse.Encoded
 
 /**
+ * The claims of an ID token that was verified (OpenID Connect Core section 2): the ones every ID
+ * token has, with every other claim kept.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const IdTokenClaims = Schema.Struct(
+  {
+    iss: Schema.String,
+    sub: Schema.String,
+    aud: Schema.Union(Schema.String, Schema.Array(Schema.String)),
+    exp: Schema.Number,
+    iat: Schema.Number
+  },
+  Schema.Record({ key: Schema.String, value: Schema.Unknown })
+).annotations({ identifier: "IdTokenClaims" })
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type IdTokenClaims = typeof IdTokenClaims.Type
+
+/**
  * A token as the application holds it. `expiresAt` is absent when neither the response nor the
  * access token (as a JWT) said when it expires; such a token is refreshed only after a 401.
  *
@@ -88,7 +112,9 @@ export class Token extends Schema.Class<Token>("@tokenfx/core/Token")({
   expiresAt: Schema.optional(Schema.DateTimeUtc),
   scopes: Schema.Array(Schema.String),
   idToken: Schema.optional(Schema.Redacted(Schema.String)),
-  refreshTokenExpiresAt: Schema.optional(Schema.DateTimeUtc)
+  refreshTokenExpiresAt: Schema.optional(Schema.DateTimeUtc),
+  /** Set only once `idToken` was verified (see `@tokenfx/http/IdToken`). */
+  idTokenClaims: Schema.optional(IdTokenClaims)
 }) {}
 
 // An optional field left out and one set to `undefined` say the same thing.
@@ -218,6 +244,7 @@ export const rotateAt = (previous: Token, response: TokenResponse, now: DateTime
     ...next,
     // OpenID Connect (Core section 12.2): a refresh answer may omit the ID token; the last one stands.
     idToken: next.idToken ?? previous.idToken,
+    idTokenClaims: next.idToken === undefined ? previous.idTokenClaims : next.idTokenClaims,
     refreshToken: next.refreshToken ?? previous.refreshToken,
     refreshTokenExpiresAt: next.refreshToken === undefined
       ? previous.refreshTokenExpiresAt

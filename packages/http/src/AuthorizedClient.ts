@@ -24,6 +24,7 @@ import * as Inspectable from "effect/Inspectable"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
+import * as Dpop from "./Dpop.js"
 import * as destination from "./internal/destination.js"
 import * as scrub from "./internal/scrub.js"
 import * as TokenManager from "./TokenManager.js"
@@ -51,6 +52,11 @@ export interface Options {
   readonly key: string
   /** The only origin (scheme, host and port) the token is sent to, e.g. `https://api.example.com`. */
   readonly origin: string | URL
+  /**
+   * The DPoP key the tokens are bound to (the token endpoint's `dpop`): each request then carries
+   * `Authorization: DPoP` with a proof, and one more try when the server asks for a nonce.
+   */
+  readonly dpop?: Dpop.Dpop | undefined
 }
 
 /**
@@ -185,7 +191,8 @@ export const authorize: {
   const origin = destination.parseOrigin(options.origin)
   // Checked after the wrapped client's own request transformations (a base URL, say), on the URL
   // that is really sent to; every redirect hop a caller follows passes through here again.
-  const checked = HttpClient.mapRequestEffect(self, (request) => destination.checkTarget(request, origin))
+  const target = HttpClient.mapRequestEffect(self, (request) => destination.checkTarget(request, origin))
+  const checked = options.dpop === undefined ? target : Dpop.withProofs(target, options.dpop)
   const send = (request: HttpClientRequest.HttpClientRequest, token: Token.Token) =>
     checked.execute(withToken(request, token)).pipe(
       // Checked again on every request the wrapped client really sends (a redirect it follows).

@@ -23,11 +23,15 @@ import type * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as AuthorizationCode from "./AuthorizationCode.js"
 import * as Backoff from "./Backoff.js"
+import * as ClientAssertion from "./ClientAssertion.js"
 import * as ClientAuthentication from "./ClientAuthentication.js"
 import type * as Compliance from "./Compliance.js"
 import * as DeviceAuthorization from "./DeviceAuthorization.js"
 import * as Discovery from "./Discovery.js"
+import * as Dpop from "./Dpop.js"
+import type * as IdToken from "./IdToken.js"
 import * as destination from "./internal/destination.js"
+import * as idTokens from "./internal/idTokens.js"
 import * as narrow from "./internal/narrow.js"
 import * as params from "./internal/params.js"
 import * as transport from "./internal/transport.js"
@@ -143,6 +147,7 @@ export type DeviceTokenError = GrantError | OAuthError.ExpiredToken
  */
 export type ExchangeCodeError =
   | GrantError
+  | IdToken.InvalidIdToken
   | AuthorizationCode.AuthorizationError
   | AuthorizationCode.InvalidAuthorizationResponse
 
@@ -181,6 +186,8 @@ export interface AuthorizationCodeOptions {
   readonly verifier: Redacted.Redacted<string>
   readonly redirectUri: string
   readonly resource?: ReadonlyArray<string> | string | undefined
+  /** The `nonce` sent with the authorization request, which the ID token must carry. */
+  readonly nonce?: string | undefined
 }
 
 /**
@@ -245,7 +252,9 @@ export class TokenEndpoint extends Context.Tag("@tokenfx/http/TokenEndpoint")<To
     callback: AuthorizationCode.Callback | URL | string
   ) => Effect.Effect<Token.Token, ExchangeCodeError>
   /** The authorization code grant's token request (RFC 6749 section 4.1.3, RFC 7636 section 4.5). */
-  readonly authorizationCode: (options: AuthorizationCodeOptions) => Effect.Effect<Token.Token, GrantError>
+  readonly authorizationCode: (
+    options: AuthorizationCodeOptions
+  ) => Effect.Effect<Token.Token, GrantError | IdToken.InvalidIdToken>
   /** Starts the device authorization grant (RFC 8628 section 3.1). */
   readonly deviceAuthorization: (
     options?: ScopeOptions
@@ -297,8 +306,18 @@ export interface Options {
   readonly requireIssuer?: boolean | undefined
   readonly clientId: string
   readonly clientSecret?: Redacted.Redacted<string> | undefined
-  /** By default `client_secret_basic` with a secret, `none` without. */
+  /** By default `private_key_jwt` with a private key, `client_secret_basic` with a secret, `none` without. */
   readonly clientAuthentication?: ClientAuthentication.Method | undefined
+  /** The client's private key for `private_key_jwt`: a private JWK (JSON) or PKCS #8 PEM. */
+  readonly clientPrivateKey?: Redacted.Redacted<string> | undefined
+  /** The assertions of `private_key_jwt` and `client_secret_jwt`; `aud` is the token endpoint unless given. */
+  readonly clientAssertion?: Partial<ClientAssertion.Options> | undefined
+  /** A DPoP key (RFC 9449): every request carries a proof, and the tokens issued are bound to it. */
+  readonly dpop?: Dpop.Dpop | undefined
+  /** The issuer's key set, to verify ID tokens with; by default found from the issuer's metadata. */
+  readonly jwksUri?: string | undefined
+  /** How ID tokens are verified; `false` keeps them unverified. On by default. */
+  readonly idToken?: IdToken.Policy | false | undefined
   /** Per request, reading the body included; default 10 seconds. */
   readonly timeout?: Duration.DurationInput | undefined
   readonly backoff?: Backoff.Options | undefined
@@ -425,15 +444,22 @@ const decodeDevice = transport.decode(DeviceAuthorization.DeviceAuthorizationRes
  */
 export const make = (options: Options): Effect.Effect<TokenEndpoint["Type"], never, HttpClient.HttpClient> =>
   Effect.gen(function*() {
-    const client = yield* HttpClient.HttpClient
+    const base = yield* HttpClient.HttpClient
+    const client = options.dpop === undefined ? base : Dpop.withProofs(base, options.dpop)
     const settings = transport.settings(options)
     const policy = Backoff.policy(options.backoff)
     const authentication = ClientAuthentication.make({
       clientId: options.clientId,
       clientSecret: options.clientSecret,
+      privateKey: options.clientPrivateKey,
       method: options.clientAuthentication
     })
-    const credentials = ClientAuthentication.credentials(authentication)
+    // Per attempt: a JWT method signs a fresh assertion (its own jti) each time.
+    const credentials = yield* ClientAssertion.make(authentication, {
+      ...options.clientAssertion,
+      audience: options.clientAssertion?.audience ?? options.tokenEndpoint,
+      endpoint: destination.labelOf(options.tokenEndpoint)
+    })
     // Masked wherever a server echoes it; the Basic header carries it only encoded.
     const clientSecret = options.clientSecret === undefined ? [] : [options.clientSecret]
     const tokenLabel = destination.labelOf(options.tokenEndpoint)
@@ -447,6 +473,7 @@ export const make = (options: Options): Effect.Effect<TokenEndpoint["Type"], nev
     const maxCooldown = options.maxCooldown === undefined ? policy.maxElapsed : Duration.decode(options.maxCooldown)
     // One cooldown per endpoint, shared by every operation that calls it.
     const cooldowns = new Map<string, Backoff.Cooldown>()
+    const verifyIdToken = yield* idTokens.make(options, settings)
     for (
       const url of [
         options.tokenEndpoint,
@@ -486,22 +513,23 @@ export const make = (options: Options): Effect.Effect<TokenEndpoint["Type"], nev
                 Metric.update(duration, Duration.millis(end - start))
               )
             })
-          return transport.send(client, {
-            method: "POST",
-            url,
-            form: { ...form, ...credentials.form },
-            headers: credentials.headers,
-            secrets: clientSecret,
-            compliance: options.compliance === undefined
-              ? undefined
-              : { hooks: options.compliance, endpoint: endpointNames.get(url) ?? "token" }
-          }, settings).pipe(
-            Effect.mapError(narrowed),
-            Effect.tapBoth({
-              onSuccess: (answer) => record("success", answer.status),
-              onFailure: (error) => record(outcomeOf(error), "status" in error ? error.status : undefined)
-            })
-          )
+          return Effect.flatMap(credentials, (credentials) =>
+            transport.send(client, {
+              method: "POST",
+              url,
+              form: { ...form, ...credentials.form },
+              headers: credentials.headers,
+              secrets: clientSecret,
+              compliance: options.compliance === undefined
+                ? undefined
+                : { hooks: options.compliance, endpoint: endpointNames.get(url) ?? "token" }
+            }, settings)).pipe(
+              Effect.mapError(narrowed),
+              Effect.tapBoth({
+                onSuccess: (answer) => record("success", answer.status),
+                onFailure: (error) => record(outcomeOf(error), "status" in error ? error.status : undefined)
+              })
+            )
         })
         return Backoff.retry(attempt, {
           policy,
@@ -567,7 +595,20 @@ export const make = (options: Options): Effect.Effect<TokenEndpoint["Type"], nev
           refresh_token: token.refreshToken,
           ...params.scope(scope)
         }, narrowGrant)
-        return yield* Token.rotate(token, response)
+        const rotated = yield* Token.rotate(token, response)
+        if (response.id_token === undefined) return rotated
+        // A refused ID token makes the whole answer untrustworthy; the refresh keeps its error type.
+        return yield* verifyIdToken(rotated, { previous: token }).pipe(
+          Effect.catchTag("InvalidIdToken", (error) =>
+            Effect.fail(
+              new OAuthError.MalformedResponse({
+                reason: error.message,
+                field: "id_token",
+                status: 200,
+                endpoint: tokenLabel
+              })
+            ))
+        )
       }),
 
       clientCredentials: Effect.fn("TokenEndpoint.clientCredentials")(function*(scope?: ScopeOptions) {
@@ -604,16 +645,18 @@ export const make = (options: Options): Effect.Effect<TokenEndpoint["Type"], nev
             issuer: options.issuer,
             requireIssuer: options.requireIssuer
           })
-          return yield* obtain(
+          const token = yield* obtain(
             "exchangeCode",
             "authorization_code",
             codeParameters({ code, verifier: request.verifier, redirectUri: request.redirectUri })
           )
+          return yield* verifyIdToken(token, { nonce: request.nonce ?? null, code })
         }
       ),
 
       authorizationCode: Effect.fn("TokenEndpoint.authorizationCode")(function*(code: AuthorizationCodeOptions) {
-        return yield* obtain("authorizationCode", "authorization_code", codeParameters(code))
+        const token = yield* obtain("authorizationCode", "authorization_code", codeParameters(code))
+        return yield* verifyIdToken(token, { nonce: code.nonce ?? null, code: code.code })
       }),
 
       deviceAuthorization: Effect.fn("TokenEndpoint.deviceAuthorization")(function*(scope?: ScopeOptions) {
@@ -734,6 +777,7 @@ export const fromMetadata = (
   const authentication = ClientAuthentication.make({
     clientId: options.clientId,
     clientSecret: options.clientSecret,
+    privateKey: options.clientPrivateKey,
     method: options.clientAuthentication,
     supported: metadata.token_endpoint_auth_methods_supported
   })
@@ -745,6 +789,7 @@ export const fromMetadata = (
     introspectionEndpoint: options.introspectionEndpoint ?? metadata.introspection_endpoint,
     deviceAuthorizationEndpoint: options.deviceAuthorizationEndpoint ?? metadata.device_authorization_endpoint,
     issuer: metadata.issuer,
+    jwksUri: options.jwksUri ?? metadata.jwks_uri,
     requireIssuer: metadata.authorization_response_iss_parameter_supported === true,
     clientAuthentication: authentication.method
   })

@@ -53,6 +53,11 @@ export interface Options {
    * (`sp3c!al:secret+/=?&%~`); by default a random one per start.
    */
   readonly clientSecret?: Redacted.Redacted<string> | string | undefined
+  /**
+   * Whether every DPoP proof (RFC 9449) must carry a server nonce: the first proof without one is
+   * answered with `use_dpop_nonce` and a `DPoP-Nonce` header. Default false.
+   */
+  readonly requireDpopNonce?: boolean | undefined
 }
 
 /**
@@ -64,6 +69,10 @@ export interface Options {
 export interface Client {
   readonly clientId: string
   readonly clientSecret?: Redacted.Redacted<string> | undefined
+  /** The `private_key_jwt` client's ES256 signing key: a private JWK as JSON. */
+  readonly privateKeyJwk?: Redacted.Redacted<string> | undefined
+  /** The same key as PKCS #8 PEM. */
+  readonly privateKeyPem?: Redacted.Redacted<string> | undefined
 }
 
 /**
@@ -99,6 +108,10 @@ export interface OidcServer {
   readonly revocationEndpoint: string
   readonly introspectionEndpoint: string
   readonly deviceAuthorizationEndpoint: string
+  /** The server's signing keys (ID tokens are ES256). */
+  readonly jwksUri: string
+  /** OpenID Connect UserInfo; accepts Bearer and DPoP-bound access tokens (with their proof). */
+  readonly userinfoEndpoint: string
   /**
    * A protected resource: `GET` with a valid bearer access token answers 200 JSON
    * `{ sub, client_id, scope }`; otherwise 401 with `WWW-Authenticate: Bearer error="invalid_token"`.
@@ -120,6 +133,10 @@ export interface OidcServer {
      * any port, as a loopback redirect listener chooses.
      */
     readonly native: Client
+    /** Confidential, `private_key_jwt` (RFC 7523) with an ES256 key: the confidential grants. */
+    readonly privateKeyJwt: Client
+    /** Confidential, `client_secret_jwt` (HS256 with its secret): the confidential grants. */
+    readonly secretJwt: Client
   }
   readonly stats: Effect.Effect<Stats>
   /**
@@ -149,6 +166,11 @@ export interface OidcServer {
    * `grantErrors.rate_limited`, before oidc-provider sees them.
    */
   readonly rateLimitTokenEndpoint: (requests: number, retryAfter: number) => Effect.Effect<void>
+  /**
+   * Rotates the server's signing key: a new key signs from now on and is published first in the key
+   * set, beside the previous one. Grants, sessions and tokens survive.
+   */
+  readonly rotateSigningKey: Effect.Effect<void>
 }
 
 /**
@@ -174,7 +196,8 @@ const routes = {
   introspection: "/token/introspection",
   device_authorization: "/device/auth",
   code_verification: "/device",
-  jwks: "/jwks"
+  jwks: "/jwks",
+  userinfo: "/me"
 } as const
 
 /**
@@ -185,14 +208,20 @@ const routes = {
  */
 export const make = (options: Options = {}): Effect.Effect<OidcServer, never, Scope.Scope> =>
   Effect.gen(function*() {
-    const jwks = yield* Effect.promise(signingKeys)
+    let jwks = yield* Effect.promise(signingKeys)
+    const clientKey = yield* Effect.promise(clientSigningKey)
     const cookieKey = randomHex(32)
     const chosen = options.clientSecret === undefined
       ? undefined
       : Redacted.isRedacted(options.clientSecret)
       ? Redacted.value(options.clientSecret)
       : options.clientSecret
-    const secrets = { basic: chosen ?? randomHex(24), post: chosen ?? randomHex(24) }
+    const secrets = {
+      basic: chosen ?? randomHex(24),
+      post: chosen ?? randomHex(24),
+      secretJwt: randomHex(32),
+      clientJwk: clientKey.publicJwk
+    }
 
     let route: Http.RequestListener = (_req, res) => {
       res.statusCode = 503
@@ -205,10 +234,21 @@ export const make = (options: Options = {}): Effect.Effect<OidcServer, never, Sc
     const resourceUrl = `${issuer}/resource`
 
     const store = new Map<string, AdapterPayload>()
-    const provider = new Provider(
-      issuer,
-      configuration({ options, jwks, cookieKey, redirectUri, secrets, adapter: memoryAdapter(store) })
-    )
+    const dpopNonceSecret = globalThis.crypto.getRandomValues(new Uint8Array(32))
+    const build = () =>
+      new Provider(
+        issuer,
+        configuration({
+          options,
+          jwks,
+          cookieKey,
+          redirectUri,
+          secrets,
+          dpopNonceSecret,
+          adapter: memoryAdapter(store)
+        })
+      )
+    let provider = build()
 
     const stats = {
       tokenRequests: {} as Record<string, number>,
@@ -220,19 +260,22 @@ export const make = (options: Options = {}): Effect.Effect<OidcServer, never, Sc
     const increment = (counts: Record<string, number>, key: string) => {
       counts[key] = (counts[key] ?? 0) + 1
     }
-    provider.on("grant.success", (ctx: KoaContextWithOIDC) => {
-      increment(stats.tokenRequests, String(ctx.oidc.params?.grant_type ?? "unknown"))
-    })
-    provider.on("grant.error", (_ctx: KoaContextWithOIDC, error: { readonly error?: string }) => {
-      increment(stats.grantErrors, error.error ?? "unknown")
-    })
-    // A server error is not reported as `grant.error`, even on the token endpoint.
-    provider.on("server_error", (ctx: KoaContextWithOIDC) => {
-      if (ctx.oidc?.route === "token") increment(stats.grantErrors, "server_error")
-    })
+    const observe = (provider: Provider) => {
+      provider.on("grant.success", (ctx: KoaContextWithOIDC) => {
+        increment(stats.tokenRequests, String(ctx.oidc.params?.grant_type ?? "unknown"))
+      })
+      provider.on("grant.error", (_ctx: KoaContextWithOIDC, error: { readonly error?: string }) => {
+        increment(stats.grantErrors, error.error ?? "unknown")
+      })
+      // A server error is not reported as `grant.error`, even on the token endpoint.
+      provider.on("server_error", (ctx: KoaContextWithOIDC) => {
+        if (ctx.oidc?.route === "token") increment(stats.grantErrors, "server_error")
+      })
+    }
+    observe(provider)
 
     let rateLimited = { requests: 0, retryAfter: 0 }
-    const providerCallback = provider.callback()
+    let providerCallback = provider.callback()
     route = (req, res) => {
       const path = new URL(req.url ?? "/", issuer).pathname
       const fail = (cause: unknown) => {
@@ -340,6 +383,15 @@ export const make = (options: Options = {}): Effect.Effect<OidcServer, never, Sc
       Effect.sync(() => {
         rateLimited = { requests, retryAfter }
       })
+    const rotateSigningKey = Effect.promise(signingKeys).pipe(
+      Effect.map((next) => {
+        jwks = { keys: [...next.keys, ...jwks.keys] }
+        provider = build()
+        observe(provider)
+        providerCallback = provider.callback()
+      }),
+      Effect.withSpan("OidcProvider.rotateSigningKey")
+    )
 
     return {
       issuer,
@@ -348,13 +400,21 @@ export const make = (options: Options = {}): Effect.Effect<OidcServer, never, Sc
       revocationEndpoint: `${issuer}${routes.revocation}`,
       introspectionEndpoint: `${issuer}${routes.introspection}`,
       deviceAuthorizationEndpoint: `${issuer}${routes.device_authorization}`,
+      jwksUri: `${issuer}${routes.jwks}`,
+      userinfoEndpoint: `${issuer}${routes.userinfo}`,
       resourceUrl,
       redirectUri,
       clients: {
         basic: { clientId: "tokenfx-basic", clientSecret: Redacted.make(secrets.basic) },
         post: { clientId: "tokenfx-post", clientSecret: Redacted.make(secrets.post) },
         public: { clientId: "tokenfx-public", clientSecret: undefined },
-        native: { clientId: "tokenfx-native", clientSecret: undefined }
+        native: { clientId: "tokenfx-native", clientSecret: undefined },
+        privateKeyJwt: {
+          clientId: "tokenfx-private-key-jwt",
+          privateKeyJwk: Redacted.make(clientKey.privateJwk),
+          privateKeyPem: Redacted.make(clientKey.privatePem)
+        },
+        secretJwt: { clientId: "tokenfx-secret-jwt", clientSecret: Redacted.make(secrets.secretJwt) }
       },
       stats: Effect.sync((): Stats => ({
         tokenRequests: { ...stats.tokenRequests },
@@ -368,7 +428,8 @@ export const make = (options: Options = {}): Effect.Effect<OidcServer, never, Sc
       denyDevice,
       revokeGrants,
       invalidateAccessTokens,
-      rateLimitTokenEndpoint
+      rateLimitTokenEndpoint,
+      rotateSigningKey
     } satisfies OidcServer
   })
 
@@ -389,7 +450,13 @@ const configuration = (input: {
   readonly jwks: { keys: Array<JsonWebKey & { kid: string }> }
   readonly cookieKey: string
   readonly redirectUri: string
-  readonly secrets: { readonly basic: string; readonly post: string }
+  readonly secrets: {
+    readonly basic: string
+    readonly post: string
+    readonly secretJwt: string
+    readonly clientJwk: JsonWebKey
+  }
+  readonly dpopNonceSecret: Uint8Array
   readonly adapter: (name: string) => Adapter
 }): Configuration => {
   const { options, redirectUri, secrets } = input
@@ -418,6 +485,18 @@ const configuration = (input: {
         client_id: "tokenfx-post",
         client_secret: secrets.post,
         token_endpoint_auth_method: "client_secret_post"
+      },
+      {
+        ...confidential,
+        client_id: "tokenfx-private-key-jwt",
+        token_endpoint_auth_method: "private_key_jwt",
+        jwks: { keys: [secrets.clientJwk as Record<string, string>] }
+      },
+      {
+        ...confidential,
+        client_id: "tokenfx-secret-jwt",
+        client_secret: secrets.secretJwt,
+        token_endpoint_auth_method: "client_secret_jwt"
       },
       {
         client_id: "tokenfx-public",
@@ -462,7 +541,12 @@ const configuration = (input: {
       // Without resource indicators every granted scope lands in the (opaque) access token.
       resourceIndicators: { enabled: false },
       rpInitiatedLogout: { enabled: false },
-      userinfo: { enabled: false }
+      userinfo: { enabled: true },
+      dPoP: {
+        enabled: true,
+        nonceSecret: Buffer.from(input.dpopNonceSecret),
+        requireNonce: () => options.requireDpopNonce === true
+      }
     },
     interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
     findAccount: (_ctx, sub) => ({ accountId: sub, claims: () => ({ sub }) }),
@@ -515,6 +599,19 @@ const signingKeys = async (): Promise<{ keys: Array<JsonWebKey & { kid: string }
   const { crv, d, kty, x, y } = await globalThis.crypto.subtle.exportKey("jwk", pair.privateKey)
   return {
     keys: [{ kty: kty!, crv: crv!, x: x!, y: y!, d: d!, kid: `tokenfx-${randomHex(4)}`, alg: "ES256", use: "sig" }]
+  }
+}
+
+// The private_key_jwt client's key: ES256 from WebCrypto, handed to tests as a JWK and as PEM.
+const clientSigningKey = async () => {
+  const pair = await globalThis.crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, true, ["sign"])
+  const { crv, d, kty, x, y } = await globalThis.crypto.subtle.exportKey("jwk", pair.privateKey)
+  const kid = `client-${randomHex(4)}`
+  const pkcs8 = Buffer.from(await globalThis.crypto.subtle.exportKey("pkcs8", pair.privateKey)).toString("base64")
+  return {
+    publicJwk: { kty: kty!, crv: crv!, x: x!, y: y!, kid, alg: "ES256", use: "sig" },
+    privateJwk: JSON.stringify({ kty, crv, x, y, d, kid, alg: "ES256" }),
+    privatePem: `-----BEGIN PRIVATE KEY-----\n${pkcs8.match(/.{1,64}/g)!.join("\n")}\n-----END PRIVATE KEY-----\n`
   }
 }
 

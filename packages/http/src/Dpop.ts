@@ -1,0 +1,252 @@
+/**
+ * DPoP (RFC 9449): a key pair the client holds, and a signed proof on each request that shows the
+ * sender holds it, so that a stolen DPoP-bound token is useless without the key. Proofs carry the
+ * request's method and URL (without query or fragment), a fresh `jti`, `iat` from `Clock`, the hash
+ * of the access token on resource requests (`ath`), and the server's nonce once it asked for one.
+ *
+ * {@link withProofs} adds the proofs to any `HttpClient`; the token endpoint and `AuthorizedClient`
+ * take a `Dpop` and do it for their requests. The private key is imported non-extractable: it is never
+ * printed, logged or serialized.
+ *
+ * @since 0.1.0
+ */
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import * as OAuthError from "@tokenfx/core/OAuthError"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Encoding from "effect/Encoding"
+import * as Redacted from "effect/Redacted"
+import * as Schema from "effect/Schema"
+import * as jose from "jose"
+import * as signingKey from "./internal/signingKey.js"
+
+/**
+ * A key that cannot be used for DPoP: not a private asymmetric key, or not for the algorithm.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class InvalidDpopKey extends Schema.TaggedError<InvalidDpopKey>("@tokenfx/http/InvalidDpopKey")(
+  "InvalidDpopKey",
+  { reason: Schema.String }
+) {
+  override get message(): string {
+    return `The DPoP key cannot be used: ${this.reason}`
+  }
+}
+
+/**
+ * A DPoP key pair and the nonces servers handed out for it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Dpop {
+  readonly alg: string
+  /** The public key, sent in every proof's header. */
+  readonly publicJwk: jose.JWK
+  /** The JWK thumbprint (RFC 7638) that DPoP-bound tokens name in their `cnf.jkt`. */
+  readonly thumbprint: string
+  /** A proof for one request. */
+  readonly proof: (request: {
+    readonly method: string
+    readonly url: string | URL
+    readonly accessToken?: Redacted.Redacted<string> | undefined
+    readonly nonce?: string | undefined
+  }) => Effect.Effect<string>
+  /** The last nonce the server at `origin` sent. */
+  readonly nonce: (origin: string) => string | undefined
+  readonly setNonce: (origin: string, nonce: string) => void
+}
+
+/**
+ * The algorithms a DPoP key may use (asymmetric only).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Algorithm = "ES256" | "ES384" | "ES512" | "RS256" | "PS256" | "EdDSA" | "Ed25519"
+
+const randomId = Effect.sync(() => Encoding.encodeBase64Url(globalThis.crypto.getRandomValues(new Uint8Array(16))))
+
+/**
+ * The `ath` of an access token: base64url of its SHA-256 (RFC 9449 section 4.2).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const accessTokenHash = (accessToken: Redacted.Redacted<string>): Effect.Effect<string> =>
+  Effect.promise(() =>
+    globalThis.crypto.subtle.digest("SHA-256", new TextEncoder().encode(Redacted.value(accessToken)))
+  ).pipe(Effect.map((digest) => Encoding.encodeBase64Url(new Uint8Array(digest))))
+
+/**
+ * The `htu` of a request: its URL without query and fragment (RFC 9449 section 4.2).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const htu = (url: string | URL): string => {
+  const parsed = new URL(url)
+  return `${parsed.origin}${parsed.pathname}`
+}
+
+const fromKeys = (alg: string, privateKey: CryptoKey, publicKey: CryptoKey): Effect.Effect<Dpop, InvalidDpopKey> =>
+  Effect.gen(function*() {
+    const exported = yield* Effect.tryPromise({
+      try: () => jose.exportJWK(publicKey),
+      catch: () => new InvalidDpopKey({ reason: "its public key cannot be exported" })
+    })
+    // Only the public members: exportJWK of a public key has no others, but a provided pair is not trusted.
+    const publicJwk = signingKey.publicMembers(exported)
+    const thumbprint = yield* Effect.promise(() => jose.calculateJwkThumbprint(publicJwk))
+    const nonces = new Map<string, string>()
+    return {
+      alg,
+      publicJwk,
+      thumbprint,
+      nonce: (origin) => nonces.get(origin),
+      setNonce: (origin, nonce) => {
+        nonces.set(origin, nonce)
+      },
+      proof: (request) =>
+        Effect.gen(function*() {
+          const iat = Math.floor((yield* Clock.currentTimeMillis) / 1000)
+          const jti = yield* randomId
+          const ath = request.accessToken === undefined ? undefined : yield* accessTokenHash(request.accessToken)
+          const payload: jose.JWTPayload = { htm: request.method.toUpperCase(), htu: htu(request.url), iat, jti }
+          if (ath !== undefined) payload["ath"] = ath
+          if (request.nonce !== undefined) payload["nonce"] = request.nonce
+          return yield* Effect.promise(() =>
+            new jose.SignJWT(payload).setProtectedHeader({ typ: "dpop+jwt", alg, jwk: publicJwk }).sign(privateKey)
+          )
+        })
+    } satisfies Dpop
+  })
+
+/**
+ * A fresh key pair from WebCrypto (ES256 unless told otherwise), its private half non-extractable.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const generate = (alg: Algorithm = "ES256"): Effect.Effect<Dpop, InvalidDpopKey> =>
+  Effect.tryPromise({
+    try: () => jose.generateKeyPair(alg, { extractable: false }),
+    catch: () => new InvalidDpopKey({ reason: `no ${alg} key pair can be generated here` })
+  }).pipe(Effect.flatMap(({ privateKey, publicKey }) => fromKeys(alg, privateKey, publicKey)))
+
+/**
+ * A key pair from a private key given as a JWK (JSON) or PKCS #8 PEM, e.g. read with `Config.redacted`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const fromPrivateKey = (
+  key: Redacted.Redacted<string>,
+  alg: Algorithm = "ES256"
+): Effect.Effect<Dpop, InvalidDpopKey> =>
+  signingKey.importPrivate(key, alg).pipe(
+    Effect.mapError((reason) => new InvalidDpopKey({ reason })),
+    Effect.flatMap(({ privateKey, publicKey }) => fromKeys(alg, privateKey, publicKey))
+  )
+
+/**
+ * A key pair the application already holds (WebCrypto `CryptoKeyPair`).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const fromKeyPair = (pair: CryptoKeyPair, alg: Algorithm = "ES256"): Effect.Effect<Dpop, InvalidDpopKey> =>
+  fromKeys(alg, pair.privateKey, pair.publicKey)
+
+const originOf = (url: string): string | undefined => URL.canParse(url) ? new URL(url).origin : undefined
+
+const dpopAccessToken = (request: HttpClientRequest.HttpClientRequest): Redacted.Redacted<string> | undefined => {
+  const match = /^DPoP\s+(\S+)\s*$/i.exec(request.headers["authorization"] ?? "")
+  return match === null ? undefined : Redacted.make(match[1]!)
+}
+
+const addProof = (dpop: Dpop) => (request: HttpClientRequest.HttpClientRequest) => {
+  const origin = originOf(request.url)
+  // A relative URL cannot be named in a proof; the client fails it as an invalid URL anyway.
+  if (origin === undefined) return Effect.succeed(request)
+  return Effect.map(
+    dpop.proof({
+      method: request.method,
+      url: request.url,
+      accessToken: dpopAccessToken(request),
+      nonce: dpop.nonce(origin)
+    }),
+    (proof) => HttpClientRequest.setHeader(request, "dpop", proof)
+  )
+}
+
+// The server wants a (fresher) nonce: a resource answers 401 with a DPoP challenge naming
+// `use_dpop_nonce` (section 9), an authorization server 400 with that error code (section 8).
+const asksForNonce = (
+  response: HttpClientResponse.HttpClientResponse
+): Effect.Effect<{ readonly retry: boolean; readonly response: HttpClientResponse.HttpClientResponse }> => {
+  if (response.headers["dpop-nonce"] === undefined) return Effect.succeed({ retry: false, response })
+  if (response.status === 401) {
+    const challenges = OAuthError.parseWwwAuthenticate(response.headers["www-authenticate"] ?? "")
+    const retry = challenges.some((c) => c.scheme.toLowerCase() === "dpop" && c.params["error"] === "use_dpop_nonce")
+    return Effect.succeed({ retry, response })
+  }
+  if (response.status !== 400) return Effect.succeed({ retry: false, response })
+  // The body is read to see the error code, then handed on as a fresh response.
+  return response.text.pipe(
+    Effect.map((text) => {
+      let code: unknown
+      try {
+        code = (JSON.parse(text) as { readonly error?: unknown })?.error
+      } catch {
+        code = undefined
+      }
+      const copy = HttpClientResponse.fromWeb(
+        response.request,
+        new Response(text, { status: response.status, headers: response.headers })
+      )
+      return { retry: code === "use_dpop_nonce", response: copy }
+    }),
+    Effect.orElseSucceed(() => ({ retry: false, response }))
+  )
+}
+
+/**
+ * `self` with a DPoP proof on every request, signed with `dpop`'s key: `ath` when the request carries
+ * `Authorization: DPoP <token>`, and the last nonce the request's origin sent. When the server answers
+ * that it wants a nonce, the request is sent once more with it.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const withProofs = <E, R>(
+  self: HttpClient.HttpClient.With<E, R>,
+  dpop: Dpop
+): HttpClient.HttpClient.With<E, R> => {
+  // After the client's own request transformations (a base URL), so the proof names the real target.
+  const proved = HttpClient.mapRequestEffect(self, addProof(dpop))
+  const send = (request: HttpClientRequest.HttpClientRequest) =>
+    Effect.tap(proved.execute(request), (response) => {
+      const nonce = response.headers["dpop-nonce"]
+      const origin = originOf(response.request.url)
+      if (nonce !== undefined && origin !== undefined) dpop.setNonce(origin, nonce)
+    })
+  return HttpClient.makeWith(
+    (request: Effect.Effect<HttpClientRequest.HttpClientRequest, E, R>) =>
+      Effect.flatMap(
+        request,
+        (request) =>
+          Effect.flatMap(
+            send(request),
+            (first) =>
+              Effect.flatMap(asksForNonce(first), ({ response, retry }) =>
+                retry ? send(request) : Effect.succeed(response))
+          )
+      ),
+    Effect.succeed
+  )
+}

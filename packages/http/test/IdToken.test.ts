@@ -1,0 +1,311 @@
+import * as HttpClient from "@effect/platform/HttpClient"
+import { assert, describe, it } from "@effect/vitest"
+import * as IdToken from "@tokenfx/http/IdToken"
+import * as Jwks from "@tokenfx/http/Jwks"
+import * as Effect from "effect/Effect"
+import * as Redacted from "effect/Redacted"
+import * as TestClock from "effect/TestClock"
+import * as jose from "jose"
+import * as Endpoint from "./utils/endpoint.js"
+import * as FakeHttp from "./utils/FakeHttp.js"
+
+const ISSUER = Endpoint.issuer
+const JWKS_URI = `${ISSUER}/jwks`
+const CLIENT = Endpoint.clientId
+const NOW = 1_800_000_000 // seconds
+
+interface Signer {
+  readonly kid: string
+  readonly alg: string
+  readonly privateKey: CryptoKey
+  readonly publicJwk: jose.JWK
+}
+
+const signer = (kid: string, alg = "ES256") =>
+  Effect.promise(async (): Promise<Signer> => {
+    const { privateKey, publicKey } = await jose.generateKeyPair(alg, { extractable: true })
+    return { kid, alg, privateKey, publicJwk: { ...(await jose.exportJWK(publicKey)), kid, alg, use: "sig" } }
+  })
+
+const claims = (overrides: Record<string, unknown> = {}) => ({
+  iss: ISSUER,
+  sub: "alice",
+  aud: CLIENT,
+  iat: NOW,
+  exp: NOW + 300,
+  nonce: "n-1",
+  ...overrides
+})
+
+const sign = (key: Signer, payload: Record<string, unknown>, header: Record<string, unknown> = {}) =>
+  Effect.promise(() =>
+    new jose.SignJWT(payload as jose.JWTPayload).setProtectedHeader({ alg: key.alg, kid: key.kid, ...header }).sign(
+      key.privateKey
+    )
+  ).pipe(Effect.map(Redacted.make))
+
+// A JWKS endpoint whose key set the test can change; every fetch is recorded.
+const keyServer = (initial: ReadonlyArray<Signer>) => {
+  let keys = initial
+  const server = FakeHttp.make(() => FakeHttp.json({ keys: keys.map((k) => k.publicJwk) }))
+  return {
+    server,
+    rotate: (next: ReadonlyArray<Signer>) => {
+      keys = next
+    },
+    fetches: () => server.requests.filter((r) => r.url === JWKS_URI).length
+  }
+}
+
+const setup = Effect.gen(function*() {
+  yield* TestClock.setTime(NOW * 1000)
+  const key = yield* signer("k1")
+  const keys = keyServer([key])
+  const jwks = yield* Jwks.make({ uri: JWKS_URI }).pipe(
+    Effect.provideService(HttpClient.HttpClient, keys.server.client)
+  )
+  return { key, keys, jwks }
+})
+
+const expected = { issuer: ISSUER, clientId: CLIENT, nonce: "n-1" }
+
+const reasonOf = (effect: Effect.Effect<unknown, IdToken.VerifyError>) =>
+  Effect.map(Effect.flip(effect), (error) => error._tag === "InvalidIdToken" ? error.reason : error._tag)
+
+describe("IdToken.verify", () => {
+  it.effect("a token signed by the issuer's key, for this client, with the nonce sent: its claims", () =>
+    Effect.gen(function*() {
+      const { jwks, key } = yield* setup
+      const verified = yield* IdToken.verify(jwks, yield* sign(key, claims({ email: "a@example.com" })), expected)
+      assert.strictEqual(verified.sub, "alice")
+      assert.strictEqual(verified["email"], "a@example.com")
+    }))
+
+  it.effect("each failed check has its own reason", () =>
+    Effect.gen(function*() {
+      const { jwks, key } = yield* setup
+      const impostor = yield* signer("k1")
+      const cases: ReadonlyArray<readonly [string, Effect.Effect<Redacted.Redacted<string>>, IdToken.Expected?]> = [
+        ["Signature", sign(impostor, claims())],
+        ["Audience", sign(key, claims({ aud: "another-client" }))],
+        ["Issuer", sign(key, claims({ iss: "https://evil.example.com" }))],
+        ["Nonce", sign(key, claims({ nonce: "n-2" }))],
+        ["Nonce", sign(key, claims()), { ...expected, nonce: null }],
+        ["Expired", sign(key, claims({ iat: NOW - 600, exp: NOW - 60 }))],
+        ["IssuedAt", sign(key, claims({ iat: NOW + 600, exp: NOW + 900 }))],
+        ["MissingClaim", sign(key, claims({ sub: undefined }))],
+        ["AuthorizedParty", sign(key, claims({ azp: "another-client" }))],
+        ["AuthorizedParty", sign(key, claims({ aud: [CLIENT, "another-client"] }))],
+        ["Subject", sign(key, claims()), { ...expected, subject: "bob" }],
+        ["Malformed", Effect.succeed(Redacted.make("not.a-jwt"))]
+      ]
+      for (const [reason, token, options] of cases) {
+        assert.strictEqual(yield* reasonOf(IdToken.verify(jwks, yield* token, options ?? expected)), reason)
+      }
+    }))
+
+  it.effect("alg none and HMAC signed with the published public key are refused before any key is used", () =>
+    Effect.gen(function*() {
+      const { jwks, key, keys } = yield* setup
+      const none = new jose.UnsecuredJWT(claims()).encode()
+      assert.strictEqual(yield* reasonOf(IdToken.verify(jwks, Redacted.make(none), expected)), "Algorithm")
+      // The classic confusion attack: the public key's bytes as an HMAC secret.
+      const hmac = yield* Effect.promise(() =>
+        new jose.SignJWT(claims()).setProtectedHeader({ alg: "HS256", kid: key.kid }).sign(
+          new TextEncoder().encode(JSON.stringify(key.publicJwk))
+        )
+      )
+      assert.strictEqual(yield* reasonOf(IdToken.verify(jwks, Redacted.make(hmac), expected)), "Algorithm")
+      // Even when the caller lists HS256, a public key set never verifies it.
+      assert.strictEqual(
+        yield* reasonOf(IdToken.verify(jwks, Redacted.make(hmac), { ...expected, algorithms: ["HS256"] })),
+        "Algorithm"
+      )
+      assert.strictEqual(keys.fetches(), 0)
+    }))
+
+  it.effect("the allowed algorithms are enforced", () =>
+    Effect.gen(function*() {
+      const { jwks, key } = yield* setup
+      const token = yield* sign(key, claims())
+      assert.strictEqual(
+        yield* reasonOf(IdToken.verify(jwks, token, { ...expected, algorithms: ["RS256"] })),
+        "Algorithm"
+      )
+    }))
+
+  it.effect("at_hash and c_hash are checked against the access token and code", () =>
+    Effect.gen(function*() {
+      const { jwks, key } = yield* setup
+      const accessToken = Redacted.make("access-token-1")
+      const code = Redacted.make("code-1")
+      const atHash = yield* IdToken.halfHash(accessToken, "ES256")
+      const cHash = yield* IdToken.halfHash(code, "ES256")
+      // The reference value: base64url of the left half of SHA-256.
+      const digest = yield* Effect.promise(() =>
+        globalThis.crypto.subtle.digest("SHA-256", new TextEncoder().encode("access-token-1"))
+      )
+      assert.strictEqual(atHash, Buffer.from(digest.slice(0, 16)).toString("base64url"))
+      const good = yield* sign(key, claims({ at_hash: atHash, c_hash: cHash }))
+      yield* IdToken.verify(jwks, good, { ...expected, accessToken, code })
+      assert.strictEqual(
+        yield* reasonOf(IdToken.verify(jwks, good, { ...expected, accessToken: Redacted.make("other"), code })),
+        "AccessTokenHash"
+      )
+      assert.strictEqual(
+        yield* reasonOf(IdToken.verify(jwks, good, { ...expected, accessToken, code: Redacted.make("other") })),
+        "CodeHash"
+      )
+    }))
+
+  it.effect("clock skew: a token expired 20 seconds ago passes with the default 30, not with 10", () =>
+    Effect.gen(function*() {
+      const { jwks, key } = yield* setup
+      const token = yield* sign(key, claims({ iat: NOW - 600, exp: NOW - 20 }))
+      yield* IdToken.verify(jwks, token, expected)
+      assert.strictEqual(
+        yield* reasonOf(IdToken.verify(jwks, token, { ...expected, clockSkew: "10 seconds" })),
+        "Expired"
+      )
+    }))
+})
+
+describe("Jwks", () => {
+  it.effect("a rotated key is picked up by refetching the set, at most once per cooldown", () =>
+    Effect.gen(function*() {
+      const { jwks, key, keys } = yield* setup
+      yield* IdToken.verify(jwks, yield* sign(key, claims()), expected)
+      yield* IdToken.verify(jwks, yield* sign(key, claims()), expected)
+      assert.strictEqual(keys.fetches(), 1)
+
+      // The issuer rotates: tokens now name k2, which the cached set lacks.
+      const next = yield* signer("k2")
+      keys.rotate([key, next])
+      yield* TestClock.adjust("31 seconds")
+      yield* IdToken.verify(jwks, yield* sign(next, claims({ iat: NOW + 31 })), expected)
+      assert.strictEqual(keys.fetches(), 2)
+
+      // Made-up key ids within the cooldown do not reach the issuer.
+      const stranger = yield* signer("k-unknown")
+      for (let i = 0; i < 5; i++) {
+        assert.strictEqual(
+          yield* reasonOf(IdToken.verify(jwks, yield* sign(stranger, claims({ iat: NOW + 31 })), expected)),
+          "UnknownKey"
+        )
+      }
+      assert.strictEqual(keys.fetches(), 2)
+      yield* TestClock.adjust("31 seconds")
+      assert.strictEqual(
+        yield* reasonOf(IdToken.verify(jwks, yield* sign(stranger, claims({ iat: NOW + 62 })), expected)),
+        "UnknownKey"
+      )
+      assert.strictEqual(keys.fetches(), 3)
+    }))
+
+  it.effect("the set is fetched again once older than maxAge; concurrent callers share one fetch", () =>
+    Effect.gen(function*() {
+      const { jwks, key, keys } = yield* setup
+      const token = yield* sign(key, claims({ exp: NOW + 3600 }))
+      yield* Effect.all(Array.from({ length: 10 }, () => IdToken.verify(jwks, token, expected)), {
+        concurrency: "unbounded"
+      })
+      assert.strictEqual(keys.fetches(), 1)
+      yield* TestClock.adjust("11 minutes")
+      yield* IdToken.verify(jwks, yield* sign(key, claims({ iat: NOW + 660, exp: NOW + 3600 })), expected)
+      assert.strictEqual(keys.fetches(), 2)
+    }))
+
+  it.effect("private key members an issuer publishes by mistake are dropped, and a broken set is typed", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(NOW * 1000)
+      const { privateKey } = yield* Effect.promise(() => jose.generateKeyPair("ES256", { extractable: true }))
+      const leaked = { ...(yield* Effect.promise(() => jose.exportJWK(privateKey))), kid: "k1", alg: "ES256" }
+      const server = FakeHttp.make([FakeHttp.json({ keys: [leaked] })])
+      const jwks = yield* Jwks.make({ uri: JWKS_URI }).pipe(Effect.provideService(HttpClient.HttpClient, server.client))
+      const token = yield* Effect.promise(() =>
+        new jose.SignJWT(claims()).setProtectedHeader({ alg: "ES256", kid: "k1" }).sign(privateKey)
+      )
+      // Verifies with the public half.
+      yield* IdToken.verify(jwks, Redacted.make(token), expected)
+
+      const broken = FakeHttp.make([FakeHttp.json({ keys: "none" })])
+      const jwks2 = yield* Jwks.make({ uri: JWKS_URI }).pipe(
+        Effect.provideService(HttpClient.HttpClient, broken.client)
+      )
+      const error = yield* Effect.flip(IdToken.verify(jwks2, Redacted.make(token), expected))
+      assert.strictEqual(error._tag, "MalformedResponse")
+    }))
+})
+
+describe("TokenEndpoint.exchangeCode verifies the ID token", () => {
+  // An issuer whose metadata, key set and token endpoint are all scripted; the ID token is built
+  // per request from what the authorization request sent.
+  const issuerServer = (
+    key: Signer,
+    idToken: (nonce: string | undefined) => Effect.Effect<Redacted.Redacted<string>>
+  ) =>
+    Effect.gen(function*() {
+      const pending: Array<string | undefined> = []
+      const tokens: Array<string> = []
+      const server = FakeHttp.make((request) => {
+        if (request.url === `${ISSUER}/.well-known/openid-configuration`) {
+          return FakeHttp.json({ issuer: ISSUER, jwks_uri: JWKS_URI })
+        }
+        if (request.url === JWKS_URI) return FakeHttp.json({ keys: [key.publicJwk] })
+        return FakeHttp.token({ id_token: tokens.shift() })
+      })
+      const endpoint = yield* Endpoint.make(server)
+      const login = Effect.gen(function*() {
+        const request = yield* endpoint.authorizationUrl({ redirectUri: "https://app/cb", nonce: true })
+        pending.push(request.nonce)
+        tokens.push(Redacted.value(yield* idToken(request.nonce)))
+        return yield* endpoint.exchangeCode(request, { code: "code-1", state: request.state })
+      })
+      return { server, login }
+    })
+
+  it.effect("on by default: the claims land on the Token; the key set is found through discovery", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(NOW * 1000)
+      const key = yield* signer("k1")
+      const { login, server } = yield* issuerServer(key, (nonce) => sign(key, claims({ nonce })))
+      const token = yield* login
+      assert.strictEqual(token.idTokenClaims?.sub, "alice")
+      assert.isString(token.idTokenClaims?.["nonce"])
+      yield* login
+      // Metadata and keys once, then tokens.
+      assert.deepStrictEqual(
+        server.requests.map((r) => new URL(r.url).pathname),
+        ["/oauth/token", "/.well-known/openid-configuration", "/jwks", "/oauth/token"]
+      )
+    }))
+
+  it.effect("a forged ID token fails the exchange with InvalidIdToken", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(NOW * 1000)
+      const key = yield* signer("k1")
+      const forger = yield* signer("k1")
+      const forged = yield* issuerServer(key, (nonce) => sign(forger, claims({ nonce })))
+      const error = yield* Effect.flip(forged.login)
+      assert.strictEqual(error._tag === "InvalidIdToken" && error.reason, "Signature")
+      const replayed = yield* issuerServer(key, () => sign(key, claims({ nonce: "an-old-nonce" })))
+      const replay = yield* Effect.flip(replayed.login)
+      assert.strictEqual(replay._tag === "InvalidIdToken" && replay.reason, "Nonce")
+    }))
+
+  it.effect("idToken: false keeps the ID token unverified and without claims", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(NOW * 1000)
+      const server = FakeHttp.make([FakeHttp.token({ id_token: "not-even-a-jwt" })])
+      const endpoint = yield* Endpoint.make(server, { idToken: false })
+      const request = yield* endpoint.authorizationUrl({ redirectUri: "https://app/cb" })
+      const token = yield* endpoint.exchangeCode(request, { code: "code-1", state: request.state })
+      assert.isDefined(token.idToken)
+      assert.isUndefined(token.idTokenClaims)
+      const strict = yield* Endpoint.make(FakeHttp.make([FakeHttp.token({ id_token: "not-even-a-jwt" })]), {
+        jwksUri: JWKS_URI
+      })
+      const refused = yield* Effect.flip(strict.exchangeCode(request, { code: "code-1", state: request.state }))
+      assert.strictEqual(refused._tag === "InvalidIdToken" && refused.reason, "Malformed")
+    }))
+})
