@@ -1,0 +1,137 @@
+import { assert, describe, it } from "@effect/vitest"
+import * as ClientAssertion from "@tokenfx/http/ClientAssertion"
+import * as ClientAuthentication from "@tokenfx/http/ClientAuthentication"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Redacted from "effect/Redacted"
+import * as TestClock from "effect/TestClock"
+import * as jose from "jose"
+import * as Endpoint from "./utils/endpoint.js"
+import * as FakeHttp from "./utils/FakeHttp.js"
+
+const NOW = 1_800_000_000
+
+const keyPair = Effect.promise(async () => {
+  const { privateKey, publicKey } = await jose.generateKeyPair("ES256", { extractable: true })
+  return {
+    publicKey,
+    jwk: { ...(await jose.exportJWK(privateKey)), kid: "client-key-1" },
+    pem: await jose.exportPKCS8(privateKey)
+  }
+})
+
+const assertionOf = (request: FakeHttp.Recorded) => {
+  assert.strictEqual(request.form.get("client_assertion_type"), ClientAssertion.assertionType)
+  assert.strictEqual(request.form.get("client_id"), Endpoint.clientId)
+  assert.isNull(request.form.get("client_secret"))
+  assert.isUndefined(request.headers["authorization"])
+  return request.form.get("client_assertion")!
+}
+
+describe("ClientAssertion", () => {
+  it.effect("private_key_jwt: iss = sub = client_id, aud = the token endpoint, iat from Clock, 60 s, a fresh jti each attempt", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(NOW * 1000)
+      const { jwk, publicKey } = yield* keyPair
+      const server = FakeHttp.make([{ status: 503 }, FakeHttp.token()])
+      const endpoint = yield* Endpoint.make(server, {
+        clientSecret: undefined,
+        clientPrivateKey: Redacted.make(JSON.stringify(jwk))
+      })
+      const fiber = yield* Effect.fork(endpoint.clientCredentials())
+      yield* TestClock.adjust("1 minute")
+      yield* Fiber.join(fiber)
+      assert.strictEqual(
+        (yield* Effect.promise(() => jose.jwtVerify(assertionOf(server.requests[0]!), publicKey))).payload.iat,
+        NOW
+      )
+      const jtis = new Set<unknown>()
+      for (const request of server.requests) {
+        const { payload, protectedHeader } = yield* Effect.promise(() =>
+          jose.jwtVerify(assertionOf(request), publicKey, { currentDate: new Date(request.at) })
+        )
+        assert.strictEqual(protectedHeader.alg, "ES256")
+        assert.strictEqual(protectedHeader.kid, "client-key-1")
+        assert.strictEqual(payload.iss, Endpoint.clientId)
+        assert.strictEqual(payload.sub, Endpoint.clientId)
+        assert.strictEqual(payload.aud, Endpoint.tokenUrl)
+        // Read from Clock when signed, before the request left (signing is asynchronous WebCrypto).
+        assert.isAtLeast(payload.iat!, NOW)
+        assert.isAtMost(payload.iat!, Math.floor(request.at / 1000))
+        assert.strictEqual(payload.exp, payload.iat! + 60)
+        jtis.add(payload.jti)
+      }
+      assert.strictEqual(server.requests.length, 2)
+      assert.strictEqual(jtis.size, 2)
+    }))
+
+  it.effect("revocation and introspection authenticate the same way; the audience can be set", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(NOW * 1000)
+      const { pem, publicKey } = yield* keyPair
+      const server = FakeHttp.make([{ status: 200 }, FakeHttp.json({ active: false })])
+      const endpoint = yield* Endpoint.make(server, {
+        clientSecret: undefined,
+        clientPrivateKey: Redacted.make(pem),
+        clientAssertion: { audience: Endpoint.issuer }
+      })
+      yield* endpoint.revoke(Redacted.make("at-1"))
+      yield* endpoint.introspect(Redacted.make("at-1"))
+      for (const request of server.requests) {
+        const { payload } = yield* Effect.promise(() =>
+          jose.jwtVerify(assertionOf(request), publicKey, { currentDate: new Date(request.at) })
+        )
+        assert.strictEqual(payload.aud, Endpoint.issuer)
+      }
+    }))
+
+  it.effect("client_secret_jwt: HS256 with the client secret, which is never sent", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(NOW * 1000)
+      const server = FakeHttp.make([FakeHttp.token()])
+      const endpoint = yield* Endpoint.make(server, { clientAuthentication: "client_secret_jwt" })
+      yield* endpoint.clientCredentials()
+      const request = server.requests[0]!
+      assert.notInclude(request.body, encodeURIComponent(Endpoint.secretText))
+      const { payload, protectedHeader } = yield* Effect.promise(() =>
+        jose.jwtVerify(assertionOf(request), new TextEncoder().encode(Endpoint.secretText), {
+          currentDate: new Date(request.at)
+        })
+      )
+      assert.strictEqual(protectedHeader.alg, "HS256")
+      assert.strictEqual(payload.sub, Endpoint.clientId)
+    }))
+
+  it.effect("a key that cannot sign fails each request with InvalidClient, quoting none of the key", () =>
+    Effect.gen(function*() {
+      const { jwk } = yield* keyPair
+      const { d, ...publicJwk } = jwk
+      const server = FakeHttp.make([FakeHttp.token()])
+      for (
+        const bad of [
+          JSON.stringify(publicJwk),
+          `{"kty":"EC","d":"${d}"`,
+          `-----BEGIN PRIVATE KEY-----\n${d}\n-----END PRIVATE KEY-----`,
+          JSON.stringify({ kty: "oct", k: d })
+        ]
+      ) {
+        const endpoint = yield* Endpoint.make(server, { clientSecret: undefined, clientPrivateKey: Redacted.make(bad) })
+        const error = yield* Effect.flip(endpoint.clientCredentials())
+        assert.strictEqual(error._tag, "InvalidClient")
+        assert.notInclude(error.message, d!)
+        assert.notInclude(JSON.stringify(error), d!)
+      }
+      assert.strictEqual(server.requests.length, 0)
+    }))
+
+  it("a private key chooses private_key_jwt unless told otherwise", () => {
+    const key = Redacted.make("{}")
+    assert.strictEqual(ClientAuthentication.make({ clientId: "c", privateKey: key }).method, "private_key_jwt")
+    assert.strictEqual(
+      ClientAuthentication.make({ clientId: "c", privateKey: key, clientSecret: key, method: "client_secret_post" })
+        .method,
+      "client_secret_post"
+    )
+    assert.strictEqual(ClientAuthentication.make({ clientId: "c", method: "private_key_jwt" }).method, "none")
+  })
+})
