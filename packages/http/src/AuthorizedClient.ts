@@ -155,6 +155,14 @@ const checkScope = (
   ))
 }
 
+// A DPoP-bound token is useless without its proof, and would only be refused after a wasted refresh.
+const unprovable = (request: HttpClientRequest.HttpClientRequest) =>
+  new OAuthError.TransportError({
+    reason: "Insecure",
+    description: "the token is DPoP-bound and no DPoP key was given to prove it",
+    endpoint: destination.labelOf(request.url)
+  })
+
 /**
  * Authorizes a client's requests with the token of `options.key` from `manager`.
  *
@@ -194,16 +202,18 @@ export const authorize: {
   const target = HttpClient.mapRequestEffect(self, (request) => destination.checkTarget(request, origin))
   const checked = options.dpop === undefined ? target : Dpop.withProofs(target, options.dpop)
   const send = (request: HttpClientRequest.HttpClientRequest, token: Token.Token) =>
-    checked.execute(withToken(request, token)).pipe(
-      // Checked again on every request the wrapped client really sends (a redirect it follows).
-      destination.guardEachRequest((sent) =>
-        sent.headers["authorization"] === undefined ? Either.void : destination.checkTarget(sent, origin)
-      ),
-      destination.manualRedirects,
-      scrub.recordSafeHeadersOnly,
-      Effect.map(responseWithoutToken),
-      Effect.mapError(withoutToken)
-    )
+    token.tokenType === "DPoP" && options.dpop === undefined
+      ? Effect.fail(unprovable(request))
+      : checked.execute(withToken(request, token)).pipe(
+        // Checked again on every request the wrapped client really sends (a redirect it follows).
+        destination.guardEachRequest((sent) =>
+          sent.headers["authorization"] === undefined ? Either.void : destination.checkTarget(sent, origin)
+        ),
+        destination.manualRedirects,
+        scrub.recordSafeHeadersOnly,
+        Effect.map(responseWithoutToken),
+        Effect.mapError(withoutToken)
+      )
 
   const run = (request: HttpClientRequest.HttpClientRequest) =>
     Effect.gen(function*() {

@@ -100,15 +100,16 @@ describe("AuthorizedClient", () => {
       assert.deepStrictEqual(seen, [{ url: `${ORIGIN}/ok`, authorization: "Bearer at-alice-1" }])
     }))
 
-  it.scoped("sends a DPoP token with the DPoP scheme", () =>
+  it.scoped("never sends a DPoP-bound token without a DPoP key to prove it (see Dpop.test.ts for the proofs)", () =>
     Effect.gen(function*() {
       const { client, manager, seen } = yield* setup()
       yield* manager.set(
         "alice",
         Token.make({ access_token: Redacted.make("cc-dpop"), token_type: "dpop", expires_in: 60 }, 0)
       )
-      yield* client.get(`${ORIGIN}/ok`)
-      assert.strictEqual(seen[0].authorization, "DPoP cc-dpop")
+      const error = yield* Effect.flip(client.get(`${ORIGIN}/ok`))
+      assert.strictEqual(error._tag === "TransportError" && error.reason, "Insecure")
+      assert.strictEqual(seen.length, 0)
     }))
 
   it.scoped("applies to the URL really sent, after the wrapped client's own transformations", () =>

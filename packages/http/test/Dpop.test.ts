@@ -123,6 +123,14 @@ describe("Dpop", () => {
       const sent = server.requests[0]!
       assert.strictEqual(sent.headers["authorization"], "DPoP at-dpop")
       assert.strictEqual((yield* readProof(sent.headers["dpop"])).payload["ath"], yield* sha256("at-dpop"))
+      // Without the key, the bound token is not sent at all.
+      const keyless = AuthorizedClient.authorize(server.client, manager, {
+        key: "alice",
+        origin: "https://api.example.com"
+      })
+      const refused = yield* Effect.flip(keyless.get("https://api.example.com/me"))
+      assert.strictEqual(refused._tag === "TransportError" && refused.reason, "Insecure")
+      assert.strictEqual(server.requests.length, 1)
     }).pipe(Effect.provideService(HttpClient.HttpClient, FakeHttp.make([]).client)))
 
   it.effect("a provided key: a private JWK or PEM; a public or malformed key is a typed error that quotes nothing", () =>
