@@ -4,9 +4,9 @@
  * request's method and URL (without query or fragment), a fresh `jti`, `iat` from `Clock`, the hash
  * of the access token on resource requests (`ath`), and the server's nonce once it asked for one.
  *
- * {@link withProofs} adds the proofs to any `HttpClient`; the token endpoint and `AuthorizedClient`
- * take a `Dpop` and do it for their requests. The private key is imported non-extractable: it is never
- * printed, logged or serialized.
+ * `withProofs` adds the proofs to any `HttpClient`; the token endpoint and `AuthorizedClient` take a
+ * `Dpop` and do it for their requests. Generated and imported private keys are non-extractable
+ * `CryptoKey`s: they are never printed, logged or serialized.
  *
  * @since 0.1.0
  */

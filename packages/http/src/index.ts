@@ -39,8 +39,21 @@ export * as AuthorizedClient from "./AuthorizedClient.js"
 export * as Backoff from "./Backoff.js"
 
 /**
+ * Client assertions (RFC 7523 section 2.2, OpenID Connect Core section 9): for `private_key_jwt` and
+ * `client_secret_jwt`, a short-lived JWT signed per request, with `iss` and `sub` the client id, `aud`
+ * the token endpoint (or what the server expects), a unique `jti` from WebCrypto, and `iat` / `exp`
+ * from `Clock`. The key is imported once, non-extractable; neither the key nor an assertion appears in
+ * an error, log or span.
+ *
+ * @since 0.1.0
+ */
+export * as ClientAssertion from "./ClientAssertion.js"
+
+/**
  * How a client proves who it is to the token endpoint (RFC 6749 section 2.3): `client_secret_basic`,
- * `client_secret_post`, or `none` for a public client that sends only its `client_id`.
+ * `client_secret_post`, or `none` for a public client that sends only its `client_id`; or a signed
+ * assertion per request (RFC 7523 section 2.2, OpenID Connect Core section 9): `private_key_jwt`
+ * with the client's private key, `client_secret_jwt` with its secret (see `ClientAssertion`).
  *
  * The secret stays `Redacted` until the request is built.
  *
@@ -108,12 +121,60 @@ export * as DeviceAuthorization from "./DeviceAuthorization.js"
 export * as Discovery from "./Discovery.js"
 
 /**
+ * DPoP (RFC 9449): a key pair the client holds, and a signed proof on each request that shows the
+ * sender holds it, so that a stolen DPoP-bound token is useless without the key. Proofs carry the
+ * request's method and URL (without query or fragment), a fresh `jti`, `iat` from `Clock`, the hash
+ * of the access token on resource requests (`ath`), and the server's nonce once it asked for one.
+ *
+ * `withProofs` adds the proofs to any `HttpClient`; the token endpoint and `AuthorizedClient` take a
+ * `Dpop` and do it for their requests. Generated and imported private keys are non-extractable
+ * `CryptoKey`s: they are never printed, logged or serialized.
+ *
+ * @since 0.1.0
+ */
+export * as Dpop from "./Dpop.js"
+
+/**
+ * OpenID Connect ID token validation (OpenID Connect Core sections 3.1.3.7 and 3.1.3.8): the
+ * signature against the issuer's key set, the algorithm (asymmetric only: never `none`, never HMAC
+ * with a published key), `iss`, `aud`, `azp`, `exp` and `iat` on `Clock`, the `nonce` sent with the
+ * authorization request, and `at_hash` / `c_hash` where present. Each failed check is its own
+ * `reason` of `InvalidIdToken`.
+ *
+ * @since 0.1.0
+ */
+export * as IdToken from "./IdToken.js"
+
+/**
  * What token introspection (RFC 7662) says about a token: whether it is `active`, and for an active
  * token the claims the server chose to share.
  *
  * @since 0.1.0
  */
 export * as Introspection from "./Introspection.js"
+
+/**
+ * An issuer's JSON Web Key Set (RFC 7517), fetched from its `jwks_uri` through the `HttpClient` and
+ * cached: refetched when it is older than `maxAge`, or when a token names a key it does not hold (a
+ * key rotation at the issuer), but never more often than once per `cooldown`, so that tokens with
+ * made-up key ids cannot turn the client into a flood of requests.
+ *
+ * Only public keys are kept; the set is handed to `jose` for verification.
+ *
+ * @since 0.1.0
+ */
+export * as Jwks from "./Jwks.js"
+
+/**
+ * JWT access tokens (RFC 9068) verified by a resource server built with Effect: the `at+jwt` type, the
+ * signature against the issuer's key set (asymmetric algorithms only), `iss`, `aud` (the resource
+ * server's identifier), `exp` / `iat` on `Clock`, the claims RFC 9068 requires, and the scopes the
+ * request needs. A failure is `InvalidToken` (answer 401) or `InsufficientScope` (answer 403), as RFC
+ * 6750 section 3.1 names them; the token is never quoted.
+ *
+ * @since 0.1.0
+ */
+export * as JwtAccessToken from "./JwtAccessToken.js"
 
 /**
  * Provider profiles: what GitHub, Google, Microsoft Entra ID, Auth0, Okta and Keycloak need besides
@@ -188,3 +249,12 @@ export * as TokenManagerEvent from "./TokenManagerEvent.js"
  * @since 0.2.0
  */
 export * as TokenSource from "./TokenSource.js"
+
+/**
+ * OpenID Connect UserInfo (Core section 5.3): the claims about the user, read with the access token.
+ * The answer's `sub` must be the verified ID token's (Core section 5.3.4), or the claims belong to
+ * someone else and are refused.
+ *
+ * @since 0.1.0
+ */
+export * as UserInfo from "./UserInfo.js"
