@@ -262,6 +262,15 @@ export const rotateAt = (previous: Token, response: TokenResponse, now: DateTime
 export const rotate = (previous: Token, response: TokenResponse): Effect.Effect<Token> =>
   Effect.map(DateTime.now, (now) => rotateAt(previous, response, now))
 
+/**
+ * `self` with the ID token (and its verified claims) of `source`, or without one when `source` has none.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const withIdToken = (self: Token, source: Token): Token =>
+  new Token(compact({ ...self, idToken: source.idToken, idTokenClaims: source.idTokenClaims }))
+
 // Compares two secrets without unwrapping them here.
 const sameSecret = Redacted.getEquivalence(equivalence.string)
 

@@ -1,5 +1,6 @@
 import * as HttpClient from "@effect/platform/HttpClient"
 import { assert, describe, it } from "@effect/vitest"
+import * as Token from "@tokenfx/core/Token"
 import * as IdToken from "@tokenfx/http/IdToken"
 import * as Jwks from "@tokenfx/http/Jwks"
 import * as Effect from "effect/Effect"
@@ -307,5 +308,68 @@ describe("TokenEndpoint.exchangeCode verifies the ID token", () => {
       })
       const refused = yield* Effect.flip(strict.exchangeCode(request, { code: "code-1", state: request.state }))
       assert.strictEqual(refused._tag === "InvalidIdToken" && refused.reason, "Malformed")
+    }))
+})
+
+describe("a client without an issuer", () => {
+  it.effect("cannot verify: a code exchange is refused; a refresh succeeds without the unverified ID token", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(NOW * 1000)
+      const key = yield* signer("k1")
+      const idToken = Redacted.value(yield* sign(key, claims({ nonce: undefined })))
+      const server = FakeHttp.make(() => FakeHttp.token({ id_token: idToken, refresh_token: "rt-2" }))
+      const endpoint = yield* Endpoint.make(server, { issuer: undefined })
+      const error = yield* Effect.flip(endpoint.authorizationCode({
+        code: Redacted.make("code-1"),
+        verifier: Redacted.make("v".repeat(43)),
+        redirectUri: "https://app/cb"
+      }))
+      assert.strictEqual(error._tag === "InvalidIdToken" && error.reason, "Unverifiable")
+      const previous = Token.make({ access_token: Redacted.make("at-1"), refresh_token: Redacted.make("rt-1") }, 0)
+      const refreshed = yield* endpoint.refresh(previous)
+      assert.strictEqual(Redacted.value(refreshed.refreshToken!), "rt-2")
+      assert.isUndefined(refreshed.idToken)
+      assert.isUndefined(refreshed.idTokenClaims)
+    }))
+})
+
+describe("TokenEndpoint.refresh and a refreshed ID token", () => {
+  it.effect("verified and bound to the same sub; a forged or foreign one is refused but the rotated token is kept", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(NOW * 1000)
+      const key = yield* signer("k1")
+      const forger = yield* signer("k1")
+      const replies: Array<FakeHttp.Reply> = []
+      const server = FakeHttp.make((request) =>
+        request.url === JWKS_URI ? FakeHttp.json({ keys: [key.publicJwk] }) : replies.shift()!
+      )
+      const endpoint = yield* Endpoint.make(server, { jwksUri: JWKS_URI })
+      const login = yield* sign(key, claims({ nonce: undefined }))
+      replies.push(FakeHttp.token({ id_token: Redacted.value(login), refresh_token: "rt-1" }))
+      const first = yield* endpoint.authorizationCode({
+        code: Redacted.make("code-1"),
+        verifier: Redacted.make("v".repeat(43)),
+        redirectUri: "https://app/cb"
+      })
+      assert.strictEqual(first.idTokenClaims?.sub, "alice")
+
+      const fresh = yield* sign(key, claims({ nonce: undefined, iat: NOW + 1, email: "new@example.com" }))
+      replies.push(FakeHttp.token({ id_token: Redacted.value(fresh), refresh_token: "rt-2" }))
+      const second = yield* endpoint.refresh(first)
+      assert.strictEqual(second.idTokenClaims?.["email"], "new@example.com")
+
+      for (
+        const refused of [
+          sign(forger, claims({ nonce: undefined })),
+          sign(key, claims({ nonce: undefined, sub: "mallory" }))
+        ]
+      ) {
+        replies.push(FakeHttp.token({ id_token: Redacted.value(yield* refused), refresh_token: "rt-3" }))
+        const third = yield* endpoint.refresh(second)
+        // The rotated refresh token is never lost; the identity verified before stands.
+        assert.strictEqual(Redacted.value(third.refreshToken!), "rt-3")
+        assert.strictEqual(Redacted.value(third.idToken!), Redacted.value(fresh))
+        assert.strictEqual(third.idTokenClaims?.["email"], "new@example.com")
+      }
     }))
 })
