@@ -88,6 +88,8 @@ describe("IdToken.verify", () => {
       const impostor = yield* signer("k1")
       const cases: ReadonlyArray<readonly [string, Effect.Effect<Redacted.Redacted<string>>, IdToken.Expected?]> = [
         ["Signature", sign(impostor, claims())],
+        // The attacker's own key embedded in the header (or a jku) is never trusted.
+        ["Signature", sign(impostor, claims(), { jwk: impostor.publicJwk, jku: "https://evil.example.com/jwks" })],
         ["Audience", sign(key, claims({ aud: "another-client" }))],
         ["Issuer", sign(key, claims({ iss: "https://evil.example.com" }))],
         ["Nonce", sign(key, claims({ nonce: "n-2" }))],
