@@ -13,10 +13,12 @@
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import * as KeyValueStore from "@effect/platform/KeyValueStore"
 import * as OAuthError from "@tokenfx/core/OAuthError"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Encoding from "effect/Encoding"
+import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as jose from "jose"
@@ -161,6 +163,35 @@ export const fromPrivateKey = (
  */
 export const fromKeyPair = (pair: CryptoKeyPair, alg: Algorithm = "ES256"): Effect.Effect<Dpop, InvalidDpopKey> =>
   fromKeys(alg, pair.privateKey, pair.publicKey)
+
+/**
+ * The key pair kept under `key` in the `KeyValueStore`, generated and stored there the first time, so
+ * that DPoP-bound tokens (refresh tokens above all) outlive the process. The store holds the private
+ * key as a JWK: give it one that is safe for secrets (an encrypted or 0600 file store).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const fromKeyValueStore = (
+  key: string,
+  alg: Algorithm = "ES256"
+): Effect.Effect<Dpop, InvalidDpopKey, KeyValueStore.KeyValueStore> =>
+  Effect.gen(function*() {
+    const store = yield* KeyValueStore.KeyValueStore
+    // The platform error is not kept: its description may hold what was being written.
+    const storageError = () => new InvalidDpopKey({ reason: "the key store could not be read or written" })
+    const stored = yield* Effect.mapError(store.get(key), storageError)
+    if (Option.isSome(stored)) return yield* fromPrivateKey(Redacted.make(stored.value), alg)
+    const pair = yield* Effect.tryPromise({
+      try: () => jose.generateKeyPair(alg, { extractable: true }),
+      catch: () => new InvalidDpopKey({ reason: `no ${alg} key pair can be generated here` })
+    })
+    const jwk = yield* Effect.promise(() => jose.exportJWK(pair.privateKey))
+    const text = Redacted.make(JSON.stringify(jwk))
+    yield* Effect.mapError(store.set(key, Redacted.value(text)), storageError)
+    // Imported again non-extractable: the extractable copy goes out of scope here.
+    return yield* fromPrivateKey(text, alg)
+  })
 
 const originOf = (url: string): string | undefined => URL.canParse(url) ? new URL(url).origin : undefined
 

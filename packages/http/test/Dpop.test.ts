@@ -1,4 +1,5 @@
 import * as HttpClient from "@effect/platform/HttpClient"
+import * as KeyValueStore from "@effect/platform/KeyValueStore"
 import { assert, describe, it } from "@effect/vitest"
 import * as Token from "@tokenfx/core/Token"
 import * as TokenStore from "@tokenfx/core/TokenStore"
@@ -149,4 +150,19 @@ describe("Dpop", () => {
         assert.notInclude(JSON.stringify(error), jwk.d!)
       }
     }))
+})
+
+describe("Dpop.fromKeyValueStore", () => {
+  it.effect("generates and keeps the key, so the same key (thumbprint) comes back after a restart", () =>
+    Effect.gen(function*() {
+      const first = yield* Dpop.fromKeyValueStore("dpop-key")
+      const second = yield* Dpop.fromKeyValueStore("dpop-key")
+      assert.strictEqual(first.thumbprint, second.thumbprint)
+      const other = yield* Dpop.fromKeyValueStore("another-key")
+      assert.notStrictEqual(other.thumbprint, first.thumbprint)
+      const store = yield* KeyValueStore.KeyValueStore
+      yield* store.set("broken", "not a key")
+      const error = yield* Effect.flip(Dpop.fromKeyValueStore("broken"))
+      assert.strictEqual(error._tag, "InvalidDpopKey")
+    }).pipe(Effect.provide(KeyValueStore.layerMemory)))
 })
