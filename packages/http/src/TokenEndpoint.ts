@@ -132,12 +132,13 @@ export type DeviceAuthorizationError =
 
 /**
  * The errors polling for a device token ends with: a grant error, `AccessDenied` when the user said
- * no, `ExpiredToken` when the device code ran out first. Pending and `slow_down` are handled inside.
+ * no, `ExpiredToken` when the device code ran out first, `InvalidIdToken` when an ID token came back
+ * and failed verification. Pending and `slow_down` are handled inside.
  *
  * @since 0.1.0
  * @category errors
  */
-export type DeviceTokenError = GrantError | OAuthError.ExpiredToken
+export type DeviceTokenError = GrantError | OAuthError.ExpiredToken | IdToken.InvalidIdToken
 
 /**
  * The errors of exchanging an authorization response: its checks, then the grant.
@@ -694,7 +695,8 @@ export const make = (options: Options): Effect.Effect<TokenEndpoint["Type"], nev
             )
             if (Either.isRight(result)) {
               yield* Effect.annotateCurrentSpan("tokenfx.polls", polls)
-              return yield* Token.fromResponse(result.right)
+              // No nonce in the device flow: every other check applies.
+              return yield* verifyIdToken(yield* Token.fromResponse(result.right), {})
             }
             const error = result.left
             if (error._tag === "AuthorizationPending") continue

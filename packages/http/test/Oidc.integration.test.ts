@@ -55,10 +55,11 @@ const everyGrant = (endpoint: TokenEndpoint.TokenEndpoint["Type"]) =>
     assert.isDefined(refreshed.refreshToken)
     const machine = yield* endpoint.clientCredentials({ scope: "api:read" })
     assert.deepStrictEqual(machine.scopes, ["api:read"])
-    const device = yield* endpoint.deviceAuthorization({ scope: ["api:read"] })
+    const device = yield* endpoint.deviceAuthorization({ scope: ["openid", "api:read"] })
     yield* server.approveDevice(device.userCode)
     const polled = yield* endpoint.pollDeviceToken(device, { interval: "10 millis" })
-    assert.isDefined(polled.accessToken)
+    // The device flow's ID token is verified too.
+    assert.strictEqual(polled.idTokenClaims?.sub, "alice")
     const active = yield* endpoint.introspect(refreshed.accessToken)
     assert.isTrue(active.active)
     yield* endpoint.revoke(refreshed.accessToken, "access_token")
