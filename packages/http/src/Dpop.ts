@@ -215,6 +215,8 @@ const addProof = (dpop: Dpop) => (request: HttpClientRequest.HttpClientRequest) 
   )
 }
 
+const maxErrorBody = 16 * 1024
+
 // The server wants a (fresher) nonce: a resource answers 401 with a DPoP challenge naming
 // `use_dpop_nonce` (section 9), an authorization server 400 with that error code (section 8).
 const asksForNonce = (
@@ -227,6 +229,9 @@ const asksForNonce = (
     return Effect.succeed({ retry, response })
   }
   if (response.status !== 400) return Effect.succeed({ retry: false, response })
+  // An error body worth reading is small; a large one is left for the caller's own limits.
+  const length = Number(response.headers["content-length"] ?? "0")
+  if (!(length <= maxErrorBody)) return Effect.succeed({ retry: false, response })
   // The body is read to see the error code, then handed on as a fresh response.
   return response.text.pipe(
     Effect.map((text) => {

@@ -99,6 +99,14 @@ describe("Dpop", () => {
       assert.strictEqual(error._tag, "InvalidGrant")
       assert.strictEqual(error._tag === "InvalidGrant" && error.description, "used")
       assert.strictEqual(server.requests.length, 3)
+      // A large error body is not read to look for the code: no retry.
+      const large = FakeHttp.make([
+        FakeHttp.oauthError("use_dpop_nonce", 400, { "dpop-nonce": "n-3", "content-length": "100000" }),
+        FakeHttp.token()
+      ])
+      const bounded = yield* Endpoint.make(large, { dpop, backoff: { maxAttempts: 1 } })
+      yield* Effect.flip(bounded.clientCredentials())
+      assert.strictEqual(large.requests.length, 1)
     }))
 
   it.scoped("AuthorizedClient sends Authorization: DPoP with a proof bound to the token", () =>
