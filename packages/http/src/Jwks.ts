@@ -2,7 +2,8 @@
  * An issuer's JSON Web Key Set (RFC 7517), fetched from its `jwks_uri` through the `HttpClient` and
  * cached: refetched when it is older than `maxAge`, or when a token names a key it does not hold (a
  * key rotation at the issuer), but never more often than once per `cooldown`, so that tokens with
- * made-up key ids cannot turn the client into a flood of requests.
+ * made-up key ids cannot turn the client into a flood of requests. When a refetch fails, the last set
+ * is kept and tried again after `cooldown`.
  *
  * Only public keys are kept; the set is handed to `jose` for verification.
  *
@@ -134,16 +135,27 @@ export const make = (options: Options): Effect.Effect<Jwks, never, HttpClient.Ht
     )
 
     const current = SynchronizedRef.modifyEffect(state, (s) =>
-      Effect.flatMap(Clock.currentTimeMillis, (now) =>
-        s.resolver !== undefined && now - s.fetchedAt < maxAge
-          ? Effect.succeed([s.resolver, s] as const)
-          : Effect.map(fetch, (next) => [next.resolver!, next] as const)))
+      Effect.flatMap(Clock.currentTimeMillis, (now) => {
+        const resolver = s.resolver
+        if (resolver !== undefined && now - s.fetchedAt < maxAge) return Effect.succeed([resolver, s] as const)
+        const fetched = Effect.map(fetch, (next) => [next.resolver!, next] as const)
+        if (resolver === undefined) return fetched
+        // An issuer whose key set is briefly unreachable: its last keys still verify, and the set is
+        // tried again after a cooldown rather than on every token.
+        return Effect.orElseSucceed(
+          fetched,
+          () => [resolver, { resolver, fetchedAt: now - maxAge + cooldown }] as const
+        )
+      }))
 
-    const refresh = SynchronizedRef.modifyEffect(state, (s) =>
-      Effect.flatMap(Clock.currentTimeMillis, (now) =>
-        s.resolver !== undefined && now - s.fetchedAt < cooldown
-          ? Effect.succeed<readonly [boolean, State]>([false, s])
-          : Effect.map(fetch, (next): readonly [boolean, State] => [true, next])))
+    const refresh = SynchronizedRef.modifyEffect(
+      state,
+      (s) =>
+        Effect.flatMap(Clock.currentTimeMillis, (now) =>
+          s.resolver !== undefined && now - s.fetchedAt < cooldown
+            ? Effect.succeed<readonly [boolean, State]>([false, s])
+            : Effect.map(fetch, (next): readonly [boolean, State] => [true, next]))
+    )
 
     return { uri: options.uri, current, refresh }
   })

@@ -157,7 +157,8 @@ export * as Introspection from "./Introspection.js"
  * An issuer's JSON Web Key Set (RFC 7517), fetched from its `jwks_uri` through the `HttpClient` and
  * cached: refetched when it is older than `maxAge`, or when a token names a key it does not hold (a
  * key rotation at the issuer), but never more often than once per `cooldown`, so that tokens with
- * made-up key ids cannot turn the client into a flood of requests.
+ * made-up key ids cannot turn the client into a flood of requests. When a refetch fails, the last set
+ * is kept and tried again after `cooldown`.
  *
  * Only public keys are kept; the set is handed to `jose` for verification.
  *

@@ -375,3 +375,34 @@ describe("TokenEndpoint.refresh and a refreshed ID token", () => {
       }
     }))
 })
+
+describe("Jwks when the issuer's key set is unreachable", () => {
+  it.effect("a stale set keeps verifying and is tried again after the cooldown; no set at all is an error", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(NOW * 1000)
+      const key = yield* signer("k1")
+      let up = true
+      const server = FakeHttp.make(() => up ? FakeHttp.json({ keys: [key.publicJwk] }) : FakeHttp.refused)
+      const jwks = yield* Jwks.make({ uri: JWKS_URI, backoff: { maxAttempts: 1 } }).pipe(
+        Effect.provideService(HttpClient.HttpClient, server.client)
+      )
+      const token = (at: number) => sign(key, claims({ iat: at, exp: at + 300 }))
+      yield* IdToken.verify(jwks, yield* token(NOW), expected)
+      up = false
+      yield* TestClock.adjust("11 minutes")
+      yield* IdToken.verify(jwks, yield* token(NOW + 660), expected)
+      yield* IdToken.verify(jwks, yield* token(NOW + 660), expected)
+      assert.strictEqual(server.requests.length, 2)
+      yield* TestClock.adjust("31 seconds")
+      up = true
+      yield* IdToken.verify(jwks, yield* token(NOW + 691), expected)
+      assert.strictEqual(server.requests.length, 3)
+
+      const down = FakeHttp.make([FakeHttp.refused])
+      const none = yield* Jwks.make({ uri: JWKS_URI, backoff: { maxAttempts: 1 } }).pipe(
+        Effect.provideService(HttpClient.HttpClient, down.client)
+      )
+      const error = yield* Effect.flip(IdToken.verify(none, yield* token(NOW + 691), expected))
+      assert.strictEqual(error._tag, "TransportError")
+    }))
+})
