@@ -1,8 +1,13 @@
+import * as HttpClient from "@effect/platform/HttpClient"
 import { assert, describe, it } from "@effect/vitest"
 import * as ClientAssertion from "@tokenfx/http/ClientAssertion"
 import * as ClientAuthentication from "@tokenfx/http/ClientAuthentication"
+import * as TokenEndpoint from "@tokenfx/http/TokenEndpoint"
+import * as Config from "effect/Config"
+import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as TestClock from "effect/TestClock"
 import * as jose from "jose"
@@ -122,6 +127,31 @@ describe("ClientAssertion", () => {
         assert.notInclude(JSON.stringify(error), d!)
       }
       assert.strictEqual(server.requests.length, 0)
+    }))
+
+  it.effect("the key read with Config.redacted, as PEM with its line breaks", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(NOW * 1000)
+      const { pem, publicKey } = yield* keyPair
+      const server = FakeHttp.make([FakeHttp.token()])
+      const endpoint = yield* TokenEndpoint.TokenEndpoint.pipe(
+        Effect.provide(
+          TokenEndpoint.layerConfig({
+            tokenEndpoint: Config.string("TOKEN_ENDPOINT"),
+            clientId: Config.string("CLIENT_ID"),
+            clientPrivateKey: Config.redacted("CLIENT_KEY")
+          })
+        ),
+        Effect.provide(Layer.setConfigProvider(ConfigProvider.fromMap(
+          new Map([["TOKEN_ENDPOINT", Endpoint.tokenUrl], ["CLIENT_ID", Endpoint.clientId], ["CLIENT_KEY", pem]])
+        ))),
+        Effect.provideService(HttpClient.HttpClient, server.client)
+      )
+      yield* endpoint.clientCredentials()
+      const request = server.requests[0]!
+      yield* Effect.promise(() =>
+        jose.jwtVerify(assertionOf(request), publicKey, { currentDate: new Date(request.at) })
+      )
     }))
 
   it("a private key chooses private_key_jwt unless told otherwise", () => {

@@ -174,10 +174,18 @@ layer(
       )
       yield* manager.set("alice", refreshed)
       const base = yield* HttpClient.HttpClient
-      const client = AuthorizedClient.authorize(base, manager, { key: "alice", origin: server.issuer, dpop })
+      let sent = 0
+      const counted = HttpClient.tapRequest(base, () => Effect.sync(() => sent++))
+      const client = AuthorizedClient.authorize(counted, manager, { key: "alice", origin: server.issuer, dpop })
       const response = yield* client.get(server.userinfoEndpoint)
       assert.strictEqual(response.status, 200)
       assert.strictEqual(((yield* response.json) as { readonly sub: string }).sub, "alice")
+      // A nonce the resource no longer accepts: it answers use_dpop_nonce, the client tries once more.
+      dpop.setNonce(server.issuer, "a-stale-nonce")
+      const before = sent
+      assert.strictEqual((yield* client.get(server.userinfoEndpoint)).status, 200)
+      assert.strictEqual(sent - before, 2)
+      assert.notStrictEqual(dpop.nonce(server.issuer), "a-stale-nonce")
 
       // Without the key, the bound token is worthless: as Bearer, or as DPoP with another key's proof.
       const bearer = yield* base.get(server.userinfoEndpoint, {
