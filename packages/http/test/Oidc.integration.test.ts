@@ -192,6 +192,10 @@ layer(
         headers: { authorization: `Bearer ${Redacted.value(refreshed.accessToken)}` }
       })
       assert.strictEqual(bearer.status, 401)
+      const asBearer = yield* base.get(server.resourceUrl, {
+        headers: { authorization: `Bearer ${Redacted.value(refreshed.accessToken)}` }
+      })
+      assert.strictEqual(asBearer.status, 401)
       const thief = AuthorizedClient.authorize(base, manager, {
         key: "alice",
         origin: server.issuer,

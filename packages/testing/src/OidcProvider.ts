@@ -693,6 +693,10 @@ const resource = async (provider: Provider, req: Http.IncomingMessage, res: Http
   if (token === undefined || token.isExpired) {
     return reject(401, `Bearer error="invalid_token", error_description="the access token is invalid or expired"`)
   }
+  // A DPoP-bound token is worthless as a bearer token (RFC 9449 section 7.2); `userinfoEndpoint` takes it with its proof.
+  if (token.jkt !== undefined) {
+    return reject(401, `Bearer error="invalid_token", error_description="the access token is DPoP-bound"`)
+  }
   const required = (new URL(req.url ?? "/", "http://127.0.0.1").searchParams.get("scope") ?? "")
     .split(" ")
     .filter((scope) => scope.length > 0)
