@@ -44,6 +44,7 @@ export class InvalidIdToken extends Schema.TaggedError<InvalidIdToken>("@tokenfx
       "AccessTokenHash",
       "CodeHash",
       "Subject",
+      "AuthTime",
       "Unverifiable"
     ),
     description: Schema.String
@@ -95,6 +96,8 @@ export interface Expected extends Policy {
   readonly code?: Redacted.Redacted<string> | undefined
   /** The subject it must be about: on a refresh, the `sub` of the first ID token (Core section 12.2). */
   readonly subject?: string | undefined
+  /** The `max_age` (seconds) of the authorization request: `auth_time` must be present and recent enough. */
+  readonly maxAge?: number | undefined
 }
 
 const decodeClaims = Schema.decodeUnknownEither(Token.IdTokenClaims)
@@ -183,6 +186,13 @@ export const verify: (
     }
     if (expected.subject !== undefined && payload.sub !== expected.subject) {
       return yield* fail("Subject", "the token is about another subject")
+    }
+    if (expected.maxAge !== undefined) {
+      const authTime = payload["auth_time"]
+      if (typeof authTime !== "number") return yield* fail("AuthTime", "the auth_time claim is missing")
+      if (authTime + expected.maxAge + Duration.toSeconds(clockSkew) < now) {
+        return yield* fail("AuthTime", "the user authenticated longer ago than max_age allows")
+      }
     }
     const alg = result.protectedHeader.alg
     yield* checkHash(payload["at_hash"], expected.accessToken, alg, "AccessTokenHash", "at_hash")

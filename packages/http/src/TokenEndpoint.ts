@@ -650,7 +650,11 @@ export const make = (options: Options): Effect.Effect<TokenEndpoint["Type"], nev
             "authorization_code",
             codeParameters({ code, verifier: request.verifier, redirectUri: request.redirectUri })
           )
-          return yield* verifyIdToken(token, { nonce: request.nonce ?? null, code })
+          return yield* verifyIdToken(token, {
+            nonce: request.nonce ?? null,
+            code,
+            maxAge: idTokens.maxAgeOf(request.url)
+          })
         }
       ),
 

@@ -100,6 +100,8 @@ describe("IdToken.verify", () => {
         ["AuthorizedParty", sign(key, claims({ azp: "another-client" }))],
         ["AuthorizedParty", sign(key, claims({ aud: [CLIENT, "another-client"] }))],
         ["Subject", sign(key, claims()), { ...expected, subject: "bob" }],
+        ["AuthTime", sign(key, claims()), { ...expected, maxAge: 600 }],
+        ["AuthTime", sign(key, claims({ auth_time: NOW - 900 })), { ...expected, maxAge: 600 }],
         ["Malformed", Effect.succeed(Redacted.make("not.a-jwt"))]
       ]
       for (const [reason, token, options] of cases) {

@@ -92,6 +92,20 @@ layer(Layer.mergeAll(OidcProvider.layer(), NodeHttpClient.layerUndici), { exclud
         assert.strictEqual(other._tag, "SubjectMismatch")
       }))
 
+    it.effect("max_age: the ID token's auth_time is required and checked", () =>
+      Effect.gen(function*() {
+        const server = yield* OidcProvider.OidcProvider
+        const endpoint = yield* TokenEndpoint.make({ ...endpoints(server), ...server.clients.basic })
+        const request = yield* endpoint.authorizationUrl({
+          redirectUri: server.redirectUri,
+          scope: ["openid"],
+          nonce: true,
+          extra: { max_age: "300" }
+        })
+        const token = yield* endpoint.exchangeCode(request, yield* server.authorize(request.url))
+        assert.isNumber(token.idTokenClaims?.["auth_time"])
+      }))
+
     it.effect("a key rotation at the issuer is picked up through the key set cache", () =>
       Effect.gen(function*() {
         const server = yield* OidcProvider.OidcProvider

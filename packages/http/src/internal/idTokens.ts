@@ -25,8 +25,19 @@ export interface Options {
 export interface Check {
   readonly nonce?: string | null | undefined
   readonly code?: Redacted.Redacted<string> | undefined
+  readonly maxAge?: number | undefined
   /** The token refreshed: its subject binds the new ID token (OpenID Connect Core section 12.2). */
   readonly previous?: Token.Token | undefined
+}
+
+/**
+ * The `max_age` an authorization request URL asked for, if any.
+ *
+ * @internal
+ */
+export const maxAgeOf = (url: string): number | undefined => {
+  const value = URL.canParse(url) ? new URL(url).searchParams.get("max_age") : null
+  return value !== null && /^\d+$/.test(value) ? Number(value) : undefined
 }
 
 /** @internal */
@@ -89,6 +100,7 @@ export const make = (
           clientId: options.clientId,
           nonce: check.nonce,
           code: check.code,
+          maxAge: check.maxAge,
           subject: check.previous?.idTokenClaims?.sub
         }))
     }
