@@ -280,7 +280,8 @@ export const withProofs = <E, R>(
             send(request),
             (first) =>
               Effect.flatMap(asksForNonce(first), ({ response, retry }) =>
-                retry ? send(request) : Effect.succeed(response))
+                // A streamed body is gone once sent: its request cannot be tried again.
+                retry && request.body._tag !== "Stream" ? send(request) : Effect.succeed(response))
           )
       ),
     Effect.succeed

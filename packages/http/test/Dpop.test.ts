@@ -1,4 +1,5 @@
 import * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as KeyValueStore from "@effect/platform/KeyValueStore"
 import { assert, describe, it } from "@effect/vitest"
 import * as Token from "@tokenfx/core/Token"
@@ -9,6 +10,7 @@ import * as TokenEndpoint from "@tokenfx/http/TokenEndpoint"
 import * as TokenManager from "@tokenfx/http/TokenManager"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
+import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
 import * as jose from "jose"
 import * as Endpoint from "./utils/endpoint.js"
@@ -72,6 +74,14 @@ describe("Dpop", () => {
       assert.strictEqual((yield* looping.get("https://api.example.com/b")).status, 401)
       assert.strictEqual(stubborn.requests.length, 2)
       assert.strictEqual((yield* readProof(stubborn.requests[0]!.headers["dpop"])).payload["nonce"], "n-1")
+      // A streamed body cannot be sent twice: no retry.
+      const streamed = FakeHttp.make(() => askNonce("n-4"))
+      yield* Dpop.withProofs(streamed.client, dpop).execute(
+        HttpClientRequest.post("https://stream.example.com/upload").pipe(
+          HttpClientRequest.bodyStream(Stream.make(new Uint8Array([1, 2, 3])))
+        )
+      )
+      assert.strictEqual(streamed.requests.length, 1)
       // Another origin has its own nonce.
       yield* looping.get("https://other.example.com/")
       assert.isUndefined((yield* readProof(stubborn.requests[2]!.headers["dpop"])).payload["nonce"])
