@@ -33,6 +33,7 @@ export const Metadata = Schema.Struct(
     authorization_endpoint: Schema.optional(Schema.String),
     token_endpoint: Schema.optional(Schema.String),
     jwks_uri: Schema.optional(Schema.String),
+    userinfo_endpoint: Schema.optional(Schema.String),
     registration_endpoint: Schema.optional(Schema.String),
     revocation_endpoint: Schema.optional(Schema.String),
     introspection_endpoint: Schema.optional(Schema.String),

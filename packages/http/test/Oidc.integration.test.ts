@@ -8,6 +8,7 @@ import * as HttpClient from "@effect/platform/HttpClient"
 import { assert, layer } from "@effect/vitest"
 import * as TokenStore from "@tokenfx/core/TokenStore"
 import * as AuthorizedClient from "@tokenfx/http/AuthorizedClient"
+import * as Discovery from "@tokenfx/http/Discovery"
 import * as Dpop from "@tokenfx/http/Dpop"
 import * as TokenEndpoint from "@tokenfx/http/TokenEndpoint"
 import * as TokenManager from "@tokenfx/http/TokenManager"
@@ -86,7 +87,9 @@ layer(Layer.mergeAll(OidcProvider.layer(), NodeHttpClient.layerUndici), { exclud
         const refreshed = yield* endpoint.refresh(token)
         assert.strictEqual(refreshed.idTokenClaims?.sub, "alice")
         assert.notStrictEqual(Redacted.value(refreshed.idToken!), Redacted.value(token.idToken!))
-        const info = yield* UserInfo.fetch(server.userinfoEndpoint, refreshed)
+        const metadata = yield* Discovery.discover(server.issuer, { kind: "openid-configuration" })
+        assert.strictEqual(metadata.userinfo_endpoint, server.userinfoEndpoint)
+        const info = yield* UserInfo.fetch(metadata.userinfo_endpoint!, refreshed)
         assert.strictEqual(info.sub, "alice")
         const other = yield* Effect.flip(UserInfo.fetch(server.userinfoEndpoint, refreshed, { subject: "bob" }))
         assert.strictEqual(other._tag, "SubjectMismatch")
