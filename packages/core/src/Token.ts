@@ -74,6 +74,35 @@ export type TokenResponse = typeof TokenResponse.Type
 export type TokenResponseEncoded = typeof TokenResponse.Encoded
 
 /**
+ * A JSON value, as a JWT claim is.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type JsonValue =
+  | null
+  | boolean
+  | number
+  | string
+  | ReadonlyArray<JsonValue>
+  | { readonly [key: string]: JsonValue }
+
+/**
+ * A JSON value: finite numbers only, so that whatever it holds survives storage as JSON.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const JsonValue: Schema.Schema<JsonValue> = Schema.Union(
+  Schema.Null,
+  Schema.Boolean,
+  Schema.JsonNumber,
+  Schema.String,
+  Schema.Array(Schema.suspend(() => JsonValue)),
+  Schema.Record({ key: Schema.String, value: Schema.suspend(() => JsonValue) })
+).annotations({ identifier: "JsonValue" })
+
+/**
  * The claims of an ID token that was verified (OpenID Connect Core section 2): the ones every ID
  * token has, with every other claim kept.
  *
@@ -85,10 +114,10 @@ export const IdTokenClaims = Schema.Struct(
     iss: Schema.String,
     sub: Schema.String,
     aud: Schema.Union(Schema.String, Schema.Array(Schema.String)),
-    exp: Schema.Number,
-    iat: Schema.Number
+    exp: Schema.JsonNumber,
+    iat: Schema.JsonNumber
   },
-  Schema.Record({ key: Schema.String, value: Schema.Unknown })
+  Schema.Record({ key: Schema.String, value: JsonValue })
 ).annotations({ identifier: "IdTokenClaims" })
 
 /**
