@@ -32,7 +32,9 @@ export class Profile extends Schema.Class<Profile>("@tokenfx/cli/Profile")({
   deviceAuthorizationEndpoint: Schema.optional(Schema.String),
   revocationEndpoint: Schema.optional(Schema.String),
   requireIssuer: Schema.optional(Schema.Boolean),
-  clientAuthentication: Schema.optional(Schema.Literal("client_secret_basic", "client_secret_post", "none"))
+  clientAuthentication: Schema.optional(
+    Schema.Literal("client_secret_basic", "client_secret_post", "none", "private_key_jwt", "client_secret_jwt")
+  )
 }) {}
 
 /**
