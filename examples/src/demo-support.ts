@@ -10,6 +10,8 @@ import * as Layer from "effect/Layer"
 /** Counts by what crossed the wire, read by the demo's narration and its summary. */
 export interface Wire {
   tokenEndpoint: string
+  /** The issuer's key set, fetched to verify ID tokens: not an API call. */
+  jwksUri: string
   tokenCalls: number
   /** Refresh requests sent, and those answered with a token. */
   refreshes: number
@@ -24,6 +26,7 @@ export interface Wire {
 
 export const makeWire = (): Wire => ({
   tokenEndpoint: "",
+  jwksUri: "",
   tokenCalls: 0,
   refreshes: 0,
   refreshed: 0,
@@ -60,7 +63,7 @@ export const tap = (wire: Wire) => {
                 wire.waitedMillis += now - wire.lastRateLimitAt
                 wire.lastRateLimitAt = undefined
               }
-            } else if (!request.url.includes("/.well-known/")) {
+            } else if (!request.url.includes("/.well-known/") && request.url !== wire.jwksUri) {
               wire.apiCalls++
             }
           })

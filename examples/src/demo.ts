@@ -315,6 +315,7 @@ export const layer = (target: Target) => {
     Effect.gen(function*() {
       const metadata = yield* Discovery.discover(target.issuer)
       wire.tokenEndpoint = metadata.token_endpoint ?? ""
+      wire.jwksUri = metadata.jwks_uri ?? ""
       const options = yield* TokenEndpoint.fromMetadata(metadata, {
         issuer: target.issuer,
         clientId: target.clientId,
