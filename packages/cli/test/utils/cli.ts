@@ -7,11 +7,12 @@ const source = Path.resolve(__dirname, "../../src/bin.ts")
 
 /**
  * How the CLI is started: the built binary when TOKENFX_CLI names it (CI, after the build), else the
- * sources through tsx.
+ * sources. In the workspace the other packages resolve to their sources, hence tsx in both cases; the
+ * packed tarballs run with plain node in the smoke test.
  */
 const command = (): ReadonlyArray<string> => {
   const built = process.env.TOKENFX_CLI
-  return built !== undefined && built.length > 0 ? [built] : ["--import", "tsx", source]
+  return ["--import", "tsx", built !== undefined && built.length > 0 ? Path.resolve(built) : source]
 }
 
 export interface Result {
