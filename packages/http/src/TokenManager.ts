@@ -23,6 +23,7 @@ import type * as Queue from "effect/Queue"
 import * as Random from "effect/Random"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import * as fastPath from "./internal/fastPath.js"
 import * as keyState from "./internal/keyState.js"
 import * as leaseModule from "./internal/lease.js"
 import * as number from "./internal/number.js"
@@ -301,14 +302,9 @@ export const makeWithSource: (
     const get = (key: string): Effect.Effect<Token.Token, GetError> =>
       Effect.suspend((): Effect.Effect<Token.Token, GetError> => {
         const now = clock.unsafeCurrentTimeMillis()
-        const state = states.get(key)
-        if (state !== undefined) {
-          state.lastUsed = now
-          const result = state.result
-          if (result !== undefined && now < state.refreshAt) return result
-          return protocol.join(state, 0, false)
-        }
-        return protocol.join(stateFor(key, now), 0, false)
+        const state = stateFor(key, now)
+        const result = state.result
+        return result !== undefined && now < state.refreshAt ? result : protocol.join(state, 0, false)
       })
 
     const set = (key: string, token: Token.Token): Effect.Effect<void, TokenStore.StoreError> =>
@@ -360,15 +356,19 @@ export const makeWithSource: (
     })
     yield* Effect.sleep(Duration.millis(idleMillis)).pipe(Effect.zipRight(sweep), Effect.forever, Effect.forkScoped)
 
-    return TokenManager.of({
-      get,
-      set,
-      invalidate,
-      revoke,
-      events: Stream.fromPubSub(pubsub),
-      subscribe: PubSub.subscribe(pubsub),
-      keys: Effect.sync(() => Array.from(states.keys()))
-    })
+    // Promise callers read fresh tokens through `fastPath`, without a fiber.
+    return fastPath.register(
+      TokenManager.of({
+        get,
+        set,
+        invalidate,
+        revoke,
+        events: Stream.fromPubSub(pubsub),
+        subscribe: PubSub.subscribe(pubsub),
+        keys: Effect.sync(() => Array.from(states.keys()))
+      }),
+      (key) => keyState.cached(states.get(key), clock.unsafeCurrentTimeMillis())
+    )
   })
 
 /**

@@ -243,6 +243,21 @@ export * as TokenManagerError from "./TokenManagerError.js"
 export * as TokenManagerEvent from "./TokenManagerEvent.js"
 
 /**
+ * A `TokenManager` for code outside Effect: an Express handler, a queue worker, an SDK that takes a
+ * `fetch`. `getToken` answers a cached, fresh token without starting a fiber (a memory read and one
+ * comparison with the manager's clock) and enters the runtime only to refresh, so that single flight,
+ * rotation and the lease hold exactly as for `TokenManager.get`. `authorizedFetch` is a `fetch` that
+ * sends the token to its origin only, never follows a redirect, and retries once after a 401.
+ *
+ * Promises reject with the manager's typed errors themselves: every one is an `Error` subclass
+ * carrying its `_tag` (`ReconnectRequired`, `InvalidToken`, `TransportError`, ...), so that
+ * `error instanceof OAuthError.ReconnectRequired` and `switch (error._tag)` both work.
+ *
+ * @since 0.2.0
+ */
+export * as TokenManagerPromise from "./TokenManagerPromise.js"
+
+/**
  * Where a `TokenManager` gets new tokens: one function, a new token for a key given the stored one
  * (golang/oauth2's `TokenSource`), plus revocation where the server offers it. The default is built
  * from a `TokenEndpoint`; fakes, benchmarks and custom grants implement only these two functions.

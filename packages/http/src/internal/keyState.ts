@@ -103,6 +103,17 @@ export const isFresh = (state: KeyState, token: Token.Token, now: number, timing
 export const isValid = (state: KeyState, now: number): boolean =>
   state.token !== undefined && now < state.expiredAt && !isRejected(state, state.token)
 
+/**
+ * The token the hot path of `get` answers for `state`, or `undefined` when `get` must leave it.
+ *
+ * @internal
+ */
+export const cached = (state: KeyState | undefined, now: number): Token.Token | undefined => {
+  if (state === undefined) return undefined
+  state.lastUsed = now
+  return state.result !== undefined && now < state.refreshAt ? state.token : undefined
+}
+
 /** Holds a token from the store (or a refresh) as the best known one: every failure is forgotten. @internal */
 export const install = (state: KeyState, entry: TokenStore.Entry, timing: Timing): void => {
   const token = entry.token

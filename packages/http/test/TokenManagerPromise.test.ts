@@ -1,0 +1,318 @@
+import { assert, describe, it } from "@effect/vitest"
+import * as OAuthError from "@tokenfx/core/OAuthError"
+import type * as Token from "@tokenfx/core/Token"
+import * as TokenStore from "@tokenfx/core/TokenStore"
+import { TokenEndpoint } from "@tokenfx/http/TokenEndpoint"
+import * as TokenManager from "@tokenfx/http/TokenManager"
+import * as TokenManagerPromise from "@tokenfx/http/TokenManagerPromise"
+import * as Effect from "effect/Effect"
+import * as Redacted from "effect/Redacted"
+import * as Runtime from "effect/Runtime"
+import * as Supervisor from "effect/Supervisor"
+import * as TestClock from "effect/TestClock"
+import { type FakeServer, makeFakeServer } from "./utils/fakeEndpoint.js"
+
+const ORIGIN = "https://api.example.com"
+
+// Counts the fibers started under it: the proof that a cached token is answered without one.
+class FiberCounter extends Supervisor.AbstractSupervisor<number> {
+  started = 0
+  get value() {
+    return Effect.sync(() => this.started)
+  }
+  override onStart(): void {
+    this.started += 1
+  }
+}
+
+const setup = (server: FakeServer = makeFakeServer()) =>
+  Effect.gen(function*() {
+    const store = yield* TokenStore.makeMemory
+    const manager = yield* TokenManager.make().pipe(
+      Effect.provideService(TokenStore.TokenStore, store),
+      Effect.provideService(TokenEndpoint, server.endpoint)
+    )
+    const counter = new FiberCounter()
+    const runtime = yield* Effect.runtime<TokenManager.TokenManager>().pipe(
+      Effect.provideService(TokenManager.TokenManager, manager),
+      Effect.supervised(counter)
+    )
+    const tokens = TokenManagerPromise.fromRuntime(runtime)
+    return { manager, server, store, counter, runtime, tokens }
+  })
+
+const access = (token: Token.Token) => Redacted.value(token.accessToken)
+
+// What a Promise rejected with, as a value.
+const rejection = <A>(promise: () => Promise<A>) =>
+  Effect.flip(Effect.tryPromise({ try: promise, catch: (error) => error }))
+
+interface Sent {
+  readonly url: string
+  readonly authorization: string | null
+  readonly redirect: RequestRedirect | undefined
+  readonly body: unknown
+}
+
+// A resource behind a fake `fetch`: `/ok` wants a token the fake server accepts (judged on the test's
+// clock), `/always-401` rejects every token, `/echo-401` quotes the token back, `/admin` wants a
+// scope, `/redirect` points elsewhere, `/down` cannot be reached.
+const resource = (server: FakeServer, runtime: Runtime.Runtime<never>) => {
+  const sent: Array<Sent> = []
+  const fetch = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
+    const url = new URL(input instanceof Request ? input.url : input)
+    const headers = new Headers(init?.headers)
+    const authorization = headers.get("authorization")
+    sent.push({ url: url.toString(), authorization, redirect: init?.redirect, body: init?.body })
+    if (url.pathname === "/down") throw new TypeError("fetch failed")
+    const accessToken = authorization?.replace(/^Bearer /, "") ?? ""
+    const accepted = Runtime.runSync(runtime)(server.accepts(accessToken))
+    const challenge = `Bearer realm="api", error="invalid_token", error_description="expired"`
+    switch (url.pathname) {
+      case "/always-401":
+        return new Response(null, { status: 401, headers: { "www-authenticate": challenge } })
+      case "/echo-401":
+        return new Response(null, {
+          status: 401,
+          headers: { "www-authenticate": `Bearer error="invalid_token", error_description="bad ${accessToken}"` }
+        })
+      case "/admin":
+        return new Response(null, {
+          status: 403,
+          headers: { "www-authenticate": `Bearer error="insufficient_scope", scope="api:admin"` }
+        })
+      case "/redirect":
+        return new Response(null, { status: 302, headers: { location: "https://evil.example/steal" } })
+      default:
+        return accepted
+          ? new Response("{}", { status: 200 })
+          : new Response(null, { status: 401, headers: { "www-authenticate": challenge } })
+    }
+  }
+  return { sent, fetch }
+}
+
+describe("TokenManagerPromise", () => {
+  describe("getToken", () => {
+    it.scoped("answers a fresh token without starting a fiber, and enters the runtime only to refresh", () =>
+      Effect.gen(function*() {
+        const { counter, manager, server, tokens } = yield* setup()
+        yield* manager.set("alice", yield* server.login("alice"))
+        const before = counter.started
+        for (let i = 0; i < 100; i++) {
+          assert.strictEqual(access(yield* Effect.promise(() => tokens.getToken("alice"))), "at-alice-1")
+        }
+        assert.strictEqual(counter.started, before)
+        // Inside the refresh window: one fiber, one refresh.
+        yield* TestClock.adjust("55 seconds")
+        assert.strictEqual(access(yield* Effect.promise(() => tokens.getToken("alice"))), "at-alice-2")
+        assert.isAbove(counter.started, before)
+        assert.strictEqual(server.stats.refreshCalls, 1)
+        const after = counter.started
+        assert.strictEqual(access(yield* Effect.promise(() => tokens.getToken("alice"))), "at-alice-2")
+        assert.strictEqual(counter.started, after)
+      }))
+
+    it.scoped("a herd of Promise callers at expiry shares one refresh", () =>
+      Effect.gen(function*() {
+        const { manager, server, tokens } = yield* setup()
+        yield* manager.set("alice", yield* server.login("alice"))
+        yield* TestClock.adjust("55 seconds")
+        const all = yield* Effect.promise(() =>
+          Promise.all(Array.from({ length: 500 }, () => tokens.getToken("alice")))
+        )
+        assert.deepStrictEqual(new Set(all.map(access)), new Set(["at-alice-2"]))
+        assert.strictEqual(server.stats.refreshCalls, 1)
+        assert.strictEqual(server.stats.staleRefreshTokens, 0)
+      }))
+
+    it.scoped("never answers a token rejected by a 401 from the fast path", () =>
+      Effect.gen(function*() {
+        const { counter, manager, server, tokens } = yield* setup()
+        const first = yield* server.login("alice")
+        yield* manager.set("alice", first)
+        assert.isTrue(yield* Effect.promise(() => tokens.invalidate("alice", first)))
+        const before = counter.started
+        assert.strictEqual(access(yield* Effect.promise(() => tokens.getToken("alice"))), "at-alice-2")
+        assert.isAbove(counter.started, before)
+      }))
+
+    it.scoped("rejects with the typed error itself: an Error carrying its tag", () =>
+      Effect.gen(function*() {
+        const { manager, server, tokens } = yield* setup()
+        yield* manager.set("alice", yield* server.login("alice"))
+        yield* server.revokeGrant("alice")
+        yield* TestClock.adjust("55 seconds")
+        const error = yield* rejection(() => tokens.getToken("alice"))
+        assert.instanceOf(error, Error)
+        assert.instanceOf(error, OAuthError.ReconnectRequired)
+        assert.strictEqual((error as OAuthError.ReconnectRequired)._tag, "ReconnectRequired")
+        assert.strictEqual((error as OAuthError.ReconnectRequired).key, "alice")
+      }))
+
+    it.scoped("a key with no token rejects with ReconnectRequired", () =>
+      Effect.gen(function*() {
+        const { tokens } = yield* setup()
+        const error = yield* rejection(() => tokens.getToken("nobody"))
+        assert.strictEqual((error as OAuthError.OAuthError)._tag, "ReconnectRequired")
+      }))
+
+    it.scoped("a manager made by hand (no fast path) is served through the runtime", () =>
+      Effect.gen(function*() {
+        const { manager, server } = yield* setup()
+        yield* manager.set("alice", yield* server.login("alice"))
+        let gets = 0
+        const wrapped = TokenManager.TokenManager.of({
+          ...manager,
+          get: (key) => Effect.suspend(() => (gets += 1, manager.get(key)))
+        })
+        const runtime = yield* Effect.runtime<TokenManager.TokenManager>().pipe(
+          Effect.provideService(TokenManager.TokenManager, wrapped)
+        )
+        const tokens = TokenManagerPromise.fromRuntime(runtime)
+        assert.strictEqual(access(yield* Effect.promise(() => tokens.getToken("alice"))), "at-alice-1")
+        assert.strictEqual(gets, 1)
+      }))
+
+    it.scoped("make captures the current runtime", () =>
+      Effect.gen(function*() {
+        const { manager, server } = yield* setup()
+        yield* manager.set("alice", yield* server.login("alice"))
+        const tokens = yield* TokenManagerPromise.make.pipe(Effect.provideService(TokenManager.TokenManager, manager))
+        assert.strictEqual(access(yield* Effect.promise(() => tokens.getToken("alice"))), "at-alice-1")
+      }))
+  })
+
+  describe("authorizedFetch", () => {
+    const fetchSetup = Effect.gen(function*() {
+      const env = yield* setup()
+      yield* env.manager.set("alice", yield* env.server.login("alice"))
+      const api = resource(env.server, env.runtime as Runtime.Runtime<never>)
+      const fetch = env.tokens.authorizedFetch({ key: "alice", origin: ORIGIN, fetch: api.fetch })
+      return { ...env, api, fetch }
+    })
+
+    it.scoped("sends the bearer token, replaces the caller's, and asks for manual redirects", () =>
+      Effect.gen(function*() {
+        const { api, fetch } = yield* fetchSetup
+        const response = yield* Effect.promise(() =>
+          fetch(`${ORIGIN}/ok`, { headers: { Authorization: "Bearer forged", accept: "application/json" } })
+        )
+        assert.strictEqual(response.status, 200)
+        assert.deepStrictEqual(api.sent.map((s) => [s.authorization, s.redirect]), [["Bearer at-alice-1", "manual"]])
+        const redirect = yield* Effect.promise(() => fetch(new URL(`${ORIGIN}/redirect`)))
+        assert.strictEqual(redirect.status, 302)
+        assert.strictEqual(api.sent.length, 2)
+      }))
+
+    it.scoped("keeps Headers and Request inputs, token set", () =>
+      Effect.gen(function*() {
+        const { api, fetch } = yield* fetchSetup
+        yield* Effect.promise(() => fetch(new Request(`${ORIGIN}/ok`), { headers: new Headers({ "x-a": "1" }) }))
+        assert.strictEqual(api.sent[0]!.authorization, "Bearer at-alice-1")
+      }))
+
+    it.scoped("after a 401: one refresh and one retry with the new token", () =>
+      Effect.gen(function*() {
+        const { api, fetch, server } = yield* fetchSetup
+        yield* server.rejectAccessToken("at-alice-1")
+        const response = yield* Effect.promise(() => fetch(`${ORIGIN}/ok`, { method: "POST", body: "{}" }))
+        assert.strictEqual(response.status, 200)
+        assert.deepStrictEqual(api.sent.map((s) => s.authorization), ["Bearer at-alice-1", "Bearer at-alice-2"])
+        assert.deepStrictEqual(api.sent.map((s) => s.body), ["{}", "{}"])
+        assert.strictEqual(server.stats.refreshCalls, 1)
+      }))
+
+    it.scoped("a 401 again after the refresh is InvalidToken, and the next 401 is not retried", () =>
+      Effect.gen(function*() {
+        const { api, fetch, server } = yield* fetchSetup
+        const error = yield* rejection(() => fetch(`${ORIGIN}/always-401`))
+        assert.instanceOf(error, OAuthError.InvalidToken)
+        assert.strictEqual((error as OAuthError.InvalidToken).description, "expired")
+        assert.strictEqual(api.sent.length, 2)
+        const again = yield* rejection(() => fetch(`${ORIGIN}/always-401`))
+        assert.strictEqual((again as OAuthError.InvalidToken)._tag, "InvalidToken")
+        assert.include((again as OAuthError.InvalidToken).description, "not retried")
+        assert.strictEqual(api.sent.length, 3)
+        assert.strictEqual(server.stats.refreshCalls, 1)
+      }))
+
+    it.scoped("a streamed body is not sent twice", () =>
+      Effect.gen(function*() {
+        const { api, fetch, server } = yield* fetchSetup
+        yield* server.rejectAccessToken("at-alice-1")
+        const body = new ReadableStream({
+          start: (controller) => {
+            controller.enqueue(new TextEncoder().encode("{}"))
+            controller.close()
+          }
+        })
+        const error = yield* rejection(() =>
+          fetch(`${ORIGIN}/ok`, { method: "POST", body, duplex: "half" } as RequestInit)
+        )
+        assert.strictEqual((error as OAuthError.InvalidToken)._tag, "InvalidToken")
+        assert.include((error as OAuthError.InvalidToken).description, "stream")
+        assert.strictEqual(api.sent.length, 1)
+      }))
+
+    it.scoped("a token echoed by the resource never reaches the error", () =>
+      Effect.gen(function*() {
+        const { fetch } = yield* fetchSetup
+        const error = (yield* rejection(() => fetch(`${ORIGIN}/echo-401`))) as OAuthError.InvalidToken
+        assert.strictEqual(error._tag, "InvalidToken")
+        assert.notInclude(JSON.stringify(error), "at-alice")
+        assert.notInclude(error.message, "at-alice")
+      }))
+
+    it.scoped("a 403 naming insufficient_scope is InsufficientScope", () =>
+      Effect.gen(function*() {
+        const { fetch } = yield* fetchSetup
+        const error = yield* rejection(() => fetch(`${ORIGIN}/admin`))
+        assert.instanceOf(error, OAuthError.InsufficientScope)
+        assert.strictEqual((error as OAuthError.InsufficientScope).scope, "api:admin")
+      }))
+
+    it.scoped("refuses another origin and plain HTTP before asking for a token or sending anything", () =>
+      Effect.gen(function*() {
+        const { api, counter, tokens } = yield* fetchSetup
+        const fetch = tokens.authorizedFetch({ key: "nobody", origin: ORIGIN, fetch: api.fetch })
+        const before = counter.started
+        for (const url of ["https://evil.example/ok", "http://api.example.com/ok", "/ok", "not a url"]) {
+          const error = yield* rejection(() => fetch(url))
+          assert.strictEqual((error as OAuthError.TransportError)._tag, "TransportError", url)
+          assert.strictEqual((error as OAuthError.TransportError).reason, "Insecure", url)
+        }
+        const insecure = tokens.authorizedFetch({ key: "alice", origin: "http://api.example.com", fetch: api.fetch })
+        const error = yield* rejection(() => insecure("http://api.example.com/ok"))
+        assert.strictEqual((error as OAuthError.TransportError).reason, "Insecure")
+        assert.strictEqual(api.sent.length, 0)
+        assert.strictEqual(counter.started, before)
+      }))
+
+    it.scoped("a connection failure is a TransportError with its cause, and no token in it", () =>
+      Effect.gen(function*() {
+        const { fetch } = yield* fetchSetup
+        const error = (yield* rejection(() => fetch(`${ORIGIN}/down?code=secret`))) as OAuthError.TransportError
+        assert.strictEqual(error._tag, "TransportError")
+        assert.strictEqual(error.reason, "Connection")
+        assert.strictEqual(error.endpoint, `${ORIGIN}/down`)
+        assert.instanceOf(error.cause, TypeError)
+      }))
+
+    it.scoped("an aborted request rejects with the caller's abort reason", () =>
+      Effect.gen(function*() {
+        const { tokens } = yield* fetchSetup
+        const controller = new AbortController()
+        const aborting = tokens.authorizedFetch({
+          key: "alice",
+          origin: ORIGIN,
+          fetch: (_input, init) => {
+            controller.abort(new Error("stop"))
+            return Promise.reject(init?.signal?.reason)
+          }
+        })
+        const error = yield* rejection(() => aborting(`${ORIGIN}/ok`, { signal: controller.signal }))
+        assert.strictEqual((error as Error).message, "stop")
+      }))
+  })
+})
