@@ -25,6 +25,7 @@ import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as fastPath from "./internal/fastPath.js"
 import * as keyState from "./internal/keyState.js"
+import * as keyTable from "./internal/keyTable.js"
 import * as leaseModule from "./internal/lease.js"
 import * as number from "./internal/number.js"
 import * as reconnectSoon from "./internal/reconnectSoon.js"
@@ -239,7 +240,6 @@ export const makeWithSource: (
       Math.floor(number.finiteOr(options?.eventCapacity, 1024, 1))
     )
     yield* Effect.addFinalizer(() => PubSub.shutdown(pubsub))
-    const states = new Map<string, keyState.KeyState>()
 
     // The background scheduler's current entry per key: an older one is dropped when it comes due.
     const scheduled = new WeakMap<keyState.KeyState, scheduler.Entry<keyState.KeyState>>()
@@ -289,23 +289,8 @@ export const makeWithSource: (
       invalidationWindow
     })
 
-    const stateFor = (key: string, now: number): keyState.KeyState => {
-      let state = states.get(key)
-      if (state === undefined) {
-        state = keyState.make(key, now)
-        states.set(key, state)
-      }
-      state.lastUsed = now
-      return state
-    }
-
-    const get = (key: string): Effect.Effect<Token.Token, GetError> =>
-      Effect.suspend((): Effect.Effect<Token.Token, GetError> => {
-        const now = clock.unsafeCurrentTimeMillis()
-        const state = stateFor(key, now)
-        const result = state.result
-        return result !== undefined && now < state.refreshAt ? result : protocol.join(state, 0, false)
-      })
+    const table = keyTable.make(clock, (state) => protocol.join(state, 0, false))
+    const { stateFor, states } = table
 
     const set = (key: string, token: Token.Token): Effect.Effect<void, TokenStore.StoreError> =>
       Effect.gen(function*() {
@@ -345,21 +330,13 @@ export const makeWithSource: (
         return atServer
       }).pipe(Effect.withSpan("TokenManager.revoke", { attributes: { "tokenfx.key": key } }))
 
-    // Releases the state of keys nobody asked for during the idle time to live.
-    const sweep = Effect.gen(function*() {
-      const now = yield* Clock.currentTimeMillis
-      for (const [key, state] of states) {
-        if (state.flight === undefined && state.persisting === undefined && now - state.lastUsed >= idleMillis) {
-          states.delete(key)
-        }
-      }
-    })
+    const sweep = Effect.map(Clock.currentTimeMillis, (now) => table.release(now, idleMillis))
     yield* Effect.sleep(Duration.millis(idleMillis)).pipe(Effect.zipRight(sweep), Effect.forever, Effect.forkScoped)
 
     // Promise callers read fresh tokens through `fastPath`, without a fiber.
     return fastPath.register(
       TokenManager.of({
-        get,
+        get: table.get,
         set,
         invalidate,
         revoke,
@@ -367,7 +344,7 @@ export const makeWithSource: (
         subscribe: PubSub.subscribe(pubsub),
         keys: Effect.sync(() => Array.from(states.keys()))
       }),
-      (key) => keyState.cached(states.get(key), clock.unsafeCurrentTimeMillis())
+      table.cached
     )
   })
 

@@ -615,5 +615,35 @@ describe("TokenManager", () => {
         // A released key is loaded from the store again on demand.
         assert.strictEqual(access(yield* manager.get("user-2")).startsWith("at-user-2-"), true)
       }))
+
+    it.scoped("a cached get allocates nothing: each key's get is one effect, built once", () =>
+      Effect.gen(function*() {
+        const { manager, server } = yield* setup()
+        yield* manager.set("alice", yield* server.login("alice"))
+        yield* manager.set("bob", yield* server.login("bob"))
+        const get = manager.get("alice")
+        assert.strictEqual(manager.get("alice"), get)
+        assert.notStrictEqual(manager.get("bob"), get)
+        assert.strictEqual(access(yield* get), "at-alice-1")
+        // The same effect, run after the refresh instant, refreshes: the clock is read when it runs.
+        yield* TestClock.adjust("55 seconds")
+        assert.strictEqual(access(yield* get), "at-alice-2")
+        assert.strictEqual(manager.get("alice"), get)
+      }))
+
+    it.scoped("a get held across the release of its key's state still answers, through one state", () =>
+      Effect.gen(function*() {
+        const { manager, server } = yield* setup({ idleTimeToLive: "5 minutes" })
+        yield* manager.set("alice", yield* server.login("alice"))
+        const held = manager.get("alice")
+        yield* TestClock.adjust("6 minutes")
+        assert.deepStrictEqual(yield* manager.keys, [])
+        // The token expired meanwhile: the held effect looks the key up again and refreshes it once.
+        const tokens = yield* Effect.all([held, held, manager.get("alice")], { concurrency: "unbounded" })
+        assert.deepStrictEqual(tokens.map(access), ["at-alice-2", "at-alice-2", "at-alice-2"])
+        assert.strictEqual(server.stats.refreshCalls, 1)
+        assert.deepStrictEqual(yield* manager.keys, ["alice"])
+        assert.strictEqual(manager.get("alice"), manager.get("alice"))
+      }))
   })
 })

@@ -39,6 +39,8 @@ export interface KeyState {
   /** Failures retrying cannot fix repeated: no refresh until a new token is set. */
   stopped: RefreshError | undefined
   lastUsed: number
+  /** This key's `get`, built once (see `keyTable`); `undefined` once the state is released. */
+  get: Effect.Effect<Token.Token, GetError> | undefined
 }
 
 /** @internal */
@@ -72,7 +74,8 @@ export const make = (key: string, now: number): KeyState => ({
   failures: 0,
   failure: undefined,
   stopped: undefined,
-  lastUsed: now
+  lastUsed: now,
+  get: undefined
 })
 
 /** @internal */
