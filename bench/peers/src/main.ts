@@ -21,6 +21,7 @@ import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import * as Url from "node:url"
+import { blockFleet } from "./fleet.js"
 import { effectLoop, type Factory, makeTokenfx, peers, raw, type TokenJson } from "./peers.js"
 import { blockStores } from "./stores.js"
 
@@ -35,7 +36,8 @@ const sizes = quick
     grants: 5,
     waves: 50,
     keys: [1, 1_000],
-    writes: 200
+    writes: 200,
+    fleet: { processes: 2, seconds: 2 }
   }
   : {
     rounds: 5,
@@ -46,7 +48,8 @@ const sizes = quick
     grants: 20,
     waves: 50,
     keys: [1, 1_000, 100_000],
-    writes: 2_000
+    writes: 2_000,
+    fleet: { processes: 8, seconds: 6 }
   }
 
 const gc = (globalThis as { gc?: () => void }).gc
@@ -347,6 +350,14 @@ const keyed: Array<{ keys: number; rows: Awaited<ReturnType<typeof blockKeys>> }
 for (const [i, keys] of sizes.keys.entries()) keyed.push({ keys, rows: await blockKeys(keys, i) })
 log("stores")
 const stores = await blockStores(sizes.writes)
+log("fleet")
+const fleet = await blockFleet({
+  base,
+  ...sizes.fleet,
+  grant,
+  stats: () => rpc<Stats>("stats"),
+  configure: (settings) => rpc("configure", { settings })
+})
 child.disconnect()
 
 const cpus = Os.cpus()
@@ -367,7 +378,8 @@ const results = {
   herd: b,
   rotation: d,
   keys: keyed,
-  stores
+  stores,
+  fleet
 }
 
 const n0 = (x: number) => Math.round(x).toLocaleString("en-US")
@@ -440,8 +452,24 @@ const markdown = [
     stores.map((row) => [row.name, row.perSecond === undefined ? (row.note ?? "—") : n0(row.perSecond)])
   ),
   "",
-  "Not measured here: the fleet block (8 processes sharing a SQLite, file or PostgreSQL store); the " +
-  "cross-process tests in packages/storage check its correctness (one refresh per expiry, no `invalid_grant`).",
+  `**Fleet**: ${sizes.fleet.processes} processes, each its own \`TokenManager\`, sharing one store and one grant ` +
+  `(2-second access tokens, rotation, reuse detection) for ${sizes.fleet.seconds} s, each asking for the token ` +
+  `about once a millisecond: token calls per rotation, \`invalid_grant\` answers, \`getToken\` latency across the fleet.`,
+  "",
+  table(
+    ["store", "token calls / rotations", "invalid_grant", "gets (failed)", "get p50 / p99 / max (µs)"],
+    fleet.map((row) =>
+      "skipped" in row
+        ? [row.name, `skipped: ${row.skipped}`, "", "", ""]
+        : [
+          row.name,
+          `${row.tokenCalls} / ${row.rotations}`,
+          String(row.invalidGrant),
+          `${n0(row.gets)} (${row.failures})`,
+          `${row.p50.toFixed(1)} / ${n0(row.p99)} / ${n0(row.max)}`
+        ]
+    )
+  ),
   ""
 ].join("\n")
 

@@ -20,6 +20,7 @@ import * as Redacted from "effect/Redacted"
 import { OAuth2Client as GoogleClient } from "google-auth-library"
 import * as openid from "openid-client"
 import { AuthorizationCode } from "simple-oauth2"
+import { CLIENT_ID, CLIENT_SECRET } from "./client.js"
 
 export interface TokenJson {
   readonly access_token: string
@@ -46,8 +47,7 @@ export interface Peer {
   readonly make: (base: string) => Promise<Factory>
 }
 
-export const CLIENT_ID = "bench"
-export const CLIENT_SECRET = "bench-secret"
+export { CLIENT_ID, CLIENT_SECRET }
 
 const ok = async (response: Response) => {
   if (response.status !== 200) throw new Error(`status ${response.status}`)
