@@ -40,8 +40,8 @@ const sizes = quick
     fleet: { processes: 2, seconds: 2 }
   }
   : {
-    rounds: 5,
-    requests: 5_000,
+    rounds: 3,
+    requests: 3_000,
     concurrency: 16,
     calls: 300_000,
     herds: [500, 10_000],
@@ -49,7 +49,7 @@ const sizes = quick
     waves: 50,
     keys: [1, 1_000, 100_000],
     writes: 2_000,
-    fleet: { processes: 8, seconds: 6 }
+    fleet: { processes: 8, seconds: 5 }
   }
 
 const gc = (globalThis as { gc?: () => void }).gc
@@ -153,11 +153,17 @@ const blockA = async () => {
     })
   }
   const fx = await makeTokenfx(base)
-  await fx.set(await grant(), "a")
+  const token = await grant()
+  await fx.set(token, "a")
   const authorized = fx.authorized("a")
   runners.push({
     name: "tokenfx AuthorizedClient (in a fiber)",
     run: (n) => fx.runtime.runPromise(effectLoop(authorized, url, n, sizes.concurrency))
+  })
+  const platformOnly = fx.platformOnly(token.access_token)
+  runners.push({
+    name: "(@effect/platform FetchHttpClient alone, token set by hand, in a fiber)",
+    run: (n) => fx.runtime.runPromise(effectLoop(platformOnly, url, n, sizes.concurrency))
   })
   const perSecond = new Map<string, Array<number>>()
   const ratios = new Map<string, Array<number>>()

@@ -6,6 +6,7 @@
 import { OAuth2Client as BadgatewayClient, OAuth2Fetch } from "@badgateway/oauth2-client"
 import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
 import * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as Token from "@tokenfx/core/Token"
 import * as TokenStore from "@tokenfx/core/TokenStore"
 import * as AuthorizedClient from "@tokenfx/http/AuthorizedClient"
@@ -98,7 +99,10 @@ export const makeTokenfx = async (base: string) => {
     ))
   const authorized = (key: string): HttpClient.HttpClient.With<unknown> =>
     AuthorizedClient.authorize(http, manager, { key, origin: base })
-  return { runtime, manager, tokens, set, authorized }
+  // @effect/platform alone, the token set by hand: what the HTTP client beneath tokenfx costs by itself.
+  const platformOnly = (token: string): HttpClient.HttpClient.With<unknown> =>
+    HttpClient.mapRequest(http, HttpClientRequest.bearerToken(token))
+  return { runtime, manager, tokens, set, authorized, platformOnly }
 }
 
 export const tokenfx: Peer = {
