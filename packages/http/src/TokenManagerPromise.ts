@@ -182,6 +182,14 @@ const send = async (
   init: RequestInit | undefined,
   token: Token.Token
 ): Promise<Response> => {
+  // A DPoP-bound token is useless without its proof, which this `fetch` does not make.
+  if (token.tokenType === "DPoP") {
+    throw new OAuthError.TransportError({
+      reason: "Insecure",
+      description: "the token is DPoP-bound and authorizedFetch makes no DPoP proof: use AuthorizedClient",
+      endpoint: destination.labelOf(input instanceof Request ? input.url : input.toString())
+    })
+  }
   const headers = withToken(init?.headers ?? (input instanceof Request ? input.headers : undefined), token)
   try {
     return await fetch(input, { ...init, headers, redirect: "manual" })

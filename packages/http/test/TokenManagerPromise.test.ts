@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as OAuthError from "@tokenfx/core/OAuthError"
-import type * as Token from "@tokenfx/core/Token"
+import * as Token from "@tokenfx/core/Token"
 import * as TokenStore from "@tokenfx/core/TokenStore"
 import { TokenEndpoint } from "@tokenfx/http/TokenEndpoint"
 import * as TokenManager from "@tokenfx/http/TokenManager"
@@ -287,6 +287,21 @@ describe("TokenManagerPromise", () => {
         assert.strictEqual((error as OAuthError.TransportError).reason, "Insecure")
         assert.strictEqual(api.sent.length, 0)
         assert.strictEqual(counter.started, before)
+      }))
+
+    it.scoped("a DPoP-bound token is never sent without its proof", () =>
+      Effect.gen(function*() {
+        const { api, manager, tokens } = yield* fetchSetup
+        yield* manager.set(
+          "dpop",
+          Token.make({ access_token: Redacted.make("at-dpop-bound"), token_type: "DPoP", expires_in: 60 }, 0)
+        )
+        const fetch = tokens.authorizedFetch({ key: "dpop", origin: ORIGIN, fetch: api.fetch })
+        const error = (yield* rejection(() => fetch(`${ORIGIN}/ok`))) as OAuthError.TransportError
+        assert.strictEqual(error._tag, "TransportError")
+        assert.strictEqual(error.reason, "Insecure")
+        assert.include(error.description, "DPoP")
+        assert.strictEqual(api.sent.length, 0)
       }))
 
     it.scoped("a connection failure is a TransportError with its cause, and no token in it", () =>
