@@ -101,14 +101,17 @@ export const fromRuntime = <R extends TokenManager.TokenManager>(runtime: Runtim
       const token = await getToken(options.key)
       const response = await send(fetch, input, init, token)
       if (response.status !== 401) return checkScope(response, token)
-      await response.body?.cancel()
+      await discard(response)
       if (!(await invalidate(options.key, token))) {
         throw invalidToken(response, token, "not retried: a fresh token was rejected moments ago")
       }
       if (!replayable(input, init)) throw invalidToken(response, token, "not retried: the request body is a stream")
       const fresh = await getToken(options.key)
       const retried = await send(fetch, input, init, fresh)
-      if (retried.status === 401) throw invalidToken(retried, fresh)
+      if (retried.status === 401) {
+        await discard(retried)
+        throw invalidToken(retried, fresh)
+      }
       return checkScope(retried, fresh)
     }
   }
@@ -205,6 +208,10 @@ const send = async (
   }
 }
 
+// An answer the caller will not see: its body is dropped so that the connection is released.
+const discard = (response: Response): Promise<void> =>
+  response.body === null ? Promise.resolve() : response.body.cancel().catch(() => {})
+
 // A body that can be sent twice: none, or one held in memory.
 const replayable = (input: string | URL | Request, init: RequestInit | undefined): boolean => {
   if (init?.body !== undefined && init.body !== null) return !(init.body instanceof ReadableStream)
@@ -237,6 +244,7 @@ const checkScope = (response: Response, token: Token.Token): Response => {
   if (response.status !== 403) return response
   const challenge = challenges(response).find((c) => c.params["error"] === "insufficient_scope")
   if (challenge === undefined) return response
+  void discard(response)
   throw scrub.scrub(
     new OAuthError.InsufficientScope({
       status: 403,
