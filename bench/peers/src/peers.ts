@@ -39,6 +39,8 @@ export interface Client {
 
 export interface Factory {
   readonly client: (token: TokenJson, key: string) => Promise<Client>
+  /** A keyed library's own "the token of this key", when it has one. */
+  readonly getToken?: (key: string) => Promise<unknown>
   readonly dispose: () => Promise<void>
 }
 
@@ -120,6 +122,7 @@ export const tokenfx: Peer = {
           get: async (url) => ok(await (fetch ??= fx.tokens.authorizedFetch({ key, origin: base }))(url))
         }
       },
+      getToken: fx.tokens.getToken,
       dispose: () => fx.runtime.dispose()
     }
   }
