@@ -10,6 +10,7 @@ import * as Redacted from "effect/Redacted"
 import * as Runtime from "effect/Runtime"
 import * as Supervisor from "effect/Supervisor"
 import * as TestClock from "effect/TestClock"
+import * as Http from "node:http"
 import { type FakeServer, makeFakeServer } from "./utils/fakeEndpoint.js"
 
 const ORIGIN = "https://api.example.com"
@@ -330,4 +331,37 @@ describe("TokenManagerPromise", () => {
         assert.strictEqual((error as Error).message, "stop")
       }))
   })
+
+  it.live("over a real socket: the token reaches the resource, and a redirect comes back unfollowed", () =>
+    Effect.gen(function*() {
+      const seen: Array<string | undefined> = []
+      const server = Http.createServer((request, response) => {
+        seen.push(request.headers.authorization)
+        if (request.url === "/redirect") {
+          response.writeHead(302, { location: "http://127.0.0.2:1/steal" })
+          return response.end()
+        }
+        response.writeHead(200, { "content-type": "text/plain" })
+        response.end("ok")
+      })
+      yield* Effect.acquireRelease(
+        Effect.async<void>((resume) => {
+          server.listen(0, "127.0.0.1", () => resume(Effect.void))
+        }),
+        () =>
+          Effect.async<void>((resume) => {
+            server.close(() => resume(Effect.void))
+          })
+      )
+      const origin = `http://127.0.0.1:${(server.address() as { port: number }).port}`
+      const { manager, server: auth, tokens } = yield* setup()
+      yield* manager.set("alice", yield* auth.login("alice"))
+      const fetch = tokens.authorizedFetch({ key: "alice", origin })
+      const ok = yield* Effect.promise(() => fetch(`${origin}/ok`).then((r) => r.text()))
+      assert.strictEqual(ok, "ok")
+      const redirect = yield* Effect.promise(() => fetch(`${origin}/redirect`))
+      assert.strictEqual(redirect.status, 302)
+      assert.strictEqual(redirect.headers.get("location"), "http://127.0.0.2:1/steal")
+      assert.deepStrictEqual(seen, ["Bearer at-alice-1", "Bearer at-alice-1"])
+    }).pipe(Effect.scoped))
 })
