@@ -138,7 +138,10 @@ export const generate = (alg: Algorithm = "ES256"): Effect.Effect<Dpop, InvalidD
   Effect.tryPromise({
     try: () => jose.generateKeyPair(alg, { extractable: false }),
     catch: () => new InvalidDpopKey({ reason: `no ${alg} key pair can be generated here` })
-  }).pipe(Effect.flatMap(({ privateKey, publicKey }) => fromKeys(alg, privateKey, publicKey)))
+  }).pipe(
+    // A `KeyObject` on Node (jose 5 runs on node:crypto there), a `CryptoKey` elsewhere: jose takes both.
+    Effect.flatMap(({ privateKey, publicKey }) => fromKeys(alg, privateKey as CryptoKey, publicKey as CryptoKey))
+  )
 
 /**
  * A key pair from a private key given as a JWK (JSON) or PKCS #8 PEM, e.g. read with `Config.redacted`.

@@ -94,7 +94,7 @@ const decodeKeySet = transport.decode(KeySet)
 const privateMembers = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"]
 
 const publicOnly = (key: Readonly<Record<string, unknown>>): jose.JWK =>
-  Object.fromEntries(Object.entries(key).filter(([name]) => !privateMembers.includes(name))) as jose.JWK
+  Object.fromEntries(Object.entries(key).filter(([name]) => !privateMembers.includes(name))) as unknown as jose.JWK
 
 /**
  * A key set cache for `options.uri`. Nothing is fetched until a key is needed; concurrent callers

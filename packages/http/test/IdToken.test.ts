@@ -25,7 +25,12 @@ interface Signer {
 const signer = (kid: string, alg = "ES256") =>
   Effect.promise(async (): Promise<Signer> => {
     const { privateKey, publicKey } = await jose.generateKeyPair(alg, { extractable: true })
-    return { kid, alg, privateKey, publicJwk: { ...(await jose.exportJWK(publicKey)), kid, alg, use: "sig" } }
+    return {
+      kid,
+      alg,
+      privateKey: privateKey as CryptoKey,
+      publicJwk: { ...(await jose.exportJWK(publicKey)), kid, alg, use: "sig" }
+    }
   })
 
 const claims = (overrides: Record<string, unknown> = {}) => ({

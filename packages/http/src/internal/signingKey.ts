@@ -13,7 +13,7 @@ export const publicMembers = (jwk: jose.JWK): jose.JWK => {
     const value = jwk[name]
     if (typeof value === "string") kept[name] = value
   }
-  return kept as jose.JWK
+  return kept as unknown as jose.JWK
 }
 
 /** @internal */
@@ -65,21 +65,23 @@ export const importPrivate = (key: Redacted.Redacted<string>, alg: string): Effe
     if (typeof jwk.d !== "string") return yield* Effect.fail("the key is not a private key")
     if (jwk.kty === "oct") return yield* Effect.fail("the key is symmetric")
     const { kid } = jwk
-    const privateJwk: Record<string, string> = { ...publicMembers(jwk) } as Record<string, string>
+    const privateJwk: Record<string, string> = { ...publicMembers(jwk) } as unknown as Record<string, string>
     for (const name of ["d", "p", "q", "dp", "dq", "qi"] as const) {
       const value = jwk[name]
       if (typeof value === "string") privateJwk[name] = value
     }
     const privateKey = yield* Effect.tryPromise({
-      try: () => jose.importJWK(privateJwk, alg, { extractable: false }),
+      try: () => jose.importJWK(privateJwk as unknown as jose.JWK, alg),
       catch: () => `the key is not a private key for ${alg}`
     })
     const publicKey = yield* Effect.tryPromise({
-      try: () => jose.importJWK(publicMembers(jwk), alg, { extractable: true }),
+      try: () => jose.importJWK(publicMembers(jwk), alg),
       catch: () => `the key's public half is not a key for ${alg}`
     })
-    if (!(privateKey instanceof CryptoKey) || !(publicKey instanceof CryptoKey)) {
+    // A symmetric key imports as bytes; an asymmetric one as a key object (a WebCrypto `CryptoKey`, or
+    // a Node `KeyObject` where jose runs on node:crypto), which jose signs and verifies with alike.
+    if (privateKey instanceof Uint8Array || publicKey instanceof Uint8Array) {
       return yield* Effect.fail("the key is symmetric")
     }
-    return { privateKey, publicKey, kid }
+    return { privateKey: privateKey as CryptoKey, publicKey: publicKey as CryptoKey, kid }
   })
