@@ -121,6 +121,8 @@ export const IdTokenClaims = Schema.Struct(
 ).annotations({ identifier: "IdTokenClaims" })
 
 /**
+ * The claims of a verified ID token, as kept on the `Token`.
+ *
  * @since 0.1.0
  * @category models
  */

@@ -26,6 +26,8 @@ import * as signingKey from "./internal/signingKey.js"
 export const assertionType = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 /**
+ * How client assertions are made: the key, the algorithm and the audience.
+ *
  * @since 0.1.0
  * @category models
  */

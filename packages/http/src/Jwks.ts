@@ -64,6 +64,8 @@ export interface Jwks {
 }
 
 /**
+ * Where the key set is and how it is cached.
+ *
  * @since 0.1.0
  * @category models
  */

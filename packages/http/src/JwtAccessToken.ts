@@ -38,6 +38,8 @@ export const Claims = Schema.Struct(
 ).annotations({ identifier: "JwtAccessTokenClaims" })
 
 /**
+ * The claims of a verified RFC 9068 access token.
+ *
  * @since 0.1.0
  * @category models
  */

@@ -26,6 +26,8 @@ import * as scrub from "./internal/scrub.js"
 import * as TokenManager from "./TokenManager.js"
 
 /**
+ * A token manager for Promise-based callers: cached tokens without a fiber, the runtime only to refresh.
+ *
  * @since 0.2.0
  * @category models
  */
@@ -39,6 +41,8 @@ export interface TokenManagerPromise {
 }
 
 /**
+ * What `authorizedFetch` sends: the key whose token is used, the one origin it goes to, and the fetch to use.
+ *
  * @since 0.2.0
  * @category models
  */

@@ -28,6 +28,8 @@ export const UserInfo = Schema.Struct(
 ).annotations({ identifier: "UserInfo" })
 
 /**
+ * The decoded type of `UserInfo`.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -70,6 +72,8 @@ export type UserInfoError =
   | OAuthError.MalformedResponse
 
 /**
+ * How UserInfo is asked for: the endpoint, and the subject the ID token named.
+ *
  * @since 0.1.0
  * @category models
  */
