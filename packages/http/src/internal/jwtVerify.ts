@@ -1,4 +1,5 @@
 import * as Clock from "effect/Clock"
+import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -139,7 +140,7 @@ export const verify = (
             ...(options.typ === undefined ? {} : { typ: options.typ }),
             clockTolerance: Duration.toSeconds(options.clockSkew),
             requiredClaims: [...options.requiredClaims],
-            currentDate: new Date(now)
+            currentDate: DateTime.toDateUtc(DateTime.unsafeMake(now))
           }),
         catch: fromJose
       })

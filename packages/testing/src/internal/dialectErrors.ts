@@ -3,6 +3,7 @@
  * in-memory server would send to the one the provider sends.
  */
 import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import type * as Dialect from "../Dialect.js"
 
@@ -157,10 +158,10 @@ export const entraId = (answer: Answer, context: Dialect.Context): Answer => {
     body: {
       error: error["error"],
       error_description: `AADSTS${code}: ${text} Trace ID: 0000 Correlation ID: 0000 Timestamp: ${
-        new Date(context.now).toISOString()
+        DateTime.formatIso(DateTime.unsafeMake(context.now))
       }`,
       error_codes: [code],
-      timestamp: new Date(context.now).toISOString(),
+      timestamp: DateTime.formatIso(DateTime.unsafeMake(context.now)),
       trace_id: "00000000-0000-0000-0000-000000000000",
       correlation_id: "00000000-0000-0000-0000-000000000000"
     }
@@ -181,7 +182,7 @@ export const rateLimit = (prefix: string) => (answer: Answer, context: Dialect.C
     ...answer,
     headers: {
       ...headers,
-      date: new Date(context.now).toUTCString(),
+      date: DateTime.toDateUtc(DateTime.unsafeMake(context.now)).toUTCString(),
       [`${prefix}-limit`]: "100",
       [`${prefix}-remaining`]: "0",
       [`${prefix}-reset`]: String(Math.ceil(context.now / 1000) + seconds)
