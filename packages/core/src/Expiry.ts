@@ -3,7 +3,8 @@
  * expiry, plus an allowance for clock skew: by default 10% of the lifetime, at most 5 minutes, so a
  * one-hour token refreshes at 55 minutes and a one-minute token at 54 seconds.
  *
- * Pure functions take `now` (epoch milliseconds or a `DateTime`); their effectful twins read `Clock`.
+ * `refreshAt` and `expiredAt` are instants of the token alone; `needsRefresh`, `isExpired` and
+ * `timeToRefresh` compare them with the time from `Clock`, so that tests drive them with `TestClock`.
  * A token with no expiry never needs a proactive refresh: the 401 path covers it.
  *
  * @since 0.1.0
@@ -12,6 +13,7 @@ import * as Clock from "effect/Clock"
 import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as internal from "./internal/expiry.js"
 import type { Token } from "./Token.js"
 
 /**
@@ -37,12 +39,7 @@ export interface Policy {
  * @since 0.1.0
  * @category constructors
  */
-export const defaultPolicy: Policy = {
-  fraction: 0.1,
-  min: Duration.zero,
-  max: Duration.minutes(5),
-  skew: Duration.zero
-}
+export const defaultPolicy: Policy = internal.defaultPolicy
 
 /**
  * Builds a policy from the default, with `fraction` clamped to [0, 1] and `max` at least `min`.
@@ -67,125 +64,50 @@ export const policy = (options: {
   }
 }
 
-const toMillis = (now: DateTime.DateTime | number): number =>
-  typeof now === "number" ? now : DateTime.toEpochMillis(now)
+const instant = (millis: number | undefined): DateTime.Utc | undefined =>
+  millis === undefined ? undefined : DateTime.unsafeMake(millis)
 
 /**
- * The refresh window of a lifetime in milliseconds: `clamp(fraction × lifetime, min, max)`, never
- * longer than the lifetime itself.
+ * The instant from which the token needs a refresh, or `undefined` when it has no expiry. Always
+ * between `issuedAt` and `expiresAt`.
  *
  * @since 0.1.0
  * @category combinators
  */
-export const windowMillis = (lifetimeMillis: number, self: Policy = defaultPolicy): number => {
-  const lifetime = Math.max(0, lifetimeMillis)
-  const window = Math.min(
-    Duration.toMillis(self.max),
-    Math.max(Duration.toMillis(self.min), self.fraction * lifetime)
-  )
-  return Math.min(lifetime, window)
-}
+export const refreshAt = (token: Token, self: Policy = defaultPolicy): DateTime.Utc | undefined =>
+  instant(internal.refreshAtMillis(token, self))
 
 /**
- * The instant, in epoch milliseconds, from which the token needs a refresh, or `undefined` when it
- * has no expiry. Always between `issuedAt` and `expiresAt`.
+ * The instant from which the token is treated as expired: its expiry less the skew allowance, or
+ * `undefined` when it has no expiry.
  *
- * @since 0.1.0
+ * @since 0.4.0
  * @category combinators
  */
-export const refreshAtMillis = (token: Token, self: Policy = defaultPolicy): number | undefined => {
-  if (token.expiresAt === undefined) return undefined
-  const issuedAt = DateTime.toEpochMillis(token.issuedAt)
-  const expiresAt = DateTime.toEpochMillis(token.expiresAt)
-  const at = expiresAt - windowMillis(expiresAt - issuedAt, self) - Duration.toMillis(self.skew)
-  return Math.min(expiresAt, Math.max(issuedAt, Math.floor(at)))
-}
+export const expiredAt = (token: Token, self: Policy = defaultPolicy): DateTime.Utc | undefined =>
+  instant(internal.expiredAtMillis(token, self))
 
 /**
- * {@link refreshAtMillis} as a `DateTime`.
- *
- * @since 0.1.0
- * @category combinators
- */
-export const refreshAt = (token: Token, self: Policy = defaultPolicy): DateTime.Utc | undefined => {
-  const at = refreshAtMillis(token, self)
-  return at === undefined ? undefined : DateTime.unsafeMake(at)
-}
-
-/**
- * The instant, in epoch milliseconds, from which the token is treated as expired: its expiry less
- * the skew allowance. `undefined` when it has no expiry.
- *
- * @since 0.1.0
- * @category combinators
- */
-export const expiredAtMillis = (token: Token, self: Policy = defaultPolicy): number | undefined =>
-  token.expiresAt === undefined
-    ? undefined
-    : DateTime.toEpochMillis(token.expiresAt) - Duration.toMillis(self.skew)
-
-/**
- * Whether the token is inside its refresh window at `now`.
- *
- * @since 0.1.0
- * @category combinators
- */
-export const needsRefreshAt = (
-  token: Token,
-  now: DateTime.DateTime | number,
-  self: Policy = defaultPolicy
-): boolean => {
-  const at = refreshAtMillis(token, self)
-  return at !== undefined && toMillis(now) >= at
-}
-
-/**
- * Whether the token is expired at `now` (skew allowance included).
- *
- * @since 0.1.0
- * @category combinators
- */
-export const isExpiredAt = (token: Token, now: DateTime.DateTime | number, self: Policy = defaultPolicy): boolean => {
-  const at = expiredAtMillis(token, self)
-  return at !== undefined && toMillis(now) >= at
-}
-
-/**
- * How long until the refresh window opens at `now` (zero once it is open), or `undefined` for a token
- * with no expiry.
- *
- * @since 0.1.0
- * @category combinators
- */
-export const timeToRefreshAt = (
-  token: Token,
-  now: DateTime.DateTime | number,
-  self: Policy = defaultPolicy
-): Duration.Duration | undefined => {
-  const at = refreshAtMillis(token, self)
-  return at === undefined ? undefined : Duration.millis(Math.max(0, at - toMillis(now)))
-}
-
-/**
- * {@link needsRefreshAt}, reading `Clock`.
+ * Whether the token is inside its refresh window, by `Clock`.
  *
  * @since 0.1.0
  * @category combinators
  */
 export const needsRefresh = (token: Token, self: Policy = defaultPolicy): Effect.Effect<boolean> =>
-  Effect.map(Clock.currentTimeMillis, (now) => needsRefreshAt(token, now, self))
+  Effect.map(Clock.currentTimeMillis, (now) => internal.needsRefreshAt(token, now, self))
 
 /**
- * {@link isExpiredAt}, reading `Clock`.
+ * Whether the token is expired (skew allowance included), by `Clock`.
  *
  * @since 0.1.0
  * @category combinators
  */
 export const isExpired = (token: Token, self: Policy = defaultPolicy): Effect.Effect<boolean> =>
-  Effect.map(Clock.currentTimeMillis, (now) => isExpiredAt(token, now, self))
+  Effect.map(Clock.currentTimeMillis, (now) => internal.isExpiredAt(token, now, self))
 
 /**
- * {@link timeToRefreshAt}, reading `Clock`.
+ * How long until the refresh window opens, by `Clock` (zero once it is open), or `undefined` for a
+ * token with no expiry.
  *
  * @since 0.1.0
  * @category combinators
@@ -194,4 +116,4 @@ export const timeToRefresh = (
   token: Token,
   self: Policy = defaultPolicy
 ): Effect.Effect<Duration.Duration | undefined> =>
-  Effect.map(Clock.currentTimeMillis, (now) => timeToRefreshAt(token, now, self))
+  Effect.map(Clock.currentTimeMillis, (now) => internal.timeToRefreshAt(token, now, self))

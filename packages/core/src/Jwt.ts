@@ -10,6 +10,7 @@ import * as Encoding from "effect/Encoding"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as Json from "./Json.js"
+import * as OAuthError from "./OAuthError.js"
 
 /**
  * A value that is not a JWT, or whose claims do not decode. The token itself is never kept.
@@ -20,6 +21,12 @@ import * as Json from "./Json.js"
 export class InvalidJwt extends Schema.TaggedError<InvalidJwt>("@tokenfx/core/InvalidJwt")("InvalidJwt", {
   reason: Schema.String
 }) {
+  /**
+   * Marks the error for `OAuthError.isOAuthError`.
+   *
+   * @since 0.4.0
+   */
+  readonly [OAuthError.TypeId]: OAuthError.TypeId = OAuthError.TypeId
   override get message(): string {
     return `Not a valid JWT: ${this.reason}`
   }

@@ -8,6 +8,7 @@ import * as Effect from "effect/Effect"
 import * as Encoding from "effect/Encoding"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
+import * as OAuthError from "./OAuthError.js"
 
 /**
  * A code verifier: 43 to 128 characters of `[A-Z] / [a-z] / [0-9] / "-" / "." / "_" / "~"`
@@ -44,6 +45,12 @@ export class InvalidVerifier extends Schema.TaggedError<InvalidVerifier>("@token
   "InvalidVerifier",
   { length: Schema.Number }
 ) {
+  /**
+   * Marks the error for `OAuthError.isOAuthError`.
+   *
+   * @since 0.4.0
+   */
+  readonly [OAuthError.TypeId]: OAuthError.TypeId = OAuthError.TypeId
   override get message(): string {
     return `A PKCE verifier must be 43 to 128 unreserved characters (got ${this.length} characters)`
   }

@@ -11,12 +11,11 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as equivalence from "effect/Equivalence"
 import * as Option from "effect/Option"
-import type * as ParseResult from "effect/ParseResult"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as Json from "./Json.js"
 import * as Jwt from "./Jwt.js"
-import { MalformedResponse } from "./OAuthError.js"
+import * as OAuthError from "./OAuthError.js"
 
 /**
  * A lifetime in seconds: a non-negative number, or a numeric string as some servers send it.
@@ -324,40 +323,11 @@ export const sameRefreshToken = (a: Token, b: Token): boolean =>
  */
 export const sameAccessToken = (a: Token, b: Token): boolean => sameSecret(a.accessToken, b.accessToken)
 
-const expected: Record<string, string> = {
-  access_token: "a non-empty string",
-  token_type: "a string",
-  expires_in: "a non-negative number of seconds",
-  refresh_token: "a string",
-  scope: "a space-delimited string",
-  id_token: "a string",
-  refresh_token_expires_in: "a non-negative number of seconds",
-  refresh_expires_in: "a non-negative number of seconds"
-}
-
-/**
- * Describes a decode failure by the path of its first issue, never by the value it held (nor by
- * formatting it, which would render the value, however large or deep).
- *
- * @since 0.1.0
- * @category constructors
- */
-export const describeParseError = (
-  error: ParseResult.ParseError
-): { readonly field: string | undefined; readonly reason: string } => {
-  const first = Json.firstIssue(error)
-  if (first.path.length === 0) return { field: undefined, reason: "expected a JSON object" }
-  const field = first.path.map(String).join(".")
-  if (first.missing) return { field, reason: "is missing" }
-  const top = String(first.path[0])
-  return { field, reason: `expected ${expected[top] ?? "a valid value"}` }
-}
-
 const decodeResponse = Schema.decodeUnknownEither(TokenResponse)
 
 /**
  * Decodes a token endpoint's JSON body (already parsed) into a `TokenResponse`, or fails with a
- * `MalformedResponse` naming the wrong field.
+ * `OAuthError.MalformedResponse` naming the wrong field.
  *
  * @since 0.1.0
  * @category constructors
@@ -365,11 +335,8 @@ const decodeResponse = Schema.decodeUnknownEither(TokenResponse)
 export const decodeResponseEither = (
   body: unknown,
   context?: { readonly status?: number | undefined; readonly endpoint?: string | undefined }
-): Either.Either<TokenResponse, MalformedResponse> =>
-  decodeResponse(body).pipe(Either.mapLeft((error) => {
-    const { field, reason } = describeParseError(error)
-    return new MalformedResponse({ reason, field, status: context?.status, endpoint: context?.endpoint })
-  }))
+): Either.Either<TokenResponse, OAuthError.MalformedResponse> =>
+  decodeResponse(body).pipe(Either.mapLeft((error) => OAuthError.MalformedResponse.fromParseError(error, context)))
 
 /**
  * Decodes a token endpoint's JSON body and builds the `Token`, reading the time from `Clock`.
@@ -380,68 +347,5 @@ export const decodeResponseEither = (
 export const fromBody = (
   body: unknown,
   context?: { readonly status?: number | undefined; readonly endpoint?: string | undefined }
-): Effect.Effect<Token, MalformedResponse> => Effect.flatMap(decodeResponseEither(body, context), fromResponse)
-
-/**
- * A stored token that does not decode. Says where, never what it held.
- *
- * @since 0.1.0
- * @category errors
- */
-export class MalformedStoredToken extends Schema.TaggedError<MalformedStoredToken>(
-  "@tokenfx/core/MalformedStoredToken"
-)("MalformedStoredToken", { reason: Schema.String }) {
-  override get message(): string {
-    return `Stored token does not decode: ${this.reason}`
-  }
-}
-
-const Stored = Schema.Struct({
-  format: Schema.Literal(1),
-  token: Token
-})
-
-/**
- * The storage codec: a `Token` as JSON text, secrets included, and back. It round-trips exactly and
- * is the one place where secrets are unwrapped for storage.
- *
- * @since 0.1.0
- * @category schemas
- */
-export const StorageJson: Schema.Schema<Token, string> = Schema.transform(
-  Schema.parseJson(Stored),
-  Schema.typeSchema(Token),
-  {
-    strict: true,
-    decode: (stored) => stored.token,
-    encode: (token) => ({ format: 1 as const, token })
-  }
-)
-
-const encodeStored = Schema.encodeSync(StorageJson)
-const decodeStored = Schema.decodeUnknownEither(StorageJson)
-
-/**
- * Encodes a token for storage.
- *
- * @since 0.1.0
- * @category combinators
- */
-export const toJson = (token: Token): string => encodeStored(token)
-
-/**
- * Decodes a stored token; the error names the wrong field, never the text it read (which holds
- * secrets).
- *
- * @since 0.1.0
- * @category constructors
- */
-export const fromJson = (text: string): Either.Either<Token, MalformedStoredToken> =>
-  Json.depthExceeds(text)
-    ? Either.left(new MalformedStoredToken({ reason: "not a stored token (nested too deeply)" }))
-    : decodeStored(text).pipe(Either.mapLeft((error) => {
-      const path = Json.firstIssue(error).path.map(String)
-      return new MalformedStoredToken({
-        reason: path.length === 0 ? "not a stored token (JSON object with format 1)" : `${path.join(".")} is invalid`
-      })
-    }))
+): Effect.Effect<Token, OAuthError.MalformedResponse> =>
+  Effect.flatMap(decodeResponseEither(body, context), fromResponse)

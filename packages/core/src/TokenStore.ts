@@ -16,7 +16,9 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
 import * as Schema from "effect/Schema"
+import * as OAuthError from "./OAuthError.js"
 import type { Token } from "./Token.js"
+import * as TokenHealth from "./TokenHealth.js"
 
 /**
  * Marks every store error, for `isStoreError`.
@@ -61,6 +63,12 @@ export class TokenStoreError extends Schema.TaggedError<TokenStoreError>("@token
   }
 ) {
   /**
+   * Marks the error for `OAuthError.isOAuthError`.
+   *
+   * @since 0.4.0
+   */
+  readonly [OAuthError.TypeId]: OAuthError.TypeId = OAuthError.TypeId
+  /**
    * Marks the error for `isStoreError`.
    *
    * @since 0.1.0
@@ -87,6 +95,12 @@ export class CorruptedToken extends Schema.TaggedError<CorruptedToken>("@tokenfx
   }
 ) {
   /**
+   * Marks the error for `OAuthError.isOAuthError`.
+   *
+   * @since 0.4.0
+   */
+  readonly [OAuthError.TypeId]: OAuthError.TypeId = OAuthError.TypeId
+  /**
    * Marks the error for `isStoreError`.
    *
    * @since 0.1.0
@@ -112,6 +126,12 @@ export class InsecureStorage extends Schema.TaggedError<InsecureStorage>("@token
     reason: Schema.String
   }
 ) {
+  /**
+   * Marks the error for `OAuthError.isOAuthError`.
+   *
+   * @since 0.4.0
+   */
+  readonly [OAuthError.TypeId]: OAuthError.TypeId = OAuthError.TypeId
   /**
    * Marks the error for `isStoreError`.
    *
@@ -140,6 +160,73 @@ export type StoreError = TokenStoreError | CorruptedToken | InsecureStorage
 export const isStoreError = (u: unknown): u is StoreError => Predicate.hasProperty(u, ErrorTypeId)
 
 /**
+ * What `stats` is asked for.
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export interface StatsOptions {
+  /** How long before its expiry a token counts as `refresh_window`. Default 5 minutes (`Expiry.defaultPolicy.max`). */
+  readonly refreshWindow?: Duration.DurationInput | undefined
+  /** Also count per user, where the store keeps a user per key (`SqlTokenStore`'s `user_id`). Default `false`. */
+  readonly byUser?: boolean | undefined
+}
+
+/**
+ * Stored tokens by state: what a store can tell from the expiry it keeps beside each token, at the
+ * time from `Clock` (see `TokenHealth.classifyExpiry`; a store cannot tell `dead` from `expired`).
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export interface Counts {
+  readonly total: number
+  readonly fresh: number
+  readonly refresh_window: number
+  readonly expired: number
+}
+
+/**
+ * The counts of a store: all of it, and per user when asked (`byUser`) and the store keys by user;
+ * otherwise `byUser` is `undefined`. Never a token.
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export interface Stats extends Counts {
+  readonly byUser: ReadonlyArray<Counts & { readonly user: string }> | undefined
+}
+
+/**
+ * The default refresh window of `stats`: 5 minutes.
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export const defaultStatsWindow: Duration.Duration = Duration.minutes(5)
+
+/**
+ * Counts the expiries (epoch milliseconds, `undefined` for none) of stored tokens at `now`, for a
+ * store that reads them one by one (memory, files, a key-value store).
+ *
+ * @since 0.3.0
+ * @category constructors
+ */
+export const countExpiries = (
+  expiries: Iterable<number | undefined>,
+  now: number,
+  options?: StatsOptions | undefined
+): Stats => {
+  const counts = { total: 0, fresh: 0, refresh_window: 0, expired: 0 }
+  const window = options?.refreshWindow ?? defaultStatsWindow
+  for (const expiresAt of expiries) {
+    counts.total++
+    counts[TokenHealth.classifyExpiry(expiresAt, now, window)]++
+  }
+  return { ...counts, byUser: undefined }
+}
+
+/**
  * The store.
  *
  * `compareAndSet(key, token, expected)` writes only when the stored version is `expected`
@@ -149,6 +236,9 @@ export const isStoreError = (u: unknown): u is StoreError => Predicate.hasProper
  * A lease lets one holder at a time refresh a key across processes: `acquireLease` succeeds when no
  * one else holds an unexpired lease, `renewLease` extends a lease still held by `owner`, and
  * `releaseLease` gives it up. Deadlines come from `Clock`.
+ *
+ * `stats` counts the stored tokens by state (and per user where the store knows users) from their
+ * expiry alone: operators' numbers, cheap enough to poll (see `@tokenfx/http/StoreMetrics`).
  *
  * @since 0.1.0
  * @category tags
@@ -164,6 +254,8 @@ export class TokenStore extends Context.Tag("@tokenfx/core/TokenStore")<TokenSto
   readonly remove: (key: string, expected?: number | undefined) => Effect.Effect<boolean, StoreError>
   readonly keys: Effect.Effect<ReadonlyArray<string>, StoreError>
   readonly size: Effect.Effect<number, StoreError>
+  /** Stored tokens by state, at the time from `Clock`; cheap (an indexed query in SQL), never a token. */
+  readonly stats: (options?: StatsOptions | undefined) => Effect.Effect<Stats, StoreError>
   readonly acquireLease: (
     key: string,
     owner: string,
@@ -215,6 +307,14 @@ export const makeMemory: Effect.Effect<TokenStore["Type"]> = Effect.sync(() => {
       }),
     keys: Effect.sync(() => Array.from(entries.keys())),
     size: Effect.sync(() => entries.size),
+    stats: (options) =>
+      Effect.map(Clock.currentTimeMillis, (now) =>
+        countExpiries(
+          Array.from(entries.values(), (e) =>
+            e.token.expiresAt === undefined ? undefined : e.token.expiresAt.epochMillis),
+          now,
+          options
+        )),
     acquireLease: (key, owner, ttl) =>
       Effect.map(Clock.currentTimeMillis, (now) => {
         const current = holder(key, now)

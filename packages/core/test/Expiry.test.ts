@@ -7,6 +7,7 @@ import * as Effect from "effect/Effect"
 import * as FastCheck from "effect/FastCheck"
 import * as Redacted from "effect/Redacted"
 import * as TestClock from "effect/TestClock"
+import * as expiry from "../src/internal/expiry.js"
 import { tokenAt } from "./utils/fixtures.js"
 
 // Tokens are issued away from the epoch so that an instant mistaken for a duration shows.
@@ -45,7 +46,7 @@ describe("Expiry", () => {
         Effect.gen(function*() {
           const token = yield* issueAt(T0, lifetime)
           const refreshAt = T0 + refreshAfter
-          assert.strictEqual(Expiry.refreshAtMillis(token), refreshAt)
+          assert.strictEqual(expiry.refreshAtMillis(token), refreshAt)
           assert.strictEqual(DateTime.toEpochMillis(Expiry.refreshAt(token)!), refreshAt)
 
           const before = yield* stateAt(token, refreshAt - 1)
@@ -83,12 +84,12 @@ describe("Expiry", () => {
       }))
 
     it("the window is a tenth of the lifetime, capped at 5 minutes and at the lifetime", () => {
-      assert.strictEqual(Expiry.windowMillis(60_000), 6_000)
-      assert.strictEqual(Expiry.windowMillis(minutes(50)), minutes(5))
-      assert.strictEqual(Expiry.windowMillis(minutes(60)), minutes(5))
-      assert.strictEqual(Expiry.windowMillis(0), 0)
-      assert.strictEqual(Expiry.windowMillis(-1_000), 0)
-      assert.strictEqual(Expiry.windowMillis(10_000, Expiry.policy({ min: "1 minute" })), 10_000)
+      assert.strictEqual(expiry.windowMillis(60_000), 6_000)
+      assert.strictEqual(expiry.windowMillis(minutes(50)), minutes(5))
+      assert.strictEqual(expiry.windowMillis(minutes(60)), minutes(5))
+      assert.strictEqual(expiry.windowMillis(0), 0)
+      assert.strictEqual(expiry.windowMillis(-1_000), 0)
+      assert.strictEqual(expiry.windowMillis(10_000, Expiry.policy({ min: "1 minute" })), 10_000)
     })
   })
 
@@ -100,8 +101,11 @@ describe("Expiry", () => {
         const token = yield* issueAt(T0, 3600)
         const refreshAt = T0 + minutes(55) - 30_000
         const expiredAt = T0 + minutes(60) - 30_000
-        assert.strictEqual(Expiry.refreshAtMillis(token, skewed), refreshAt)
-        assert.strictEqual(Expiry.expiredAtMillis(token, skewed), expiredAt)
+        assert.strictEqual(expiry.refreshAtMillis(token, skewed), refreshAt)
+        assert.strictEqual(expiry.expiredAtMillis(token, skewed), expiredAt)
+        assert.strictEqual(DateTime.toEpochMillis(Expiry.refreshAt(token, skewed)!), refreshAt)
+        assert.strictEqual(DateTime.toEpochMillis(Expiry.expiredAt(token, skewed)!), expiredAt)
+        assert.isUndefined(Expiry.expiredAt(yield* issueAt(T0, undefined), skewed))
         assert.isFalse((yield* stateAt(token, refreshAt - 1, skewed)).needsRefresh)
         assert.isTrue((yield* stateAt(token, refreshAt, skewed)).needsRefresh)
         assert.isFalse((yield* stateAt(token, expiredAt - 1, skewed)).isExpired)
@@ -114,7 +118,7 @@ describe("Expiry", () => {
         const state = yield* stateAt(token, T0, Expiry.policy({ skew: "2 minutes" }))
         assert.isTrue(state.needsRefresh)
         assert.isTrue(state.isExpired)
-        assert.strictEqual(Expiry.refreshAtMillis(token, Expiry.policy({ skew: "2 minutes" })), T0)
+        assert.strictEqual(expiry.refreshAtMillis(token, Expiry.policy({ skew: "2 minutes" })), T0)
       }))
   })
 
@@ -122,10 +126,10 @@ describe("Expiry", () => {
     const half = Expiry.policy({ fraction: 0.5, min: "1 minute", max: "10 minutes" })
 
     it("clamp(fraction x lifetime, min, max), never beyond the lifetime", () => {
-      assert.strictEqual(Expiry.refreshAtMillis(tokenAt(T0, 3600), half), T0 + minutes(50))
-      assert.strictEqual(Expiry.refreshAtMillis(tokenAt(T0, 600), half), T0 + minutes(5))
-      assert.strictEqual(Expiry.refreshAtMillis(tokenAt(T0, 90), half), T0 + 30_000)
-      assert.strictEqual(Expiry.refreshAtMillis(tokenAt(T0, 30), half), T0)
+      assert.strictEqual(expiry.refreshAtMillis(tokenAt(T0, 3600), half), T0 + minutes(50))
+      assert.strictEqual(expiry.refreshAtMillis(tokenAt(T0, 600), half), T0 + minutes(5))
+      assert.strictEqual(expiry.refreshAtMillis(tokenAt(T0, 90), half), T0 + 30_000)
+      assert.strictEqual(expiry.refreshAtMillis(tokenAt(T0, 30), half), T0)
     })
 
     it("policy() keeps the fraction within [0, 1] and max at least min", () => {
@@ -138,8 +142,8 @@ describe("Expiry", () => {
     })
 
     it("a zero fraction refreshes at the expiry, a fraction of one at issue", () => {
-      assert.strictEqual(Expiry.refreshAtMillis(tokenAt(T0, 60), Expiry.policy({ fraction: 0 })), T0 + 60_000)
-      assert.strictEqual(Expiry.refreshAtMillis(tokenAt(T0, 60), Expiry.policy({ fraction: 1 })), T0)
+      assert.strictEqual(expiry.refreshAtMillis(tokenAt(T0, 60), Expiry.policy({ fraction: 0 })), T0 + 60_000)
+      assert.strictEqual(expiry.refreshAtMillis(tokenAt(T0, 60), Expiry.policy({ fraction: 1 })), T0)
     })
   })
 
@@ -149,8 +153,8 @@ describe("Expiry", () => {
         const token = yield* issueAt(T0, undefined)
         assert.isUndefined(token.expiresAt)
         assert.isUndefined(Expiry.refreshAt(token))
-        assert.isUndefined(Expiry.refreshAtMillis(token))
-        assert.isUndefined(Expiry.expiredAtMillis(token))
+        assert.isUndefined(expiry.refreshAtMillis(token))
+        assert.isUndefined(expiry.expiredAtMillis(token))
         const later = yield* stateAt(token, T0 + 1000 * 86_400_000, Expiry.policy({ skew: "1 hour" }))
         assert.deepStrictEqual(later, { needsRefresh: false, isExpired: false, timeToRefresh: undefined })
       }))
@@ -171,8 +175,8 @@ describe("Expiry", () => {
       expiresAt: DateTime.unsafeMake(T0 - 1000),
       scopes: []
     })
-    assert.isTrue(Expiry.needsRefreshAt(token, T0))
-    assert.isTrue(Expiry.isExpiredAt(token, T0))
+    assert.isTrue(expiry.needsRefreshAt(token, T0))
+    assert.isTrue(expiry.isExpiredAt(token, T0))
   })
 
   it("pure functions take epoch milliseconds or a DateTime alike", () => {
@@ -180,9 +184,9 @@ describe("Expiry", () => {
     for (const offset of [0, minutes(55) - 1, minutes(55), minutes(60)]) {
       const millis = T0 + offset
       const dateTime = DateTime.unsafeMake(millis)
-      assert.strictEqual(Expiry.needsRefreshAt(token, millis), Expiry.needsRefreshAt(token, dateTime))
-      assert.strictEqual(Expiry.isExpiredAt(token, millis), Expiry.isExpiredAt(token, dateTime))
-      assert.deepStrictEqual(Expiry.timeToRefreshAt(token, millis), Expiry.timeToRefreshAt(token, dateTime))
+      assert.strictEqual(expiry.needsRefreshAt(token, millis), expiry.needsRefreshAt(token, dateTime))
+      assert.strictEqual(expiry.isExpiredAt(token, millis), expiry.isExpiredAt(token, dateTime))
+      assert.deepStrictEqual(expiry.timeToRefreshAt(token, millis), expiry.timeToRefreshAt(token, dateTime))
     }
   })
 
@@ -199,7 +203,7 @@ describe("Expiry", () => {
       [FastCheck.integer({ min: 0, max: 4_000_000_000_000 }), FastCheck.integer({ min: 1, max: 10 ** 9 }), policies],
       ([issuedAt, lifetime, policy]) => {
         const token = tokenAt(issuedAt, lifetime)
-        const refreshAt = Expiry.refreshAtMillis(token, policy)!
+        const refreshAt = expiry.refreshAtMillis(token, policy)!
         assert.isAtLeast(refreshAt, issuedAt)
         assert.isAtMost(refreshAt, DateTime.toEpochMillis(token.expiresAt!))
       }
@@ -213,9 +217,9 @@ describe("Expiry", () => {
           const token = yield* issueAt(T0, lifetime)
           const now = T0 + Math.floor(elapsed * lifetime * 1000)
           const state = yield* stateAt(token, now, policy)
-          assert.strictEqual(state.needsRefresh, Expiry.needsRefreshAt(token, now, policy))
-          assert.strictEqual(state.isExpired, Expiry.isExpiredAt(token, now, policy))
-          assert.deepStrictEqual(state.timeToRefresh, Expiry.timeToRefreshAt(token, now, policy))
+          assert.strictEqual(state.needsRefresh, expiry.needsRefreshAt(token, now, policy))
+          assert.strictEqual(state.isExpired, expiry.isExpiredAt(token, now, policy))
+          assert.deepStrictEqual(state.timeToRefresh, expiry.timeToRefreshAt(token, now, policy))
           // Once expired, always inside the refresh window.
           if (state.isExpired) assert.isTrue(state.needsRefresh)
         }),

@@ -3,8 +3,11 @@
  * Each must be a typed error (or a sane value), never a defect.
  */
 import { assert, describe, it } from "@effect/vitest"
+import * as ErrorResponse from "@tokenfx/core/ErrorResponse"
 import * as Jwt from "@tokenfx/core/Jwt"
-import * as OAuthError from "@tokenfx/core/OAuthError"
+import type * as OAuthError from "@tokenfx/core/OAuthError"
+import * as RetryAfter from "@tokenfx/core/RetryAfter"
+import * as StoredToken from "@tokenfx/core/StoredToken"
 import * as Token from "@tokenfx/core/Token"
 import * as Duration from "effect/Duration"
 import * as Either from "effect/Either"
@@ -46,7 +49,7 @@ describe("hostile input", () => {
     })
 
     it("an error body cannot set its prototype", () => {
-      const error = OAuthError.fromHttp({
+      const error = ErrorResponse.fromHttp({
         status: 400,
         headers: {},
         body: `{"__proto__":{"error":"invalid_grant"}}`
@@ -71,7 +74,7 @@ describe("hostile input", () => {
           `{"format":1,"token":{"accessToken":${deep(5_000)}}}`
         ]
       ) {
-        const decoded = Token.fromJson(text)
+        const decoded = StoredToken.fromJson(text)
         assert.isTrue(Either.isLeft(decoded))
         assert.strictEqual(Either.getOrThrow(Either.flip(decoded))._tag, "MalformedStoredToken")
       }
@@ -85,17 +88,17 @@ describe("hostile input", () => {
 
   describe("huge numbers", () => {
     it("a Retry-After of 300 digits is a finite, formattable wait", () => {
-      const wait = OAuthError.parseRetryAfter("9".repeat(300), 0)
+      const wait = RetryAfter.parse("9".repeat(300), 0)
       assert.isDefined(wait)
       assert.isTrue(Duration.isFinite(wait!))
       assert.isString(Duration.format(wait!))
-      const error = OAuthError.fromHttp({ status: 429, headers: { "retry-after": "9".repeat(300) }, body: "" }, 0)
+      const error = ErrorResponse.fromHttp({ status: 429, headers: { "retry-after": "9".repeat(300) }, body: "" }, 0)
       assert.isString(String(error))
       assert.isString(error.message)
     })
 
     it("a Retry-After date in year 9999 is a finite wait", () => {
-      const wait = OAuthError.parseRetryAfter("Fri, 31 Dec 9999 23:59:59 GMT", 0)
+      const wait = RetryAfter.parse("Fri, 31 Dec 9999 23:59:59 GMT", 0)
       assert.isDefined(wait)
       assert.isString(Duration.format(wait!))
     })
@@ -104,7 +107,7 @@ describe("hostile input", () => {
   describe("oversized descriptions", () => {
     it("an error_description is truncated in the error", () => {
       const description = "x".repeat(5_000_000)
-      const error = OAuthError.fromHttp({
+      const error = ErrorResponse.fromHttp({
         status: 400,
         headers: {},
         body: JSON.stringify({ error: "invalid_request", error_description: description, error_uri: description })
@@ -114,7 +117,7 @@ describe("hostile input", () => {
     })
 
     it("a challenge's error_description is truncated", () => {
-      const error = OAuthError.fromHttp({
+      const error = ErrorResponse.fromHttp({
         status: 401,
         headers: { "www-authenticate": `Bearer error="invalid_token", error_description="${"y".repeat(100_000)}"` },
         body: ""

@@ -3,9 +3,11 @@
  * user might, and the secret must appear in none of them.
  */
 import { assert, describe, it } from "@effect/vitest"
+import * as ErrorResponse from "@tokenfx/core/ErrorResponse"
 import * as Jwt from "@tokenfx/core/Jwt"
 import * as OAuthError from "@tokenfx/core/OAuthError"
 import * as Pkce from "@tokenfx/core/Pkce"
+import * as StoredToken from "@tokenfx/core/StoredToken"
 import * as Token from "@tokenfx/core/Token"
 import type * as TokenStore from "@tokenfx/core/TokenStore"
 import * as Cause from "effect/Cause"
@@ -135,13 +137,13 @@ const cases: ReadonlyArray<readonly [string, unknown]> = [
   [
     "MalformedStoredToken",
     failure(
-      Token.fromJson(JSON.stringify({
+      StoredToken.fromJson(JSON.stringify({
         format: 1,
         token: { accessToken: SECRET, refreshToken: SECRET, tokenType: "Bearer", issuedAt: SECRET, scopes: [] }
       }))
     )
   ],
-  ["MalformedStoredToken: not JSON", failure(Token.fromJson(`{"accessToken":"${SECRET}"`))],
+  ["MalformedStoredToken: not JSON", failure(StoredToken.fromJson(`{"accessToken":"${SECRET}"`))],
   ["InvalidJwt: opaque", failure(Jwt.claimsEither(SECRET))],
   ["InvalidJwt: bad payload", failure(Jwt.claimsEither(`${SECRET}.${SECRET}.${SECRET}`))],
   [
@@ -150,7 +152,7 @@ const cases: ReadonlyArray<readonly [string, unknown]> = [
   ],
   [
     "an OAuth error from a body that echoes the refresh token",
-    OAuthError.fromHttp({
+    ErrorResponse.fromHttp({
       status: 400,
       headers: {},
       body: JSON.stringify({ error: "invalid_grant", refresh_token: SECRET })
@@ -158,11 +160,11 @@ const cases: ReadonlyArray<readonly [string, unknown]> = [
   ],
   [
     "a ServerError from an HTML page that shows the token",
-    OAuthError.fromHttp({ status: 500, headers: {}, body: `<html>Bearer ${SECRET}</html>` }, 0)
+    ErrorResponse.fromHttp({ status: 500, headers: {}, body: `<html>Bearer ${SECRET}</html>` }, 0)
   ],
   [
     "a MalformedResponse from a 404 page that shows the token",
-    OAuthError.fromHttp({ status: 404, headers: {}, body: `<p>${SECRET}</p>` }, 0)
+    ErrorResponse.fromHttp({ status: 404, headers: {}, body: `<p>${SECRET}</p>` }, 0)
   ],
   [
     "a TransportError whose cause holds a Redacted token",
@@ -176,7 +178,7 @@ describe("secrets never show", () => {
     assert.strictEqual(Redacted.value(token.refreshToken!), `${SECRET}-refresh`)
     assert.include(Redacted.value(jwtToken.accessToken), SECRET)
     assert.isDefined(jwtToken.expiresAt)
-    assert.include(Token.toJson(token), SECRET)
+    assert.include(StoredToken.toJson(token), SECRET)
   })
 
   it.effect("the checks find a secret that is not redacted", () =>

@@ -1,8 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
-import * as Expiry from "@tokenfx/core/Expiry"
 import type * as OAuthError from "@tokenfx/core/OAuthError"
 import * as Token from "@tokenfx/core/Token"
-import * as Arbitrary from "effect/Arbitrary"
 import * as Cause from "effect/Cause"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
@@ -13,6 +11,7 @@ import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as TestClock from "effect/TestClock"
+import * as expiry from "../src/internal/expiry.js"
 import { anyBody, responseBody, secondsOnTheWire } from "./utils/arbitraries.js"
 
 const T0 = 1_700_000_000_000
@@ -247,63 +246,6 @@ describe("Token", () => {
     })
   })
 
-  describe("storage codec", () => {
-    const token = Token.make(
-      decode({
-        access_token: "at-secret",
-        refresh_token: "rt-secret",
-        id_token: "id-secret",
-        expires_in: 3600,
-        refresh_token_expires_in: 60,
-        scope: "a b",
-        token_type: "dpop"
-      }),
-      T0
-    )
-
-    it("writes the secrets (it is the one place that does) and reads them back", () => {
-      const text = Token.toJson(token)
-      const json = JSON.parse(text)
-      assert.strictEqual(json.format, 1)
-      assert.strictEqual(json.token.accessToken, "at-secret")
-      assert.strictEqual(json.token.refreshToken, "rt-secret")
-      assert.strictEqual(json.token.idToken, "id-secret")
-      assert.strictEqual(json.token.expiresAt, "2023-11-14T23:13:20.000Z")
-      const back = Either.getOrThrow(Token.fromJson(text))
-      assert.isTrue(Token.isToken(back))
-      assert.isTrue(Token.Equivalence(back, token))
-      assert.strictEqual(Token.toJson(back), text)
-    })
-
-    it("is a Schema from JSON text", () => {
-      const back = Schema.decodeUnknownSync(Token.StorageJson)(Schema.encodeSync(Token.StorageJson)(token))
-      assert.isTrue(Token.Equivalence(back, token))
-    })
-
-    it.each([
-      ["not JSON", "not a stored token (JSON object with format 1)"],
-      ["[]", "not a stored token (JSON object with format 1)"],
-      [`{"format":2,"token":{}}`, "format is invalid"],
-      [
-        `{"format":1,"token":{"accessToken":"at-secret","tokenType":"Bearer","issuedAt":"yesterday","scopes":[]}}`,
-        "token.issuedAt is invalid"
-      ],
-      [
-        `{"format":1,"token":{"accessToken":"","tokenType":"Bearer","issuedAt":"2023-11-14T22:13:20.000Z","scopes":[]}}`,
-        "token.accessToken is invalid"
-      ],
-      [
-        `{"format":1,"token":{"accessToken":"at-secret","tokenType":"Bearer","issuedAt":"2023-11-14T22:13:20.000Z"}}`,
-        "token.scopes is invalid"
-      ]
-    ])("%s is a MalformedStoredToken: %s", (text, reason) => {
-      const error = Either.getOrThrow(Either.flip(Token.fromJson(text)))
-      assert.strictEqual(error._tag, "MalformedStoredToken")
-      assert.strictEqual(error.reason, reason)
-      assert.notInclude(error.message, "at-secret")
-    })
-  })
-
   describe("laws", () => {
     it.prop("decoding then encoding a valid response gives the body back", [responseBody], ([body]) => {
       const expected = { ...body }
@@ -321,7 +263,7 @@ describe("Token", () => {
         const token = Token.make(decode({ access_token: "opaque", expires_in: expiresIn }), now)
         const seconds = Number(expiresIn)
         const expiresAt = millis(token.expiresAt)
-        const refreshAt = Expiry.refreshAtMillis(token)
+        const refreshAt = expiry.refreshAtMillis(token)
         assert.strictEqual(millis(token.issuedAt), now)
         if (seconds === 0 || now + seconds * 1000 > 8.64e15) {
           assert.isUndefined(expiresAt)
@@ -361,18 +303,5 @@ describe("Token", () => {
         assert.isTrue(Option.isSome(error) && error.value._tag === "MalformedResponse")
       }
     }, { fastCheck: { numRuns: 300 } })
-
-    it.prop("the storage codec round-trips any token, secrets included", [Arbitrary.make(Token.Token)], ([token]) => {
-      const text = Token.toJson(token)
-      const back = Either.getOrThrow(Token.fromJson(text))
-      assert.isTrue(Token.Equivalence(back, token))
-      assert.strictEqual(Redacted.value(back.accessToken), Redacted.value(token.accessToken))
-      assert.strictEqual(Token.toJson(back), text)
-    })
-
-    it.prop("the storage codec round-trips any token built from a response", [responseBody], ([body]) => {
-      const token = Token.make(decode(body), T0)
-      assert.isTrue(Token.Equivalence(Either.getOrThrow(Token.fromJson(Token.toJson(token))), token))
-    })
   })
 })
