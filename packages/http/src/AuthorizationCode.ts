@@ -12,8 +12,8 @@ import * as Either from "effect/Either"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as narrow from "./internal/narrow.js"
-import * as params from "./internal/params.js"
-import type { ScopeOptions } from "./TokenEndpoint.js"
+import * as tokenRequest from "./internal/tokenRequest.js"
+import type * as TokenRequest from "./TokenRequest.js"
 
 /**
  * What to ask for in an authorization request.
@@ -21,7 +21,7 @@ import type { ScopeOptions } from "./TokenEndpoint.js"
  * @since 0.1.0
  * @category models
  */
-export interface UrlOptions extends ScopeOptions {
+export interface UrlOptions extends TokenRequest.ScopeOptions {
   readonly redirectUri: string
   /** By default 256 random bits from WebCrypto. */
   readonly state?: string | undefined
@@ -76,7 +76,7 @@ export const makeRequest = (
       code_challenge: pkce.challenge,
       code_challenge_method: pkce.method,
       nonce,
-      ...params.scope(options),
+      ...tokenRequest.scope(options),
       ...options.extra
     }
     for (const [key, value] of Object.entries(query)) {
@@ -143,6 +143,13 @@ export class InvalidAuthorizationResponse
     { reason: Schema.Literal("StateMismatch", "IssuerMismatch", "MissingIssuer", "MissingCode") }
   )
 {
+  /**
+   * Marks the error for `OAuthError.isOAuthError`.
+   *
+   * @since 0.4.0
+   */
+  readonly [OAuthError.TypeId]: OAuthError.TypeId = OAuthError.TypeId
+
   override get message(): string {
     switch (this.reason) {
       case "StateMismatch":

@@ -1,7 +1,8 @@
 /**
  * An `HttpClient` that sends a `TokenManager`'s token: `Authorization: Bearer` (or `DPoP`) on every
  * request to the token's origin, one refresh and one retry after a 401, and typed errors for a
- * rejected token (`InvalidToken`) or a missing scope (`InsufficientScope`).
+ * rejected token (`InvalidToken`), a missing scope (`InsufficientScope`) or a claims challenge
+ * (`InsufficientClaims`, which no refresh can satisfy: it is never retried).
  *
  * The token never leaves its origin: requests elsewhere, and plain HTTP except to loopback, fail
  * with a `TransportError` before anything is sent. Redirects are not followed (the fetch client is
@@ -16,17 +17,22 @@ import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as OAuthError from "@tokenfx/core/OAuthError"
 import type * as Token from "@tokenfx/core/Token"
+import * as WwwAuthenticate from "@tokenfx/core/WwwAuthenticate"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import { dual } from "effect/Function"
 import * as Inspectable from "effect/Inspectable"
 import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
+import * as MetricLabel from "effect/MetricLabel"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Dpop from "./Dpop.js"
 import * as destination from "./internal/destination.js"
-import * as scrub from "./internal/scrub.js"
+import * as requestSettings from "./internal/requestSettings.js"
+import * as resourceErrors from "./internal/resourceErrors.js"
+import * as Telemetry from "./Telemetry.js"
 import * as TokenManager from "./TokenManager.js"
 
 /**
@@ -39,6 +45,7 @@ export type AuthorizedClientError =
   | TokenManager.GetError
   | OAuthError.InvalidToken
   | OAuthError.InsufficientScope
+  | OAuthError.InsufficientClaims
   | OAuthError.TransportError
 
 /**
@@ -57,6 +64,8 @@ export interface Options {
    * `Authorization: DPoP` with a proof, and one more try when the server asks for a nonce.
    */
   readonly dpop?: Dpop.Dpop | undefined
+  /** The `client` label of the metrics this client records (see `Telemetry`). Default: `"default"`. */
+  readonly clientLabel?: string | undefined
 }
 
 /**
@@ -70,11 +79,13 @@ export class AuthorizedClient extends Context.Tag("@tokenfx/http/AuthorizedClien
   HttpClient.HttpClient.With<HttpClientError.HttpClientError | AuthorizedClientError>
 >() {}
 
-const scheme = (token: Token.Token): string => token.tokenType === "DPoP" ? "DPoP" : "Bearer"
-
 const withToken = (request: HttpClientRequest.HttpClientRequest, token: Token.Token) =>
   // The one place the access token is unwrapped: the wire.
-  HttpClientRequest.setHeader(request, "authorization", `${scheme(token)} ${Redacted.value(token.accessToken)}`)
+  HttpClientRequest.setHeader(
+    request,
+    "authorization",
+    `${resourceErrors.scheme(token)} ${Redacted.value(token.accessToken)}`
+  )
 
 // What the wrapped client returns carries the request as sent, token included, and @effect/platform
 // redacts its headers only inside a fiber (not when a response or an error is stringified or
@@ -110,49 +121,45 @@ const withoutToken = <E>(error: E): E => {
     : new HttpClientError.ResponseError({ ...error, request, response: responseWithoutToken(error.response) })) as E
 }
 
-const challenges = (response: HttpClientResponse.HttpClientResponse): ReadonlyArray<OAuthError.Challenge> => {
+const challenges = (response: HttpClientResponse.HttpClientResponse): ReadonlyArray<WwwAuthenticate.Challenge> => {
   const header = response.headers["www-authenticate"]
-  return header === undefined ? [] : OAuthError.parseWwwAuthenticate(header)
+  return header === undefined ? [] : WwwAuthenticate.parse(header)
+}
+
+// A claims challenge asks for a new authorization, which a refresh is not: it fails as it is.
+const checkClaims = (
+  response: HttpClientResponse.HttpClientResponse,
+  token: Token.Token
+): Effect.Effect<HttpClientResponse.HttpClientResponse, OAuthError.InsufficientClaims> => {
+  const error = resourceErrors.insufficientClaims(
+    challenges(response),
+    response.status,
+    destination.labelOf(response.request.url),
+    token
+  )
+  return error === undefined ? Effect.succeed(response) : Effect.fail(error)
 }
 
 const invalidToken = (
   response: HttpClientResponse.HttpClientResponse,
   token: Token.Token,
   note?: string
-): OAuthError.InvalidToken => {
-  const all = challenges(response)
-  const challenge = all.find((c) => c.scheme.toLowerCase() === scheme(token).toLowerCase()) ?? all[0]
-  const description = challenge?.params["error_description"]
-  return scrub.scrub(
-    new OAuthError.InvalidToken({
-      status: response.status,
-      endpoint: destination.labelOf(response.request.url),
-      description: note === undefined ? description : description === undefined ? note : `${description}; ${note}`,
-      uri: challenge?.params["error_uri"],
-      challenge: challenge?.params
-    }),
-    scrub.needles([token.accessToken])
+): OAuthError.InvalidToken =>
+  resourceErrors.invalidToken(
+    challenges(response),
+    response.status,
+    destination.labelOf(response.request.url),
+    token,
+    note
   )
-}
 
-// A 403 naming `insufficient_scope` is a typed error; any other answer is the caller's.
 const checkScope = (
   response: HttpClientResponse.HttpClientResponse,
   token: Token.Token
 ): Effect.Effect<HttpClientResponse.HttpClientResponse, OAuthError.InsufficientScope> => {
   if (response.status !== 403) return Effect.succeed(response)
-  const challenge = challenges(response).find((c) => c.params["error"] === "insufficient_scope")
-  if (challenge === undefined) return Effect.succeed(response)
-  return Effect.fail(scrub.scrub(
-    new OAuthError.InsufficientScope({
-      status: 403,
-      endpoint: destination.labelOf(response.request.url),
-      description: challenge.params["error_description"],
-      uri: challenge.params["error_uri"],
-      scope: challenge.params["scope"]
-    }),
-    scrub.needles([token.accessToken])
-  ))
+  const error = resourceErrors.insufficientScope(challenges(response), destination.labelOf(response.request.url), token)
+  return error === undefined ? Effect.succeed(response) : Effect.fail(error)
 }
 
 // A DPoP-bound token is useless without its proof, and would only be refused after a wasted refresh.
@@ -196,32 +203,51 @@ export const authorize: {
   manager: TokenManager.TokenManager["Type"],
   options: Options
 ): HttpClient.HttpClient.With<E | AuthorizedClientError, R> => {
-  const origin = destination.parseOrigin(options.origin)
+  const targets = destination.targetCheck(destination.parseOrigin(options.origin))
   // Checked after the wrapped client's own request transformations (a base URL, say), on the URL
   // that is really sent to; every redirect hop a caller follows passes through here again.
-  const target = HttpClient.mapRequestEffect(self, (request) => destination.checkTarget(request, origin))
+  const target = HttpClient.mapRequestEffect(self, (request) => {
+    const refused = targets.check(request)
+    return refused === undefined ? Either.right(request) : Either.left(refused)
+  })
+  // Checked again on every request the wrapped client really sends (a redirect it follows).
+  const sendSafely = requestSettings.sendGuarded((sent) =>
+    sent.headers["authorization"] === undefined ? undefined : targets.check(sent)
+  )
   const checked = options.dpop === undefined ? target : Dpop.withProofs(target, options.dpop)
+  const rejections = (status: "401" | "403") =>
+    Metric.taggedWithLabels(Telemetry.resourceResponses, [
+      Telemetry.clientLabel(options.clientLabel),
+      MetricLabel.make("status", status)
+    ])
+  const unauthorized = rejections("401")
+  const forbidden = rejections("403")
+  // Every 401 and 403 the resource answers, the retried request's included.
+  const seen = (response: HttpClientResponse.HttpClientResponse) =>
+    response.status === 401
+      ? Metric.increment(unauthorized)
+      : response.status === 403
+      ? Metric.increment(forbidden)
+      : Effect.void
   const send = (request: HttpClientRequest.HttpClientRequest, token: Token.Token) =>
     token.tokenType === "DPoP" && options.dpop === undefined
       ? Effect.fail(unprovable(request))
       : checked.execute(withToken(request, token)).pipe(
-        // Checked again on every request the wrapped client really sends (a redirect it follows).
-        destination.guardEachRequest((sent) =>
-          sent.headers["authorization"] === undefined ? Either.void : destination.checkTarget(sent, origin)
-        ),
-        destination.manualRedirects,
-        scrub.recordSafeHeadersOnly,
+        sendSafely,
         Effect.map(responseWithoutToken),
-        Effect.mapError(withoutToken)
+        Effect.mapError(withoutToken),
+        Effect.tap(seen)
       )
 
   const run = (request: HttpClientRequest.HttpClientRequest) =>
     Effect.gen(function*() {
       // Refuse before asking for a token when the URL is already known to be wrong.
-      if (URL.canParse(request.url)) yield* destination.checkTarget(request, origin)
+      const refused = targets.checkAbsolute(request)
+      if (refused !== undefined) return yield* Effect.fail(refused)
       const token = yield* manager.get(options.key)
       const response = yield* send(request, token)
       if (response.status !== 401) return yield* checkScope(response, token)
+      yield* checkClaims(response, token)
       // Coalesced: a 401 already led to a refresh of this key just now, so the resource rejects fresh
       // tokens too; another refresh would only rotate the grant for nothing.
       if (!(yield* manager.invalidate(options.key, token))) {
@@ -232,7 +258,9 @@ export const authorize: {
       }
       const fresh = yield* manager.get(options.key)
       const retried = yield* send(request, fresh)
-      if (retried.status === 401) return yield* invalidToken(retried, fresh)
+      if (retried.status === 401) {
+        return yield* Effect.zipRight(checkClaims(retried, fresh), invalidToken(retried, fresh))
+      }
       return yield* checkScope(retried, fresh)
     })
 

@@ -1,7 +1,7 @@
 /**
  * Retrying an authorization server politely: exponential backoff with jitter, never sooner than the
- * server's `Retry-After`, bounded by a number of attempts and a total time, and a cooldown shared by
- * every caller of an endpoint so that one `Retry-After` quiets them all.
+ * server's `Retry-After`, bounded by a number of attempts and a total time. (A `TokenEndpoint` also
+ * shares one cooldown among every caller of an endpoint, so that one `Retry-After` quiets them all.)
  *
  * Errors that retrying cannot fix (`invalid_grant`, `invalid_client`, `unauthorized_client`,
  * `unsupported_grant_type`, `invalid_scope`) are never retried.
@@ -14,7 +14,6 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import { dual, identity } from "effect/Function"
 import * as Predicate from "effect/Predicate"
-import * as Ref from "effect/Ref"
 import * as Schedule from "effect/Schedule"
 import * as number from "./internal/number.js"
 
@@ -155,76 +154,20 @@ export const schedule = <E extends OAuthError.OAuthError>(
   )
 
 /**
- * The shared quiet period of one endpoint. When a server answers with `Retry-After`, every caller of
- * that endpoint waits until it is over before sending, rather than only the caller that was told.
- *
- * @since 0.1.0
- * @category models
- */
-export interface Cooldown {
-  /** Waits until the quiet period is over; fails at once when it ends after `deadline`. */
-  readonly wait: (deadline: number) => Effect.Effect<void, OAuthError.RateLimited>
-  /** Extends the quiet period to at least `duration` from now. */
-  readonly extend: (duration: Duration.Duration) => Effect.Effect<void>
-}
-
-/**
- * A cooldown for one endpoint; `endpoint` only labels the error of a caller that cannot wait. No
- * `Retry-After` quiets the endpoint for longer than `maxCooldown` (default 1 minute): a server asking
- * for a year, or a date in 9999, cannot lock the client out for the life of the process.
- *
- * @since 0.1.0
- * @category constructors
- */
-export const makeCooldown = (
-  endpoint?: string | undefined,
-  options?: { readonly maxCooldown?: Duration.DurationInput | undefined }
-): Effect.Effect<Cooldown> =>
-  Effect.map(Ref.make(0), (until): Cooldown => {
-    const cap = Math.max(
-      0,
-      Duration.toMillis(options?.maxCooldown === undefined ? defaultPolicy.maxElapsed : options.maxCooldown)
-    )
-    const wait = (deadline: number): Effect.Effect<void, OAuthError.RateLimited> =>
-      Effect.flatMap(Effect.zip(Clock.currentTimeMillis, Ref.get(until)), ([now, end]) => {
-        if (end <= now) return Effect.void
-        if (end > deadline) {
-          return Effect.fail(
-            new OAuthError.RateLimited({
-              description: "the server asked callers of this endpoint to wait longer than the retry budget",
-              endpoint,
-              retryAfter: Duration.millis(end - now)
-            })
-          )
-        }
-        // Check again after waking: another caller may have been told to wait longer meanwhile.
-        return Effect.zipRight(Effect.sleep(Duration.millis(end - now)), wait(deadline))
-      })
-    const extend = (duration: Duration.Duration): Effect.Effect<void> =>
-      Effect.flatMap(
-        Clock.currentTimeMillis,
-        (now) => Ref.update(until, (end) => Math.max(end, now + Math.min(Duration.toMillis(duration), cap)))
-      )
-    return { wait, extend }
-  })
-
-/**
- * How `retry` retries: the policy, the endpoint's shared cooldown, and a hook run before each retry.
+ * How `retry` retries: the policy, and a hook run before each retry.
  *
  * @since 0.1.0
  * @category models
  */
 export interface RetryOptions<E> {
   readonly policy?: Policy | undefined
-  /** The endpoint's shared cooldown: waited for before each attempt and extended by `Retry-After`. */
-  readonly cooldown?: Cooldown | undefined
   /** Runs before each retry, with the error that caused it and the wait ahead. */
   readonly onRetry?: ((error: E | OAuthError.RateLimited, delay: Duration.Duration) => Effect.Effect<void>) | undefined
 }
 
 /**
  * Runs `self`, retrying it on the {@link schedule} of the policy (the default policy when none is
- * given) and honouring the endpoint's cooldown. When it gives up, the last error is returned.
+ * given). When it gives up, the last error is returned.
  *
  * @since 0.1.0
  * @category combinators
@@ -244,18 +187,10 @@ export const retry: {
   Effect.flatMap(Clock.currentTimeMillis, (start) => {
     const policy = options.policy ?? defaultPolicy
     const deadline = start + Duration.toMillis(policy.maxElapsed)
-    const cooldown = options.cooldown
-    const attempt: Effect.Effect<A, E | OAuthError.RateLimited, R> = cooldown === undefined ? self : Effect.zipRight(
-      cooldown.wait(deadline),
-      Effect.tapError(self, (error) => {
-        const wait = retryAfter(error)
-        return wait !== undefined && isRetryable(error) ? cooldown.extend(wait) : Effect.void
-      })
-    )
     const base = schedule<E | OAuthError.RateLimited>(policy, deadline)
     const onRetry = options.onRetry
     return Effect.retry(
-      attempt,
+      self,
       onRetry === undefined ? base : base.pipe(
         Schedule.intersect(Schedule.identity<E | OAuthError.RateLimited>()),
         // Not `tapOutput`: that also runs on the final step, when no retry follows.

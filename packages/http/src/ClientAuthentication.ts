@@ -8,8 +8,7 @@
  *
  * @since 0.1.0
  */
-import * as Redacted from "effect/Redacted"
-import * as params from "./internal/params.js"
+import type * as Redacted from "effect/Redacted"
 
 /**
  * How a client authenticates at the token endpoint (RFC 6749 section 2.3, OpenID Connect Core section 9).
@@ -48,18 +47,6 @@ export type ClientAuthentication =
   }
 
 /**
- * What a client sends with a request: headers and form fields. Values are `Redacted` where they are
- * secret, unwrapped only when the body is encoded.
- *
- * @since 0.1.0
- * @category models
- */
-export interface Credentials {
-  readonly headers: Readonly<Record<string, Redacted.Redacted<string>>>
-  readonly form: Readonly<Record<string, string | Redacted.Redacted<string>>>
-}
-
-/**
  * Builds a client's authentication. Without `method`, a client with a secret uses
  * `client_secret_basic` (the method every server must support, RFC 6749 section 2.3.1), or
  * `client_secret_post` when `supported` (the server's `token_endpoint_auth_methods_supported`) lists
@@ -90,41 +77,4 @@ export const make = (options: {
     ? "client_secret_post"
     : "client_secret_basic"
   return { method, clientId, clientSecret }
-}
-
-/**
- * The `Authorization` header of `client_secret_basic`: the client id and secret are each
- * form-urlencoded before they are joined by a colon and base64-encoded (RFC 6749 section 2.3.1), so
- * that a secret holding `:` or `%` survives.
- *
- * @since 0.1.0
- * @category constructors
- */
-export const basicAuthorization = (clientId: string, clientSecret: Redacted.Redacted<string>): Redacted.Redacted<
-  string
-> => {
-  const pair = `${params.formEncode(clientId)}:${params.formEncode(Redacted.value(clientSecret))}`
-  // The pair is ASCII after form-encoding, so btoa cannot throw.
-  return Redacted.make(`Basic ${globalThis.btoa(pair)}`)
-}
-
-/**
- * The headers and form fields that authenticate `self` on a request to the token endpoint (and the
- * revocation, introspection and device authorization endpoints, which authenticate the same way).
- * For the JWT methods, only the `client_id`: the assertion is signed per request by `ClientAssertion`.
- *
- * @since 0.1.0
- * @category combinators
- */
-export const credentials = (self: ClientAuthentication): Credentials => {
-  switch (self.method) {
-    case "client_secret_basic":
-      return { headers: { authorization: basicAuthorization(self.clientId, self.clientSecret) }, form: {} }
-    case "client_secret_post":
-      return { headers: {}, form: { client_id: self.clientId, client_secret: self.clientSecret } }
-    case "none":
-    case "client_secret_jwt":
-    case "private_key_jwt":
-      return { headers: {}, form: { client_id: self.clientId } }
-  }
 }

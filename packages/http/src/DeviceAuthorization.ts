@@ -1,15 +1,23 @@
 /**
  * The device authorization grant (RFC 8628) for input-constrained devices and command-line tools: the
  * device authorization response (the code the user types, where to type it, how long it lasts, how
- * often to poll) and the polling rules.
+ * often to poll) and the polling rules, as a `Schedule`.
  *
  * @since 0.1.0
  */
 import * as Json from "@tokenfx/core/Json"
+import * as OAuthError from "@tokenfx/core/OAuthError"
 import * as Token from "@tokenfx/core/Token"
+import * as Clock from "effect/Clock"
 import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import { dual } from "effect/Function"
+import * as Predicate from "effect/Predicate"
 import type * as Redacted from "effect/Redacted"
+import * as Schedule from "effect/Schedule"
+import * as ScheduleDecision from "effect/ScheduleDecision"
+import * as ScheduleInterval from "effect/ScheduleInterval"
 import * as Schema from "effect/Schema"
 
 /**
@@ -118,3 +126,113 @@ export const make = (response: DeviceAuthorizationResponse, now: DateTime.Utc | 
       )))
   }
 }
+
+/**
+ * How to poll.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface PollOptions {
+  /** Overrides the interval the server asked for (tests, or a server known to allow it). */
+  readonly interval?: Duration.DurationInput | undefined
+}
+
+/**
+ * The answers that mean "ask again": the user has not finished (`authorization_pending`), or the
+ * client polls too fast (`slow_down`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Pending = OAuthError.AuthorizationPending | OAuthError.SlowDown
+
+const isPending = (u: unknown): u is Pending =>
+  Predicate.isTagged(u, "AuthorizationPending") || Predicate.isTagged(u, "SlowDown")
+
+// Never faster than before, whatever interval the server names.
+const widen = (interval: Duration.Duration, error: unknown): Duration.Duration => {
+  if (!Predicate.isTagged(error, "SlowDown")) return interval
+  const asked = (error as OAuthError.SlowDown).interval
+  return asked === undefined ? Duration.sum(interval, slowDownIncrement) : Duration.max(interval, asked)
+}
+
+// A wait never goes past the expiry: a poll after it cannot succeed.
+const untilExpiry = (self: DeviceAuthorization, wait: Duration.Duration) =>
+  Effect.map(
+    Clock.currentTimeMillis,
+    (now) => Duration.min(wait, Duration.millis(Math.max(0, DateTime.toEpochMillis(self.expiresAt) - now)))
+  )
+
+/**
+ * The schedule of the polls after the first (RFC 8628 section 3.5): it goes on while the answer is
+ * {@link Pending}, every `interval`, 5 seconds slower after each `slow_down` (or as slow as the
+ * `slow_down` asks), never waiting past the device code's expiry, and stops at the expiry. Its output
+ * is the current interval.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const schedule = (self: DeviceAuthorization, options?: PollOptions): Schedule.Schedule<
+  Duration.Duration,
+  unknown
+> =>
+  Schedule.makeWithState(
+    options?.interval === undefined ? self.interval : Duration.decode(options.interval),
+    (now, input: unknown, interval) => {
+      const next = widen(interval, input)
+      return Effect.succeed(
+        [next, next, ScheduleDecision.continueWith(ScheduleInterval.after(now + Duration.toMillis(next)))] as const
+      )
+    }
+  ).pipe(
+    Schedule.whileInput(isPending),
+    Schedule.modifyDelayEffect((_, delay) => untilExpiry(self, delay)),
+    Schedule.checkEffect(() =>
+      Effect.map(Clock.currentTimeMillis, (now) => now < DateTime.toEpochMillis(self.expiresAt))
+    )
+  )
+
+/**
+ * Polls with `request` (one token request with the device code) on {@link schedule}, after a first
+ * wait of one interval, until it answers with anything but {@link Pending}. When the device code
+ * expires first, no poll is sent after it and the result is `ExpiredToken`. All waiting is on `Clock`.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const poll: {
+  (
+    self: DeviceAuthorization,
+    options?: PollOptions
+  ): <A, E, R>(request: Effect.Effect<A, E, R>) => Effect.Effect<A, Exclude<E, Pending> | OAuthError.ExpiredToken, R>
+  <A, E, R>(
+    request: Effect.Effect<A, E, R>,
+    self: DeviceAuthorization,
+    options?: PollOptions
+  ): Effect.Effect<A, Exclude<E, Pending> | OAuthError.ExpiredToken, R>
+} = dual(
+  (args) => Effect.isEffect(args[0]),
+  <A, E, R>(
+    request: Effect.Effect<A, E, R>,
+    self: DeviceAuthorization,
+    options?: PollOptions
+  ): Effect.Effect<A, Exclude<E, Pending> | OAuthError.ExpiredToken, R> => {
+    const expired = new OAuthError.ExpiredToken({
+      description: "the device code expired before the authorization was completed"
+    })
+    const beforeExpiry = Effect.flatMap(
+      Clock.currentTimeMillis,
+      (now): Effect.Effect<A, E | OAuthError.ExpiredToken, R> =>
+        now >= DateTime.toEpochMillis(self.expiresAt) ? Effect.fail(expired) : request
+    )
+    const first = options?.interval === undefined ? self.interval : Duration.decode(options.interval)
+    return Effect.flatMap(untilExpiry(self, first), Effect.sleep).pipe(
+      Effect.zipRight(Effect.retry(beforeExpiry, schedule(self, options))),
+      Effect.catchIf(
+        (error): error is Extract<E, Pending> => isPending(error),
+        () => Effect.fail(expired)
+      )
+    ) as Effect.Effect<A, Exclude<E, Pending> | OAuthError.ExpiredToken, R>
+  }
+)

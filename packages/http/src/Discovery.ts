@@ -8,6 +8,7 @@
  */
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as Json from "@tokenfx/core/Json"
+import * as OAuthError from "@tokenfx/core/OAuthError"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -16,7 +17,7 @@ import * as Backoff from "./Backoff.js"
 import * as destination from "./internal/destination.js"
 import * as narrow from "./internal/narrow.js"
 import * as transport from "./internal/transport.js"
-import type * as TokenEndpoint from "./TokenEndpoint.js"
+import type * as TokenEndpointError from "./TokenEndpointError.js"
 
 const Strings = Schema.Array(Schema.String)
 
@@ -67,6 +68,13 @@ export class IssuerMismatch extends Schema.TaggedError<IssuerMismatch>("@tokenfx
   "IssuerMismatch",
   { expected: Schema.String, actual: Schema.String, endpoint: Schema.String }
 ) {
+  /**
+   * Marks the error for `OAuthError.isOAuthError`.
+   *
+   * @since 0.4.0
+   */
+  readonly [OAuthError.TypeId]: OAuthError.TypeId = OAuthError.TypeId
+
   override get message(): string {
     return `The metadata at ${this.endpoint} is for issuer "${this.actual}", not "${this.expected}"`
   }
@@ -78,7 +86,7 @@ export class IssuerMismatch extends Schema.TaggedError<IssuerMismatch>("@tokenfx
  * @since 0.1.0
  * @category errors
  */
-export type DiscoveryError = IssuerMismatch | TokenEndpoint.RequestError
+export type DiscoveryError = IssuerMismatch | TokenEndpointError.RequestError
 
 /**
  * Which metadata document to read. `"oauth-authorization-server"` is RFC 8414's,

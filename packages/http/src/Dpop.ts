@@ -15,6 +15,7 @@ import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as KeyValueStore from "@effect/platform/KeyValueStore"
 import * as OAuthError from "@tokenfx/core/OAuthError"
+import * as WwwAuthenticate from "@tokenfx/core/WwwAuthenticate"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Encoding from "effect/Encoding"
@@ -34,6 +35,13 @@ export class InvalidDpopKey extends Schema.TaggedError<InvalidDpopKey>("@tokenfx
   "InvalidDpopKey",
   { reason: Schema.String }
 ) {
+  /**
+   * Marks the error for `OAuthError.isOAuthError`.
+   *
+   * @since 0.4.0
+   */
+  readonly [OAuthError.TypeId]: OAuthError.TypeId = OAuthError.TypeId
+
   override get message(): string {
     return `The DPoP key cannot be used: ${this.reason}`
   }
@@ -227,7 +235,7 @@ const asksForNonce = (
 ): Effect.Effect<{ readonly retry: boolean; readonly response: HttpClientResponse.HttpClientResponse }> => {
   if (response.headers["dpop-nonce"] === undefined) return Effect.succeed({ retry: false, response })
   if (response.status === 401) {
-    const challenges = OAuthError.parseWwwAuthenticate(response.headers["www-authenticate"] ?? "")
+    const challenges = WwwAuthenticate.parse(response.headers["www-authenticate"] ?? "")
     const retry = challenges.some((c) => c.scheme.toLowerCase() === "dpop" && c.params["error"] === "use_dpop_nonce")
     return Effect.succeed({ retry, response })
   }

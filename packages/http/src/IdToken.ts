@@ -7,6 +7,7 @@
  *
  * @since 0.1.0
  */
+import * as OAuthError from "@tokenfx/core/OAuthError"
 import * as Token from "@tokenfx/core/Token"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
@@ -50,6 +51,13 @@ export class InvalidIdToken extends Schema.TaggedError<InvalidIdToken>("@tokenfx
     description: Schema.String
   }
 ) {
+  /**
+   * Marks the error for `OAuthError.isOAuthError`.
+   *
+   * @since 0.4.0
+   */
+  readonly [OAuthError.TypeId]: OAuthError.TypeId = OAuthError.TypeId
+
   override get message(): string {
     return `The ID token was refused (${this.reason}): ${this.description}`
   }

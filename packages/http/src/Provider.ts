@@ -37,6 +37,7 @@ import * as keycloak_ from "./internal/providers/keycloak.js"
 import * as okta_ from "./internal/providers/okta.js"
 import type * as profile from "./internal/providers/profile.js"
 import * as TokenEndpoint from "./TokenEndpoint.js"
+import type * as TokenRequest from "./TokenRequest.js"
 import * as TokenSource from "./TokenSource.js"
 
 /**
@@ -109,7 +110,9 @@ export interface GoogleOptions extends google_.Options {}
  * and `AADSTS` codes read as dispositions: an expired or revoked refresh token (AADSTS700082,
  * AADSTS50173) is `InvalidGrant` (reconnect), consent (AADSTS65001) `ConsentRequired`, MFA or a
  * policy (`interaction_required` and its suberrors) `InteractionRequired`. There is no RFC 7009
- * revocation: a disconnect is local.
+ * revocation: a disconnect is local. A resource's claims challenge (Continuous Access Evaluation,
+ * Conditional Access) is `InsufficientClaims` from `AuthorizedClient`: pass its `claims` to
+ * `authorizationUrl` as `extra: { claims }`.
  *
  * @since 0.3.0
  * @category constructors
@@ -176,7 +179,7 @@ export const keycloak = (options: KeycloakOptions): Profile => keycloak_.make(op
  */
 export interface KeycloakOptions extends keycloak_.Options {}
 
-const withDefaults = <O extends TokenEndpoint.ScopeOptions>(
+const withDefaults = <O extends TokenRequest.ScopeOptions>(
   options: O | undefined,
   scope: ReadonlyArray<string> | undefined,
   audience: string | undefined

@@ -17,6 +17,7 @@ import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as PubSub from "effect/PubSub"
 import type * as Queue from "effect/Queue"
@@ -27,32 +28,22 @@ import * as fastPath from "./internal/fastPath.js"
 import * as keyState from "./internal/keyState.js"
 import * as keyTable from "./internal/keyTable.js"
 import * as leaseModule from "./internal/lease.js"
+import * as managerMetrics from "./internal/managerMetrics.js"
 import * as number from "./internal/number.js"
 import * as reconnectSoon from "./internal/reconnectSoon.js"
 import * as refreshModule from "./internal/refresh.js"
 import * as scheduler from "./internal/scheduler.js"
+import * as tokensActive from "./internal/tokensActive.js"
 import * as TokenEndpoint from "./TokenEndpoint.js"
 import type * as TokenManagerError from "./TokenManagerError.js"
 import * as TokenManagerEvent from "./TokenManagerEvent.js"
 import * as TokenSource from "./TokenSource.js"
 
 export {
-  /** Re-exported from `TokenManagerEvent`: the metric counting tokens adopted from the store.
-   * @since 0.1.0
-   * @category metrics */
-  adoptions,
   /** Re-exported from `TokenManagerEvent`: what a `TokenManager` tells its subscribers.
    * @since 0.1.0
    * @category models */
-  Event,
-  /** Re-exported from `TokenManagerEvent`: the metric counting refreshes.
-   * @since 0.1.0
-   * @category metrics */
-  refreshes,
-  /** Re-exported from `TokenManagerEvent`: the metric counting failed refreshes.
-   * @since 0.1.0
-   * @category metrics */
-  refreshFailures
+  Event
 } from "./TokenManagerEvent.js"
 
 export {
@@ -114,6 +105,17 @@ export type Revocation = Data.TaggedEnum<{
 export const Revocation = Data.taggedEnum<Revocation>()
 
 /**
+ * Options of `revoke`. `reason`: a `RevocationReason`; other text counts as `"other"` and is not kept
+ * (it could hold anything). Default: `"unspecified"`.
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export interface RevokeOptions {
+  readonly reason?: TokenManagerEvent.RevocationReason | (string & {}) | undefined
+}
+
+/**
  * The manager's settings: the token source, the expiry policy, background refresh, leases, retries and caching.
  *
  * @since 0.1.0
@@ -167,6 +169,8 @@ export interface Options {
   readonly reconnectWarning?: Duration.DurationInput | undefined
   /** Events kept for a slow subscriber before the oldest are dropped. Default: 1024. */
   readonly eventCapacity?: number | undefined
+  /** The `client` label of the metrics this manager records (see `Telemetry`). Default: `"default"`. */
+  readonly clientLabel?: string | undefined
 }
 
 /**
@@ -191,9 +195,10 @@ export class TokenManager extends Context.Tag("@tokenfx/http/TokenManager")<Toke
   readonly invalidate: (key: string, token: Token.Token) => Effect.Effect<boolean>
   /**
    * Disconnects a key: revokes its token at the server where the source can, and always removes it
-   * locally, whatever the server said. Only a store failure is an error.
+   * locally, whatever the server said. Only a store failure is an error. `options.reason` says why
+   * (the `Revoked` event, the `tokenfx_revocations` metric and the span carry it).
    */
-  readonly revoke: (key: string) => Effect.Effect<Revocation, TokenStore.StoreError>
+  readonly revoke: (key: string, options?: RevokeOptions) => Effect.Effect<Revocation, TokenStore.StoreError>
   /** Lifecycle events from the moment the stream is run. */
   readonly events: Stream.Stream<TokenManagerEvent.Event>
   /** A subscription to lifecycle events, open from the moment this effect completes. */
@@ -252,8 +257,11 @@ export const makeWithSource: (
       })
       : undefined
 
-    const warning = yield* reconnectSoon.make(millis(options?.reconnectWarning, Duration.days(1)), pubsub)
+    const metrics = managerMetrics.make(options?.clientLabel)
+    const gauge = yield* tokensActive.make(metrics.client, timing, () => states.values())
+    const warning = yield* reconnectSoon.make(millis(options?.reconnectWarning, Duration.days(1)), pubsub, metrics)
     const changed = (state: keyState.KeyState): Effect.Effect<void> => {
+      gauge.follow(state)
       if (background$ === undefined) return warning.watch(state)
       if (state.token === undefined || !Number.isFinite(state.refreshAt)) {
         scheduled.delete(state)
@@ -286,7 +294,8 @@ export const makeWithSource: (
       peekInterval: 1_000,
       stopAfter: Math.floor(number.finiteOr(options?.stopAfter, 3, 1)),
       busyRetry: 1_000,
-      invalidationWindow
+      invalidationWindow,
+      metrics
     })
 
     const table = keyTable.make(clock, (state) => protocol.join(state, 0, false))
@@ -305,8 +314,10 @@ export const makeWithSource: (
         return keyState.reject(stateFor(key, now), token, now)
       })
 
-    const revoke = (key: string): Effect.Effect<Revocation, TokenStore.StoreError> =>
+    const revoke = (key: string, revokeOptions?: RevokeOptions): Effect.Effect<Revocation, TokenStore.StoreError> =>
       Effect.gen(function*() {
+        const reason = TokenManagerEvent.revocationReason(revokeOptions?.reason)
+        yield* Effect.annotateCurrentSpan("tokenfx.revocation.reason", reason)
         const stored = yield* Effect.either(store.get(key))
         const state = states.get(key)
         const token = stored._tag === "Right" && Option.isSome(stored.right) ? stored.right.value.token : state?.token
@@ -319,18 +330,21 @@ export const makeWithSource: (
         // Locally, whatever the server said: a disconnect disconnects.
         if (state !== undefined) {
           keyState.clear(state)
+          state.dead = false
           state.rejected = undefined
           yield* changed(state)
         }
         yield* store.remove(key)
         if (token !== undefined) {
-          yield* PubSub.publish(pubsub, TokenManagerEvent.Event.Revoked({ key, atServer: atServer._tag === "Revoked" }))
+          yield* Metric.increment(metrics.revocations(reason))
+          const revoked = TokenManagerEvent.Event.Revoked({ key, atServer: atServer._tag === "Revoked", reason })
+          yield* PubSub.publish(pubsub, revoked)
         }
         if (stored._tag === "Left") return yield* Effect.fail(stored.left)
         return atServer
       }).pipe(Effect.withSpan("TokenManager.revoke", { attributes: { "tokenfx.key": key } }))
 
-    const sweep = Effect.map(Clock.currentTimeMillis, (now) => table.release(now, idleMillis))
+    const sweep = Effect.map(Clock.currentTimeMillis, (now) => table.release(now, idleMillis, gauge.drop))
     yield* Effect.sleep(Duration.millis(idleMillis)).pipe(Effect.zipRight(sweep), Effect.forever, Effect.forkScoped)
 
     // Promise callers read fresh tokens through `fastPath`, without a fiber.

@@ -3,7 +3,7 @@
  *
  * @since 0.2.0
  */
-import type * as OAuthError from "@tokenfx/core/OAuthError"
+import * as OAuthError from "@tokenfx/core/OAuthError"
 import type * as TokenStore from "@tokenfx/core/TokenStore"
 import * as Duration from "effect/Duration"
 import * as Schema from "effect/Schema"
@@ -21,6 +21,13 @@ export class LeaseTimeout extends Schema.TaggedError<LeaseTimeout>("@tokenfx/htt
   key: Schema.String,
   timeout: Schema.DurationFromSelf
 }) {
+  /**
+   * Marks the error for `OAuthError.isOAuthError`.
+   *
+   * @since 0.4.0
+   */
+  readonly [OAuthError.TypeId]: OAuthError.TypeId = OAuthError.TypeId
+
   override get message(): string {
     return `Timed out after ${Duration.format(this.timeout)} waiting for the refresh lease of "${this.key}"`
   }
@@ -37,6 +44,13 @@ export class LeaseTimeout extends Schema.TaggedError<LeaseTimeout>("@tokenfx/htt
 export class LeaseLost extends Schema.TaggedError<LeaseLost>("@tokenfx/http/LeaseLost")("LeaseLost", {
   key: Schema.String
 }) {
+  /**
+   * Marks the error for `OAuthError.isOAuthError`.
+   *
+   * @since 0.4.0
+   */
+  readonly [OAuthError.TypeId]: OAuthError.TypeId = OAuthError.TypeId
+
   override get message(): string {
     return `Lost the refresh lease of "${this.key}"; the refresh was abandoned and will be tried again`
   }
@@ -59,6 +73,13 @@ export class RefreshTimeout extends Schema.TaggedError<RefreshTimeout>("@tokenfx
     timeout: Schema.DurationFromSelf
   }
 ) {
+  /**
+   * Marks the error for `OAuthError.isOAuthError`.
+   *
+   * @since 0.4.0
+   */
+  readonly [OAuthError.TypeId]: OAuthError.TypeId = OAuthError.TypeId
+
   override get message(): string {
     return `The refresh of "${this.key}" took longer than ${
       Duration.format(this.timeout)

@@ -1,12 +1,11 @@
 /**
- * What a `TokenManager` tells the outside world: lifecycle events on a stream, and metrics. Neither
- * ever carries a secret: keys, versions, error tags and messages only.
+ * What a `TokenManager` tells the outside world: lifecycle events on a stream. An event never carries
+ * a secret: keys, versions, error tags and messages only. The metrics are in `Telemetry`.
  *
  * @since 0.2.0
  */
 import * as Data from "effect/Data"
 import type * as DateTime from "effect/DateTime"
-import * as Metric from "effect/Metric"
 
 /**
  * A lifecycle event.
@@ -24,7 +23,8 @@ import * as Metric from "effect/Metric"
  *   and no refresh has replaced it `reconnectWarning` ahead of that: unless the key is refreshed before
  *   then, the user must log in again.
  * - `ReconnectRequired`: the grant is dead and its token was removed from the store.
- * - `Revoked`: the token was removed; `atServer` says whether the server revoked it too.
+ * - `Revoked`: the token was removed; `atServer` says whether the server revoked it too, `reason` why
+ *   it was revoked (see {@link RevocationReason}).
  *
  * @since 0.2.0
  * @category models
@@ -45,7 +45,7 @@ export type Event = Data.TaggedEnum<{
   StoreWriteRecovered: { readonly key: string; readonly version: number }
   ReconnectSoon: { readonly key: string; readonly refreshTokenExpiresAt: DateTime.Utc }
   ReconnectRequired: { readonly key: string; readonly reason: string }
-  Revoked: { readonly key: string; readonly atServer: boolean }
+  Revoked: { readonly key: string; readonly atServer: boolean; readonly reason: RevocationReason }
 }>
 
 /**
@@ -57,34 +57,36 @@ export type Event = Data.TaggedEnum<{
 export const Event = Data.taggedEnum<Event>()
 
 /**
- * Refreshes that produced a new token.
+ * Why a token was revoked: the fixed vocabulary carried by the `Revoked` event, the
+ * `tokenfx_revocations` metric and the `TokenManager.revoke` span. `unspecified` when no reason was
+ * given.
  *
- * @since 0.2.0
- * @category metrics
+ * @since 0.3.0
+ * @category models
  */
-export const refreshes = Metric.counter("tokenfx_token_refreshes", {
-  description: "Token refreshes that produced a new token",
-  incremental: true
-})
+export type RevocationReason =
+  | "user_disconnect"
+  | "suspicious_activity"
+  | "account_deactivated"
+  | "other"
+  | "unspecified"
+
+const reasons: ReadonlySet<string> = new Set<RevocationReason>([
+  "user_disconnect",
+  "suspicious_activity",
+  "account_deactivated",
+  "other",
+  "unspecified"
+])
 
 /**
- * Refresh attempts that failed (a dead grant not included).
+ * The {@link RevocationReason} of a caller's reason: itself when it is one, `unspecified` when there
+ * is none, and `other` for any other text. Free text is never kept: it is whatever a caller wrote (an
+ * error message, a note that quotes a token), so nothing guarantees it holds no secret, and as a
+ * metric label it would make the number of series unbounded.
  *
- * @since 0.2.0
- * @category metrics
+ * @since 0.3.0
+ * @category constructors
  */
-export const refreshFailures = Metric.counter("tokenfx_token_refresh_failures", {
-  description: "Token refresh attempts that failed",
-  incremental: true
-})
-
-/**
- * Tokens taken from the store, refreshed by another holder, instead of refreshing.
- *
- * @since 0.2.0
- * @category metrics
- */
-export const adoptions = Metric.counter("tokenfx_token_adoptions", {
-  description: "Tokens adopted from another holder's refresh",
-  incremental: true
-})
+export const revocationReason = (reason: string | undefined): RevocationReason =>
+  reason === undefined ? "unspecified" : reasons.has(reason) ? reason as RevocationReason : "other"

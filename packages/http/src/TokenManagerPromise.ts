@@ -13,16 +13,20 @@
  */
 import * as OAuthError from "@tokenfx/core/OAuthError"
 import type * as Token from "@tokenfx/core/Token"
+import * as WwwAuthenticate from "@tokenfx/core/WwwAuthenticate"
 import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
+import * as Metric from "effect/Metric"
+import * as MetricLabel from "effect/MetricLabel"
 import * as Redacted from "effect/Redacted"
 import * as Runtime from "effect/Runtime"
 import * as destination from "./internal/destination.js"
 import * as fastPath from "./internal/fastPath.js"
-import * as scrub from "./internal/scrub.js"
+import * as resourceErrors from "./internal/resourceErrors.js"
+import * as Telemetry from "./Telemetry.js"
 import * as TokenManager from "./TokenManager.js"
 
 /**
@@ -53,12 +57,15 @@ export interface FetchOptions {
   readonly origin: string | URL
   /** The `fetch` beneath. Default: `globalThis.fetch`. */
   readonly fetch?: typeof globalThis.fetch | undefined
+  /** The `client` label of `tokenfx_resource_responses` (see `Telemetry`). Default: `"default"`. */
+  readonly clientLabel?: string | undefined
 }
 
 /**
  * `fetch`, authorized. Rejects with `TransportError` (another origin, plain HTTP to a non-loopback
  * address, a connection failure), `InvalidToken` (a 401 again after one refresh, or a 401 that cannot
- * be retried), `InsufficientScope` (a 403 naming it), or a `TokenManager.GetError`. Redirects are
+ * be retried), `InsufficientScope` (a 403 naming it), `InsufficientClaims` (a 401 claims challenge,
+ * never retried: a refresh cannot satisfy it), or a `TokenManager.GetError`. Redirects are
  * answered as they are (`redirect: "manual"`): follow them yourself, each hop checked again.
  *
  * @since 0.2.0
@@ -97,23 +104,36 @@ export const fromRuntime = <R extends TokenManager.TokenManager>(runtime: Runtim
   const authorizedFetch = (options: FetchOptions): AuthorizedFetch => {
     const origin = destination.parseOrigin(options.origin)
     const fetch = options.fetch ?? globalThis.fetch
+    const client = Telemetry.clientLabel(options.clientLabel)
+    const rejections = (status: string) =>
+      Metric.taggedWithLabels(Telemetry.resourceResponses, [client, MetricLabel.make("status", status)])
+    const unauthorized = rejections("401")
+    const forbidden = rejections("403")
+    // As `AuthorizedClient`: every 401 and 403, the retried request's included.
+    const seen = (response: Response): Response => {
+      if (response.status === 401) unauthorized.unsafeUpdate(1, [])
+      else if (response.status === 403) forbidden.unsafeUpdate(1, [])
+      return response
+    }
     return async (input, init) => {
       // One parse of the URL, for the origin check; refused before a token is asked for.
       const url = input instanceof Request ? input.url : input
       const target = checkTarget(url, origin)
       if (target !== undefined) throw target
       const token = await getToken(options.key)
-      const response = await send(fetch, input, init, token)
+      const response = seen(await send(fetch, input, init, token))
       if (response.status !== 401) return checkScope(response, token)
       await discard(response)
+      checkClaims(response, token)
       if (!(await invalidate(options.key, token))) {
         throw invalidToken(response, token, "not retried: a fresh token was rejected moments ago")
       }
       if (!replayable(input, init)) throw invalidToken(response, token, "not retried: the request body is a stream")
       const fresh = await getToken(options.key)
-      const retried = await send(fetch, input, init, fresh)
+      const retried = seen(await send(fetch, input, init, fresh))
       if (retried.status === 401) {
         await discard(retried)
+        checkClaims(retried, fresh)
         throw invalidToken(retried, fresh)
       }
       return checkScope(retried, fresh)
@@ -140,35 +160,15 @@ const checkTarget = (
   origin: Either.Either<URL, OAuthError.TransportError>
 ): OAuthError.TransportError | undefined => {
   if (Either.isLeft(origin)) return origin.left
-  const text = url.toString()
-  if (!URL.canParse(text)) {
-    return new OAuthError.TransportError({ reason: "Insecure", description: "the request URL is not absolute" })
-  }
-  const target = url instanceof URL ? url : new URL(text)
-  if (target.origin !== origin.right.origin) {
-    return new OAuthError.TransportError({
-      reason: "Insecure",
-      description: `refusing to send the token for ${origin.right.origin} to another origin`,
-      endpoint: destination.label(target)
-    })
-  }
-  if (!destination.isSecure(target)) {
-    return new OAuthError.TransportError({
-      reason: "Insecure",
-      description: "refusing to send a token over plain HTTP to a non-loopback address",
-      endpoint: destination.label(target)
-    })
-  }
-  return undefined
+  if (url instanceof URL) return destination.refuse(url, origin.right)
+  return URL.canParse(url) ? destination.refuse(new URL(url), origin.right) : destination.notAbsolute()
 }
-
-const scheme = (token: Token.Token): string => token.tokenType === "DPoP" ? "DPoP" : "Bearer"
 
 // The caller's headers with the token's: a plain record is copied (cheaper than `Headers`), any
 // `authorization` of the caller's replaced.
 const withToken = (headers: HeadersInit | undefined, token: Token.Token): HeadersInit => {
   // The one place the access token is unwrapped: the wire.
-  const authorization = `${scheme(token)} ${Redacted.value(token.accessToken)}`
+  const authorization = `${resourceErrors.scheme(token)} ${Redacted.value(token.accessToken)}`
   if (headers === undefined) return { authorization }
   if (headers instanceof Headers || Array.isArray(headers)) {
     const copy = new Headers(headers)
@@ -222,41 +222,25 @@ const replayable = (input: string | URL | Request, init: RequestInit | undefined
   return !(input instanceof Request && input.body !== null)
 }
 
-const challenges = (response: Response): ReadonlyArray<OAuthError.Challenge> => {
+const challenges = (response: Response): ReadonlyArray<WwwAuthenticate.Challenge> => {
   const header = response.headers.get("www-authenticate")
-  return header === null ? [] : OAuthError.parseWwwAuthenticate(header)
+  return header === null ? [] : WwwAuthenticate.parse(header)
 }
 
-const invalidToken = (response: Response, token: Token.Token, note?: string): OAuthError.InvalidToken => {
-  const all = challenges(response)
-  const challenge = all.find((c) => c.scheme.toLowerCase() === scheme(token).toLowerCase()) ?? all[0]
-  const description = challenge?.params["error_description"]
-  return scrub.scrub(
-    new OAuthError.InvalidToken({
-      status: response.status,
-      endpoint: destination.labelOf(response.url),
-      description: note === undefined ? description : description === undefined ? note : `${description}; ${note}`,
-      uri: challenge?.params["error_uri"],
-      challenge: challenge?.params
-    }),
-    scrub.needles([token.accessToken])
-  )
+// A claims challenge asks for a new authorization, which a refresh is not: it is thrown as it is.
+const checkClaims = (response: Response, token: Token.Token): void => {
+  const endpoint = destination.labelOf(response.url)
+  const error = resourceErrors.insufficientClaims(challenges(response), response.status, endpoint, token)
+  if (error !== undefined) throw error
 }
 
-// A 403 naming `insufficient_scope` is a typed error; any other answer is the caller's.
+const invalidToken = (response: Response, token: Token.Token, note?: string): OAuthError.InvalidToken =>
+  resourceErrors.invalidToken(challenges(response), response.status, destination.labelOf(response.url), token, note)
+
 const checkScope = (response: Response, token: Token.Token): Response => {
   if (response.status !== 403) return response
-  const challenge = challenges(response).find((c) => c.params["error"] === "insufficient_scope")
-  if (challenge === undefined) return response
+  const error = resourceErrors.insufficientScope(challenges(response), destination.labelOf(response.url), token)
+  if (error === undefined) return response
   void discard(response)
-  throw scrub.scrub(
-    new OAuthError.InsufficientScope({
-      status: 403,
-      endpoint: destination.labelOf(response.url),
-      description: challenge.params["error_description"],
-      uri: challenge.params["error_uri"],
-      scope: challenge.params["scope"]
-    }),
-    scrub.needles([token.accessToken])
-  )
+  throw error
 }

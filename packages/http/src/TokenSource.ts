@@ -13,6 +13,8 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as TokenEndpoint from "./TokenEndpoint.js"
+import type * as TokenEndpointError from "./TokenEndpointError.js"
+import type * as TokenRequest from "./TokenRequest.js"
 
 /**
  * What a source is asked for: a new token for `key`, whose stored token (if any) is `token`.
@@ -57,10 +59,10 @@ export const RevocationSkipped = Data.taggedEnum<RevocationSkipped>()
  */
 export class TokenSource extends Context.Tag("@tokenfx/http/TokenSource")<TokenSource, {
   readonly requiresRefreshToken: boolean
-  readonly token: (request: Request) => Effect.Effect<Token.Token, TokenEndpoint.GrantError>
+  readonly token: (request: Request) => Effect.Effect<Token.Token, TokenEndpointError.GrantError>
   readonly revoke: (
     token: Token.Token
-  ) => Effect.Effect<Option.Option<RevocationSkipped>, TokenEndpoint.RevocationError>
+  ) => Effect.Effect<Option.Option<RevocationSkipped>, TokenEndpointError.RevocationError>
 }>() {}
 
 /**
@@ -70,9 +72,9 @@ export class TokenSource extends Context.Tag("@tokenfx/http/TokenSource")<TokenS
  * @category models
  */
 export type Grant = Data.TaggedEnum<{
-  RefreshToken: { readonly options: TokenEndpoint.ScopeOptions | undefined }
-  ClientCredentials: { readonly options: TokenEndpoint.ScopeOptions | undefined }
-  Custom: { readonly acquire: (request: Request) => Effect.Effect<Token.Token, TokenEndpoint.GrantError> }
+  RefreshToken: { readonly options: TokenRequest.ScopeOptions | undefined }
+  ClientCredentials: { readonly options: TokenRequest.ScopeOptions | undefined }
+  Custom: { readonly acquire: (request: Request) => Effect.Effect<Token.Token, TokenEndpointError.GrantError> }
 }>
 
 const Grant = Data.taggedEnum<Grant>()
@@ -84,7 +86,7 @@ const Grant = Data.taggedEnum<Grant>()
  * @since 0.2.0
  * @category constructors
  */
-export const refreshToken = (options?: TokenEndpoint.ScopeOptions | undefined): Grant => Grant.RefreshToken({ options })
+export const refreshToken = (options?: TokenRequest.ScopeOptions | undefined): Grant => Grant.RefreshToken({ options })
 
 /**
  * A new client credentials grant (RFC 6749 section 4.4), for machine clients.
@@ -92,7 +94,7 @@ export const refreshToken = (options?: TokenEndpoint.ScopeOptions | undefined): 
  * @since 0.2.0
  * @category constructors
  */
-export const clientCredentials = (options?: TokenEndpoint.ScopeOptions | undefined): Grant =>
+export const clientCredentials = (options?: TokenRequest.ScopeOptions | undefined): Grant =>
   Grant.ClientCredentials({ options })
 
 /**
@@ -102,7 +104,7 @@ export const clientCredentials = (options?: TokenEndpoint.ScopeOptions | undefin
  * @category constructors
  */
 export const custom = (
-  acquire: (request: Request) => Effect.Effect<Token.Token, TokenEndpoint.GrantError>
+  acquire: (request: Request) => Effect.Effect<Token.Token, TokenEndpointError.GrantError>
 ): Grant => Grant.Custom({ acquire })
 
 const unsupported = Effect.succeed(Option.some(RevocationSkipped.Unsupported()))
@@ -150,7 +152,7 @@ export const fromEndpoint = (
  * @category constructors
  */
 export const make = (
-  token: (request: Request) => Effect.Effect<Token.Token, TokenEndpoint.GrantError>,
+  token: (request: Request) => Effect.Effect<Token.Token, TokenEndpointError.GrantError>,
   options?: { readonly requiresRefreshToken?: boolean | undefined } | undefined
 ): TokenSource["Type"] =>
   TokenSource.of({

@@ -6,15 +6,15 @@
  * @since 0.1.0
  */
 import * as HttpClient from "@effect/platform/HttpClient"
-import type * as OAuthError from "@tokenfx/core/OAuthError"
+import * as OAuthError from "@tokenfx/core/OAuthError"
 import type * as Token from "@tokenfx/core/Token"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as Dpop from "./Dpop.js"
 import * as narrow from "./internal/narrow.js"
 import * as transport from "./internal/transport.js"
+import type * as TokenEndpointError from "./TokenEndpointError.js"
 
 /**
  * The UserInfo answer: `sub` and every other claim.
@@ -46,6 +46,13 @@ export class SubjectMismatch extends Schema.TaggedError<SubjectMismatch>("@token
   "SubjectMismatch",
   { reason: Schema.Literal("Mismatch", "Unknown") }
 ) {
+  /**
+   * Marks the error for `OAuthError.isOAuthError`.
+   *
+   * @since 0.4.0
+   */
+  readonly [OAuthError.TypeId]: OAuthError.TypeId = OAuthError.TypeId
+
   override get message(): string {
     return this.reason === "Mismatch"
       ? "The UserInfo answer is about another subject than the ID token"
@@ -64,12 +71,7 @@ export type UserInfoError =
   | OAuthError.InvalidToken
   | OAuthError.InsufficientScope
   | OAuthError.InvalidRequest
-  | OAuthError.RateLimited
-  | OAuthError.ServerError
-  | OAuthError.TemporarilyUnavailable
-  | OAuthError.UnknownOAuthError
-  | OAuthError.TransportError
-  | OAuthError.MalformedResponse
+  | TokenEndpointError.RequestError
 
 /**
  * How UserInfo is asked for: the endpoint, and the subject the ID token named.
@@ -110,7 +112,7 @@ export const fetch: (
     const answer = yield* transport.send(client, {
       method: "GET",
       url: endpoint,
-      headers: { authorization: Redacted.make(`${scheme} ${Redacted.value(token.accessToken)}`) }
+      token: { scheme, value: token.accessToken }
     }, transport.settings(options)).pipe(Effect.mapError(narrowed))
     const info = yield* decodeUserInfo(answer)
     if (info.sub !== subject) return yield* new SubjectMismatch({ reason: "Mismatch" })

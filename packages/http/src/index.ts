@@ -16,7 +16,8 @@ export * as AuthorizationCode from "./AuthorizationCode.js"
 /**
  * An `HttpClient` that sends a `TokenManager`'s token: `Authorization: Bearer` (or `DPoP`) on every
  * request to the token's origin, one refresh and one retry after a 401, and typed errors for a
- * rejected token (`InvalidToken`) or a missing scope (`InsufficientScope`).
+ * rejected token (`InvalidToken`), a missing scope (`InsufficientScope`) or a claims challenge
+ * (`InsufficientClaims`, which no refresh can satisfy: it is never retried).
  *
  * The token never leaves its origin: requests elsewhere, and plain HTTP except to loopback, fail
  * with a `TransportError` before anything is sent. Redirects are not followed (the fetch client is
@@ -28,8 +29,8 @@ export * as AuthorizedClient from "./AuthorizedClient.js"
 
 /**
  * Retrying an authorization server politely: exponential backoff with jitter, never sooner than the
- * server's `Retry-After`, bounded by a number of attempts and a total time, and a cooldown shared by
- * every caller of an endpoint so that one `Retry-After` quiets them all.
+ * server's `Retry-After`, bounded by a number of attempts and a total time. (A `TokenEndpoint` also
+ * shares one cooldown among every caller of an endpoint, so that one `Retry-After` quiets them all.)
  *
  * Errors that retrying cannot fix (`invalid_grant`, `invalid_client`, `unauthorized_client`,
  * `unsupported_grant_type`, `invalid_scope`) are never retried.
@@ -104,7 +105,7 @@ export * as Compliance from "./Compliance.js"
 /**
  * The device authorization grant (RFC 8628) for input-constrained devices and command-line tools: the
  * device authorization response (the code the user types, where to type it, how long it lasts, how
- * often to poll) and the polling rules.
+ * often to poll) and the polling rules, as a `Schedule`.
  *
  * @since 0.1.0
  */
@@ -207,13 +208,50 @@ export * as JwtAccessToken from "./JwtAccessToken.js"
 export * as Provider from "./Provider.js"
 
 /**
+ * Publishes a `TokenStore`'s counts (`TokenStore.stats`) as the `tokenfx_store_tokens{state}` gauge,
+ * polled on a `Schedule`: how many tokens the whole store holds, fresh, due for a refresh or expired,
+ * across every process that shares it (the `TokenManager`'s own gauge, `tokenfx_tokens_active`, counts
+ * only the keys one process holds in memory).
+ *
+ * Only the totals become metrics: per-user counts (`stats({ byUser: true })`) would make one series per
+ * user, so they stay with the API and `tokenfx status`.
+ *
+ * @since 0.3.0
+ */
+export * as StoreMetrics from "./StoreMetrics.js"
+
+/**
+ * Every metric tokenfx records, in one place, so an operator can find them by name. Names start with
+ * `tokenfx_`; labels hold only bounded, secret-free values (operation, grant type, outcome, error tag,
+ * a state or reason from a fixed vocabulary).
+ *
+ * Every metric also carries the label `client`: the `clientLabel` option of the `TokenEndpoint`,
+ * `TokenManager`, `AuthorizedClient` or `authorizedFetch` that recorded it (default `"default"`), so that one process
+ * serving several applications (OAuth clients) can tell them apart. Choose a fixed name per
+ * application; never a user id, a key or anything secret.
+ *
+ * @since 0.3.0
+ */
+export * as Telemetry from "./Telemetry.js"
+
+/**
  * The conversation with an authorization server: every grant, revocation, introspection, the device
  * flow and discovery, with client authentication, timeouts and backoff that honours `Retry-After`.
- * Every answer is a core `Token` or a typed error.
+ * Every answer is a core `Token` or a typed error (see `TokenEndpointError`); what a request asks for
+ * is described in `TokenRequest`.
  *
  * @since 0.1.0
  */
 export * as TokenEndpoint from "./TokenEndpoint.js"
+
+/**
+ * What the operations of a `TokenEndpoint` fail with: one union per operation, so that each
+ * signature is honest (a revocation cannot fail with `AuthorizationPending`), and `MissingEndpoint`
+ * for an operation whose endpoint is unknown.
+ *
+ * @since 0.1.0
+ */
+export * as TokenEndpointError from "./TokenEndpointError.js"
 
 /**
  * Valid tokens on demand, for any number of keys. `get` is a memory read and one comparison with
@@ -235,8 +273,8 @@ export * as TokenManager from "./TokenManager.js"
 export * as TokenManagerError from "./TokenManagerError.js"
 
 /**
- * What a `TokenManager` tells the outside world: lifecycle events on a stream, and metrics. Neither
- * ever carries a secret: keys, versions, error tags and messages only.
+ * What a `TokenManager` tells the outside world: lifecycle events on a stream. An event never carries
+ * a secret: keys, versions, error tags and messages only. The metrics are in `Telemetry`.
  *
  * @since 0.2.0
  */
@@ -256,6 +294,15 @@ export * as TokenManagerEvent from "./TokenManagerEvent.js"
  * @since 0.2.0
  */
 export * as TokenManagerPromise from "./TokenManagerPromise.js"
+
+/**
+ * What a client asks the token endpoint for: the scope and resource options every grant shares, the
+ * parameters of an extension grant, the authorization code and token exchange requests, and the grant
+ * type URIs. Plain data, shared by `TokenEndpoint`, `AuthorizationCode` and the grants built on them.
+ *
+ * @since 0.1.0
+ */
+export * as TokenRequest from "./TokenRequest.js"
 
 /**
  * Where a `TokenManager` gets new tokens: one function, a new token for a key given the stored one

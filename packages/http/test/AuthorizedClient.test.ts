@@ -13,10 +13,20 @@ import * as Array from "effect/Array"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
-import { type FakeServer, makeFakeServer } from "./utils/fakeEndpoint.js"
+import {
+  access,
+  endpointFor,
+  login,
+  makeServer,
+  managerFor,
+  requests,
+  resource as answerOf,
+  type Server
+} from "./utils/authorizationServer.js"
 
 const ORIGIN = "https://api.example.com"
 
@@ -25,9 +35,9 @@ interface Seen {
   readonly authorization: string | undefined
 }
 
-// A resource server: `/ok` wants a token the fake server accepts; `/slow` answers after a second,
+// A resource server: `/ok` wants a token the authorization server's own resource accepts; `/slow` answers after a second,
 // judging the token then; `/admin` wants a scope no token has; the rest answer as their name says.
-const resourceServer = (server: FakeServer) => {
+const resourceServer = (server: Server) => {
   const seen: Array<Seen> = []
   const respond = (
     request: HttpClientRequest.HttpClientRequest,
@@ -40,7 +50,7 @@ const resourceServer = (server: FakeServer) => {
       seen.push({ url: url.toString(), authorization })
       const accessToken = authorization?.replace(/^(Bearer|DPoP) /, "") ?? ""
       if (url.pathname === "/slow") yield* Effect.sleep("1 second")
-      const accepted = yield* server.accepts(accessToken)
+      const accepted = (yield* answerOf(server, accessToken)).status === 200
       const unauthorized = {
         "www-authenticate": `Bearer realm="api", error="invalid_token", error_description="expired"`
       }
@@ -69,35 +79,43 @@ const resourceServer = (server: FakeServer) => {
 }
 
 // A manager holding alice's first token from `server`.
-const managerFor = (server: FakeServer) =>
+const withAlice = (server: Server) =>
   Effect.gen(function*() {
-    const manager = yield* TokenManager.make().pipe(
-      Effect.provide(TokenStore.layerMemory),
-      Effect.provideService(TokenEndpoint, server.endpoint)
-    )
-    yield* manager.set("alice", yield* server.login("alice"))
-    return manager
+    const { endpoint, manager, store } = yield* managerFor(server)
+    const first = yield* login(server)
+    yield* manager.set("alice", first)
+    return {
+      manager,
+      /** The first access token, as sent in `Authorization`. */
+      first: `Bearer ${access(first)}`,
+      /** The access token stored now (after a refresh, the new one), as sent in `Authorization`. */
+      current: Effect.map(store.get("alice"), (entry) => entry.pipe(Option.map((e) => `Bearer ${access(e.token)}`))),
+      // The resource server stops accepting the first access token, as after a server-side revocation.
+      rejectFirst: endpoint.revoke(first.accessToken, "access_token").pipe(Effect.orDie)
+    }
   })
 
-const setup = (options: { readonly origin?: string; readonly server?: FakeServer } = {}) =>
+const setup = (options: { readonly origin?: string } = {}) =>
   Effect.gen(function*() {
-    const server = options.server ?? makeFakeServer()
-    const manager = yield* managerFor(server)
+    const server = yield* makeServer()
+    const alice = yield* withAlice(server)
     const resource = resourceServer(server)
-    const client = AuthorizedClient.authorize(resource.client, manager, {
+    const client = AuthorizedClient.authorize(resource.client, alice.manager, {
       key: "alice",
       origin: options.origin ?? ORIGIN
     })
-    return { client, manager, server, seen: resource.seen }
+    return { ...alice, client, server, seen: resource.seen }
   })
+
+const refreshes = (server: Server) => requests(server, "refresh_token")
 
 describe("AuthorizedClient", () => {
   it.scoped("sends the manager's token as a Bearer token", () =>
     Effect.gen(function*() {
-      const { client, seen } = yield* setup()
+      const { client, first, seen } = yield* setup()
       const response = yield* client.get(`${ORIGIN}/ok`)
       assert.strictEqual(response.status, 200)
-      assert.deepStrictEqual(seen, [{ url: `${ORIGIN}/ok`, authorization: "Bearer at-alice-1" }])
+      assert.deepStrictEqual(seen, [{ url: `${ORIGIN}/ok`, authorization: first }])
     }))
 
   it.scoped("never sends a DPoP-bound token without a DPoP key to prove it (see Dpop.test.ts for the proofs)", () =>
@@ -114,26 +132,28 @@ describe("AuthorizedClient", () => {
 
   it.scoped("applies to the URL really sent, after the wrapped client's own transformations", () =>
     Effect.gen(function*() {
-      const server = makeFakeServer()
-      const manager = yield* managerFor(server)
+      const server = yield* makeServer()
+      const { first, manager } = yield* withAlice(server)
       const resource = resourceServer(server)
       const client = resource.client.pipe(
         HttpClient.mapRequest(HttpClientRequest.prependUrl(ORIGIN)),
         AuthorizedClient.authorize(manager, { key: "alice", origin: ORIGIN })
       )
       assert.strictEqual((yield* client.get("/ok")).status, 200)
-      assert.deepStrictEqual(resource.seen, [{ url: `${ORIGIN}/ok`, authorization: "Bearer at-alice-1" }])
+      assert.deepStrictEqual(resource.seen, [{ url: `${ORIGIN}/ok`, authorization: first }])
     }))
 
   describe("401", () => {
     it.scoped("invalidates the token used, refreshes once and retries once", () =>
       Effect.gen(function*() {
-        const { client, seen, server } = yield* setup()
-        yield* server.rejectAccessToken("at-alice-1")
+        const { client, current, first, rejectFirst, seen, server } = yield* setup()
+        yield* rejectFirst
         const response = yield* client.get(`${ORIGIN}/ok`)
         assert.strictEqual(response.status, 200)
-        assert.deepStrictEqual(seen.map((s) => s.authorization), ["Bearer at-alice-1", "Bearer at-alice-2"])
-        assert.strictEqual(server.stats.refreshCalls, 1)
+        const second = Option.getOrThrow(yield* current)
+        assert.notStrictEqual(second, first)
+        assert.deepStrictEqual(seen.map((s) => s.authorization), [first, second])
+        assert.strictEqual(yield* refreshes(server), 1)
       }))
 
     it.scoped("a second 401 fails with InvalidToken carrying the challenge", () =>
@@ -150,13 +170,13 @@ describe("AuthorizedClient", () => {
         assert.strictEqual(invalid.status, 401)
         assert.strictEqual(invalid.endpoint, `${ORIGIN}/always-401`)
         assert.strictEqual(seen.length, 2)
-        assert.strictEqual(server.stats.refreshCalls, 1)
+        assert.strictEqual(yield* refreshes(server), 1)
       }))
 
     it.scoped("concurrent 401s of the same token cause one refresh", () =>
       Effect.gen(function*() {
-        const { client, seen, server } = yield* setup()
-        yield* server.rejectAccessToken("at-alice-1")
+        const { client, first, rejectFirst, seen, server } = yield* setup()
+        yield* rejectFirst
         // Every request leaves with the first token before any 401 comes back.
         const fiber = yield* Effect.fork(
           Effect.forEach(Array.range(1, 50), () => client.get(`${ORIGIN}/slow`), { concurrency: "unbounded" })
@@ -165,35 +185,37 @@ describe("AuthorizedClient", () => {
         yield* TestClock.adjust("1 second")
         const responses = yield* Fiber.join(fiber)
         assert.isTrue(responses.every((response) => response.status === 200))
-        assert.strictEqual(server.stats.refreshCalls, 1)
+        assert.strictEqual(yield* refreshes(server), 1)
         assert.strictEqual(seen.length, 100)
-        assert.strictEqual(seen.filter((s) => s.authorization === "Bearer at-alice-1").length, 50)
+        assert.strictEqual(seen.filter((s) => s.authorization === first).length, 50)
       }))
 
     it.scoped("a 401 for a token already replaced causes no refresh", () =>
       Effect.gen(function*() {
-        const { client, seen, server } = yield* setup()
+        const { client, current, first, rejectFirst, seen, server } = yield* setup()
         // A slow request leaves with the first token ...
         const slow = yield* Effect.fork(client.get(`${ORIGIN}/slow`))
         yield* TestClock.adjust("10 millis")
         // ... which is then revoked: a fast request gets the 401 first and refreshes.
-        yield* server.rejectAccessToken("at-alice-1")
+        yield* rejectFirst
         assert.strictEqual((yield* client.get(`${ORIGIN}/ok`)).status, 200)
-        assert.strictEqual(server.stats.refreshCalls, 1)
+        assert.strictEqual(yield* refreshes(server), 1)
         yield* TestClock.adjust("1 second")
         yield* TestClock.adjust("1 second")
         assert.strictEqual((yield* Fiber.join(slow)).status, 200)
-        assert.strictEqual(server.stats.refreshCalls, 1)
+        assert.strictEqual(yield* refreshes(server), 1)
+        const second = Option.getOrThrow(yield* current)
+        assert.notStrictEqual(second, first)
         assert.deepStrictEqual(seen.filter((s) => s.url.endsWith("/slow")).map((s) => s.authorization), [
-          "Bearer at-alice-1",
-          "Bearer at-alice-2"
+          first,
+          second
         ])
       }))
 
     it.scoped("a request whose body is a stream is not retried, and the error says so", () =>
       Effect.gen(function*() {
-        const { client, seen, server } = yield* setup()
-        yield* server.rejectAccessToken("at-alice-1")
+        const { client, current, first, rejectFirst, seen, server } = yield* setup()
+        yield* rejectFirst
         const request = HttpClientRequest.post(`${ORIGIN}/ok`).pipe(
           HttpClientRequest.bodyStream(Stream.make(new TextEncoder().encode("{}")))
         )
@@ -203,14 +225,16 @@ describe("AuthorizedClient", () => {
         assert.strictEqual(seen.length, 1)
         // The token was still invalidated: the next request refreshes first.
         assert.strictEqual((yield* client.get(`${ORIGIN}/ok`)).status, 200)
-        assert.strictEqual(seen[1].authorization, "Bearer at-alice-2")
-        assert.strictEqual(server.stats.refreshCalls, 1)
+        const second = Option.getOrThrow(yield* current)
+        assert.notStrictEqual(second, first)
+        assert.strictEqual(seen[1].authorization, second)
+        assert.strictEqual(yield* refreshes(server), 1)
       }))
 
     it.scoped("a dead grant surfaces as ReconnectRequired", () =>
       Effect.gen(function*() {
         const { client, server } = yield* setup()
-        yield* server.revokeGrant("alice")
+        yield* server.revokeAll
         const error = yield* Effect.flip(client.get(`${ORIGIN}/ok`))
         assert.strictEqual(error._tag, "ReconnectRequired")
       }))
@@ -242,26 +266,36 @@ describe("AuthorizedClient", () => {
         for (const url of ["https://evil.example/ok", "https://api.example.com:8443/ok", "http://api.example.com/ok"]) {
           const error = yield* Effect.flip(client.get(url))
           assert.strictEqual(error._tag, "TransportError")
-          assert.strictEqual((error as OAuthError.TransportError).reason, "Insecure")
+          assert.strictEqual((error as OAuthError.TransportError).reason, "CrossOrigin")
         }
         assert.strictEqual(seen.length, 0)
+      }))
+
+    it.scoped("each request judged on its own URL, however requests to allowed and refused URLs alternate", () =>
+      Effect.gen(function*() {
+        const { client, seen } = yield* setup()
+        for (const url of [`${ORIGIN}/ok`, "https://evil.example/ok", "https://evil.example/ok", `${ORIGIN}/ok`]) {
+          const exit = yield* Effect.exit(client.get(url))
+          assert.strictEqual(exit._tag === "Success", url.startsWith(ORIGIN), url)
+        }
+        assert.deepStrictEqual(seen.map((s) => s.url), [`${ORIGIN}/ok`, `${ORIGIN}/ok`])
       }))
 
     it.scoped("over plain HTTP only to loopback", () =>
       Effect.gen(function*() {
         const insecure = yield* setup({ origin: "http://api.example.com" })
         const error = yield* Effect.flip(insecure.client.get("http://api.example.com/ok"))
-        assert.strictEqual(error._tag, "TransportError")
+        assert.strictEqual(error._tag === "TransportError" && error.reason, "Insecure")
         assert.include(error.message, "plain HTTP")
         assert.strictEqual(insecure.seen.length, 0)
         const loopback = yield* setup({ origin: "http://127.0.0.1:8080" })
         assert.strictEqual((yield* loopback.client.get("http://127.0.0.1:8080/ok")).status, 200)
-        assert.strictEqual(loopback.seen[0].authorization, "Bearer at-alice-1")
+        assert.strictEqual(loopback.seen[0].authorization, loopback.first)
       }))
 
     it.scoped("redirects are handed back, and a followed hop to another origin is refused", () =>
       Effect.gen(function*() {
-        const { client, seen } = yield* setup()
+        const { client, first, seen } = yield* setup()
         const response = yield* client.get(`${ORIGIN}/redirect`)
         assert.strictEqual(response.status, 302)
         const following = client.pipe(HttpClient.followRedirects(5))
@@ -270,13 +304,12 @@ describe("AuthorizedClient", () => {
         assert.isTrue(seen.every((s) => s.url.startsWith(ORIGIN)))
         // A same-origin hop is followed with the token.
         assert.strictEqual((yield* following.get(`${ORIGIN}/same-origin-redirect`)).status, 200)
-        assert.deepStrictEqual(seen.slice(-1), [{ url: `${ORIGIN}/ok`, authorization: "Bearer at-alice-1" }])
+        assert.deepStrictEqual(seen.slice(-1), [{ url: `${ORIGIN}/ok`, authorization: first }])
       }))
 
     it.scoped("tells the fetch client not to follow redirects", () =>
       Effect.gen(function*() {
-        const server = makeFakeServer()
-        const manager = yield* managerFor(server)
+        const { manager } = yield* withAlice(yield* makeServer())
         const inits: Array<RequestInit | undefined> = []
         const fetch: typeof globalThis.fetch = (_input, init) => {
           inits.push(init)
@@ -296,23 +329,24 @@ describe("AuthorizedClient", () => {
 
   it.scoped("layer: an AuthorizedClient service over HttpClient and TokenManager", () =>
     Effect.gen(function*() {
-      const server = makeFakeServer()
+      const server = yield* makeServer()
       const resource = resourceServer(server)
       const managerLayer = TokenManager.layer().pipe(
         Layer.provide(TokenStore.layerMemory),
-        Layer.provide(Layer.succeed(TokenEndpoint, server.endpoint))
+        Layer.provide(Layer.effect(TokenEndpoint, endpointFor(server)))
       )
       const layer = AuthorizedClient.layer({ key: "alice", origin: ORIGIN }).pipe(
         Layer.provideMerge(managerLayer),
         Layer.provide(Layer.succeed(HttpClient.HttpClient, resource.client))
       )
+      const first = yield* login(server)
       const status = yield* Effect.gen(function*() {
         const manager = yield* TokenManager.TokenManager
-        yield* manager.set("alice", yield* server.login("alice"))
+        yield* manager.set("alice", first)
         const client = yield* AuthorizedClient.AuthorizedClient
         return (yield* client.get(`${ORIGIN}/ok`)).status
       }).pipe(Effect.provide(layer))
       assert.strictEqual(status, 200)
-      assert.strictEqual(resource.seen[0].authorization, "Bearer at-alice-1")
+      assert.strictEqual(resource.seen[0].authorization, `Bearer ${access(first)}`)
     }))
 })

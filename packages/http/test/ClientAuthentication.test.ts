@@ -1,6 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as ClientAuthentication from "@tokenfx/http/ClientAuthentication"
 import * as Redacted from "effect/Redacted"
+import * as clientAuthentication from "../src/internal/clientAuthentication.js"
 
 const secret = Redacted.make("sp3c!al:secret+/=?&%~")
 
@@ -13,18 +14,18 @@ const decodeBasic = (header: Redacted.Redacted<string>) => {
 describe("ClientAuthentication", () => {
   it("basic form-urlencodes id and secret, so that a colon in either survives", () => {
     assert.strictEqual(
-      decodeBasic(ClientAuthentication.basicAuthorization("my client:1", secret)),
+      decodeBasic(clientAuthentication.basicAuthorization("my client:1", secret)),
       "my+client%3A1:sp3c%21al%3Asecret%2B%2F%3D%3F%26%25%7E"
     )
     // Unreserved characters of the form serializer stay as they are; non-ASCII is UTF-8 percent-encoded.
     assert.strictEqual(
-      decodeBasic(ClientAuthentication.basicAuthorization("a-b_c.d*e", Redacted.make("é'()"))),
+      decodeBasic(clientAuthentication.basicAuthorization("a-b_c.d*e", Redacted.make("é'()"))),
       "a-b_c.d*e:%C3%A9%27%28%29"
     )
   })
 
   it("the header is Redacted and says nothing when printed", () => {
-    const header = ClientAuthentication.basicAuthorization("id", secret)
+    const header = clientAuthentication.basicAuthorization("id", secret)
     assert.notInclude(String(header), "Basic")
     assert.notInclude(JSON.stringify({ header }), "Basic")
   })
@@ -52,18 +53,18 @@ describe("ClientAuthentication", () => {
   })
 
   it("credentials put each method's fields where they belong", () => {
-    const basic = ClientAuthentication.credentials({
+    const basic = clientAuthentication.credentials({
       method: "client_secret_basic",
       clientId: "c",
       clientSecret: secret
     })
     assert.deepStrictEqual(Object.keys(basic.headers), ["authorization"])
     assert.deepStrictEqual(basic.form, {})
-    const post = ClientAuthentication.credentials({ method: "client_secret_post", clientId: "c", clientSecret: secret })
+    const post = clientAuthentication.credentials({ method: "client_secret_post", clientId: "c", clientSecret: secret })
     assert.deepStrictEqual(post.headers, {})
     assert.strictEqual(post.form["client_id"], "c")
     assert.strictEqual(post.form["client_secret"], secret)
-    const none = ClientAuthentication.credentials({ method: "none", clientId: "c" })
+    const none = clientAuthentication.credentials({ method: "none", clientId: "c" })
     assert.deepStrictEqual(none, { headers: {}, form: { client_id: "c" } })
   })
 })

@@ -1,4 +1,5 @@
 import * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import { assert, describe, it } from "@effect/vitest"
 import * as Discovery from "@tokenfx/http/Discovery"
 import * as TokenEndpoint from "@tokenfx/http/TokenEndpoint"
@@ -88,6 +89,19 @@ describe("Discovery", () => {
       assert.strictEqual(server.requests.length, 0)
       const malformed = yield* Effect.flip(discover(server, issuer))
       assert.strictEqual(malformed._tag === "MalformedResponse" && malformed.field, "issuer")
+    }))
+
+  it.effect("TokenEndpoint.discover sends the metadata request and every later one through transformClient", () =>
+    Effect.gen(function*() {
+      const server = FakeHttp.make([FakeHttp.json(metadata()), FakeHttp.token()])
+      const endpoint = yield* TokenEndpoint.discover({
+        issuer,
+        clientId: "c",
+        clientSecret: Redacted.make("s"),
+        transformClient: HttpClient.mapRequest(HttpClientRequest.setHeader("x-tenant", "acme"))
+      }).pipe(Effect.provideService(HttpClient.HttpClient, server.client))
+      yield* endpoint.clientCredentials()
+      assert.deepStrictEqual(server.requests.map((request) => request.headers["x-tenant"]), ["acme", "acme"])
     }))
 
   it.effect("TokenEndpoint.discover uses the discovered endpoints and authentication method", () =>

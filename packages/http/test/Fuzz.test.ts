@@ -11,11 +11,9 @@ import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import { assert, describe, it } from "@effect/vitest"
 import * as OAuthError from "@tokenfx/core/OAuthError"
 import * as Token from "@tokenfx/core/Token"
-import * as TokenStore from "@tokenfx/core/TokenStore"
 import * as AuthorizedClient from "@tokenfx/http/AuthorizedClient"
 import * as Discovery from "@tokenfx/http/Discovery"
 import * as TokenEndpoint from "@tokenfx/http/TokenEndpoint"
-import * as TokenManager from "@tokenfx/http/TokenManager"
 import * as Cause from "effect/Cause"
 import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
@@ -27,8 +25,8 @@ import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as TestClock from "effect/TestClock"
 import * as Util from "node:util"
+import { login, makeServer, managerFor } from "./utils/authorizationServer.js"
 import * as Endpoint from "./utils/endpoint.js"
-import { makeFakeServer } from "./utils/fakeEndpoint.js"
 
 // Samples, each a script of one to three answers; the answers actually served are counted.
 const tokenRuns = Number(process.env.TOKENFX_FUZZ_TOKEN_RUNS ?? 10_000)
@@ -467,11 +465,8 @@ describe("fuzz", () => {
 
   it.scoped(`${resourceRuns} generated answers through AuthorizedClient`, () =>
     Effect.gen(function*() {
-      const server = makeFakeServer()
-      const manager = yield* TokenManager.make().pipe(
-        Effect.provide(TokenStore.layerMemory),
-        Effect.provideService(TokenEndpoint.TokenEndpoint, server.endpoint)
-      )
+      const server = yield* makeServer()
+      const { manager } = yield* managerFor(server)
       // Bounded bodies only: tokenfx never reads a resource server's body, but rendering a response
       // (`util.inspect`, as below) makes @effect/platform read it whole.
       const bounded = answer.filter((a) => a.body._tag !== "Endless" && a.body._tag !== "Oversized")
@@ -480,7 +475,7 @@ describe("fuzz", () => {
         seed
       })
       for (const [index, answers] of samples.entries()) {
-        const token = yield* server.login("alice")
+        const token = yield* login(server)
         yield* manager.set("alice", token)
         const secret = Redacted.value(token.accessToken)
         const pulled = { bytes: 0, served: 0 }

@@ -22,8 +22,8 @@ import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as TestClock from "effect/TestClock"
 import * as Util from "node:util"
+import { login, makeServer, managerFor as attach } from "./utils/authorizationServer.js"
 import * as Endpoint from "./utils/endpoint.js"
-import { makeFakeServer } from "./utils/fakeEndpoint.js"
 import * as FakeHttp from "./utils/FakeHttp.js"
 import * as RecordingTracer from "./utils/RecordingTracer.js"
 
@@ -349,12 +349,9 @@ describe("hostile authorization server", () => {
 
 describe("hostile resource server", () => {
   const managerFor = Effect.gen(function*() {
-    const server = makeFakeServer()
-    const manager = yield* TokenManager.make().pipe(
-      Effect.provide(TokenStore.layerMemory),
-      Effect.provideService(TokenEndpoint, server.endpoint)
-    )
-    const token = yield* server.login("alice")
+    const server = yield* makeServer()
+    const { manager } = yield* attach(server)
+    const token = yield* login(server)
     yield* manager.set("alice", token)
     return { manager, token: Redacted.value(token.accessToken) }
   })

@@ -1,6 +1,8 @@
 /**
  * Auth0, against the Auth0 dialect of the in-memory server. Behaviours from:
  * - https://auth0.com/docs/secure/tokens/refresh-tokens/refresh-token-rotation (rotation, reuse detection)
+ * - https://auth0.com/docs/secure/tokens/refresh-tokens/configure-refresh-token-rotation (the reuse interval,
+ *   `leeway`: the previous token may be exchanged again within it, and only the previous one)
  * - https://auth0.com/docs/secure/tokens/refresh-tokens/revoke-refresh-tokens (/oauth/revoke)
  * - https://auth0.com/docs/secure/tokens/access-tokens/get-access-tokens (audience)
  * - https://auth0.com/docs/mfa/authenticate-with-ropg-and-mfa (mfa_required with mfa_token)
@@ -17,6 +19,13 @@ import { client, harness, refresh } from "./utils/providerHarness.js"
 
 const setup = harness({
   dialect: Dialect.auth0,
+  issuer: "https://tenant.auth0.test",
+  profile: (issuer) => Provider.auth0({ ...client, domain: issuer, audience: "https://api.example.com" })
+})
+
+// A tenant whose application has a 30-second reuse interval.
+const withLeeway = harness({
+  dialect: Dialect.auth0WithReuseInterval("30 seconds"),
   issuer: "https://tenant.auth0.test",
   profile: (issuer) => Provider.auth0({ ...client, domain: issuer, audience: "https://api.example.com" })
 })
@@ -89,5 +98,44 @@ describe("Provider.auth0", () => {
       )
       assert.strictEqual(error._tag, "RateLimited")
       assert.deepStrictEqual(error._tag === "RateLimited" ? error.retryAfter : undefined, Duration.seconds(30))
+    }))
+
+  it.scoped("reuse interval: the previous refresh token works again inside it; after it, reuse revokes the grant", () =>
+    Effect.gen(function*() {
+      const { endpoint, login, manager, server, tags } = yield* withLeeway
+      const { token } = yield* login()
+      yield* manager.set("alice", token)
+      yield* TestClock.adjust("1 hour")
+      const second = yield* manager.get("alice")
+      assert.notStrictEqual(refresh(second), refresh(token))
+      assert.deepStrictEqual(yield* tags, ["Refreshed", "Rotated"])
+
+      // 29 seconds after its rotation (another instance that lost the race, say): a new token, no detection.
+      yield* TestClock.adjust("29 seconds")
+      const raced = yield* endpoint.refresh(token)
+      assert.notStrictEqual(refresh(raced), refresh(second))
+      assert.strictEqual((yield* server.stats).errors["invalid_grant"] ?? 0, 0)
+      // The family lives on: the manager's token still refreshes.
+      const third = yield* endpoint.refresh(second)
+      assert.isString(refresh(third))
+
+      // Past the interval: reuse detection, and the whole family is revoked.
+      yield* TestClock.adjust("2 seconds")
+      assert.strictEqual((yield* Effect.flip(endpoint.refresh(token)))._tag, "InvalidGrant")
+      assert.strictEqual((yield* Effect.flip(endpoint.refresh(third)))._tag, "InvalidGrant")
+      assert.strictEqual((yield* Effect.flip(endpoint.refresh(raced)))._tag, "InvalidGrant")
+    }))
+
+  it.scoped("reuse interval: only the previous token; one rotated twice is reuse even inside the interval", () =>
+    Effect.gen(function*() {
+      const { endpoint, login } = yield* withLeeway
+      const { token } = yield* login()
+      const second = yield* endpoint.refresh(token)
+      yield* TestClock.adjust("5 seconds")
+      const third = yield* endpoint.refresh(second)
+      yield* TestClock.adjust("5 seconds")
+      // `token` is now second-to-last: presenting it is reuse, and the family dies.
+      assert.strictEqual((yield* Effect.flip(endpoint.refresh(token)))._tag, "InvalidGrant")
+      assert.strictEqual((yield* Effect.flip(endpoint.refresh(third)))._tag, "InvalidGrant")
     }))
 })

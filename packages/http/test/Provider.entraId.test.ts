@@ -5,8 +5,11 @@
  * - https://learn.microsoft.com/en-us/entra/identity-platform/reference-error-codes (AADSTS700082,
  *   AADSTS50173, AADSTS65001, AADSTS50076; interaction_required and its suberrors)
  * - https://learn.microsoft.com/en-us/entra/identity-platform/refresh-tokens (no RFC 7009 revocation)
+ * - https://learn.microsoft.com/entra/identity-platform/claims-challenge (a resource's claims challenge,
+ *   answered by a new authorization request with the `claims` parameter)
  */
 import { assert, describe, it } from "@effect/vitest"
+import * as AuthorizedClient from "@tokenfx/http/AuthorizedClient"
 import * as Provider from "@tokenfx/http/Provider"
 import * as Dialect from "@tokenfx/testing/Dialect"
 import * as Effect from "effect/Effect"
@@ -122,5 +125,48 @@ describe("Provider.entraId", () => {
       assert.strictEqual(access(yield* manager.get("alice")), access(token), "not before the 2 minutes asked")
       yield* TestClock.adjust("1 minute")
       assert.notStrictEqual(access(yield* manager.get("alice")), access(token))
+    }))
+
+  it.scoped("a claims challenge from the resource is InsufficientClaims, never a refresh; its claims go to a new login", () =>
+    Effect.gen(function*() {
+      const { endpoint, login, manager, server } = yield* setup
+      const { token } = yield* login()
+      yield* manager.set("alice", token)
+      const claims = `{"access_token":{"nbf":{"essential":true,"value":"1604106651"}}}`
+      yield* server.failNext(1, {
+        endpoint: "resource",
+        status: 401,
+        headers: {
+          "www-authenticate": `Bearer realm="", authorization_uri="${server.issuer}/oauth2/v2.0/authorize", ` +
+            `error="insufficient_claims", claims="${btoa(claims)}"`
+        }
+      })
+      const client = AuthorizedClient.authorize(server.httpClient, manager, {
+        key: "alice",
+        origin: new URL(server.resourceUrl).origin
+      })
+      const error = yield* Effect.flip(client.get(server.resourceUrl))
+      assert.strictEqual(error._tag, "InsufficientClaims")
+      if (error._tag !== "InsufficientClaims") return
+      assert.strictEqual(error.claims, claims)
+      assert.strictEqual((yield* server.stats).tokenRequests.refresh_token ?? 0, 0, "no refresh")
+      // The same token still works once the resource is satisfied.
+      assert.strictEqual((yield* client.get(server.resourceUrl)).status, 200)
+
+      const request = yield* endpoint.authorizationUrl({
+        redirectUri: "https://app.test/callback",
+        extra: { claims: error.claims! }
+      })
+      assert.strictEqual(new URL(request.url).searchParams.get("claims"), claims)
+      assert.strictEqual(
+        new URL(request.url).searchParams.get("scope"),
+        "openid https://graph.test/.default offline_access"
+      )
+      const callback = yield* server.authorize(request.url)
+      const url = new URL("https://app.test/callback")
+      url.searchParams.set("code", callback.code)
+      url.searchParams.set("state", callback.state ?? "")
+      const fresh = yield* endpoint.exchangeCode(request, url)
+      assert.notStrictEqual(access(fresh), access(token))
     }))
 })

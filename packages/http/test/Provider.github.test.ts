@@ -5,6 +5,8 @@
  * - https://docs.github.com/en/apps/oauth-apps/maintaining-oauth-apps/troubleshooting-oauth-app-access-token-request-errors
  * - https://docs.github.com/en/rest/apps/oauth-applications (DELETE /applications/{client_id}/grant)
  */
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import { assert, describe, it } from "@effect/vitest"
 import * as Provider from "@tokenfx/http/Provider"
 import * as Dialect from "@tokenfx/testing/Dialect"
@@ -86,6 +88,44 @@ describe("Provider.github", () => {
       const error = yield* Effect.flip(endpoint.authorizationCode(options))
       assert.strictEqual(error._tag, "InvalidGrant")
       assert.strictEqual(error._tag === "InvalidGrant" ? error.status : undefined, 200)
+    }))
+
+  it.scoped("answers form-encoded when JSON is not asked for (a proxy rewrote Accept): read all the same", () =>
+    Effect.gen(function*() {
+      // What came back, seen below the user's middleware, which stands for a proxy dropping the Accept.
+      const contentTypes: Array<string | undefined> = []
+      const { endpoint, login, sent } = yield* harness({
+        dialect: Dialect.github,
+        issuer: "https://github.test",
+        profile: (issuer) =>
+          Provider.github({
+            ...client,
+            baseUrl: issuer,
+            apiUrl: issuer,
+            scope: ["repo", "gist"],
+            endpoint: {
+              transformClient: (http) =>
+                http.pipe(
+                  HttpClient.mapRequest(HttpClientRequest.setHeader("accept", "*/*")),
+                  HttpClient.tap((response) => Effect.sync(() => contentTypes.push(response.headers["content-type"])))
+                )
+            }
+          }),
+        server: { accessTokenTtl: "28800 seconds", refreshTokenTtl: "15811200 seconds" }
+      })
+      const { token } = yield* login()
+      assert.isTrue(sent.every((request) => request.accept === "*/*"))
+      assert.deepStrictEqual(token.scopes, ["repo", "gist"])
+      assert.strictEqual(DateTime.toEpochMillis(token.refreshTokenExpiresAt!), 15_811_200_000)
+      const second = yield* endpoint.refresh(token)
+      assert.notStrictEqual(refresh(second), refresh(token))
+      // The used refresh token: `error=bad_refresh_token` in a form body with HTTP 200.
+      const reused = yield* Effect.flip(endpoint.refresh(token))
+      assert.strictEqual(reused._tag, "InvalidGrant")
+      assert.deepStrictEqual(
+        contentTypes,
+        Array.from({ length: 3 }, () => "application/x-www-form-urlencoded; charset=utf-8")
+      )
     }))
 
   it.scoped("device flow: slow_down names the new interval, which the poller honours", () =>

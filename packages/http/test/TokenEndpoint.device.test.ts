@@ -8,6 +8,7 @@ import * as Redacted from "effect/Redacted"
 import * as TestClock from "effect/TestClock"
 import * as Endpoint from "./utils/endpoint.js"
 import * as FakeHttp from "./utils/FakeHttp.js"
+import * as RecordingTracer from "./utils/RecordingTracer.js"
 
 const deviceUrl = `${Endpoint.issuer}/oauth/device`
 
@@ -78,6 +79,22 @@ describe("TokenEndpoint device flow", () => {
       const poll = server.requests.find((request) => request.url === Endpoint.tokenUrl)!
       assert.strictEqual(poll.form.get("grant_type"), "urn:ietf:params:oauth:grant-type:device_code")
       assert.strictEqual(poll.form.get("device_code"), "dc-secret")
+    }))
+
+  it.effect("the span counts the polls sent, and the expiry error names the token endpoint", () =>
+    Effect.gen(function*() {
+      const { spans, tracer } = RecordingTracer.make()
+      const server = script(authorizationReply({ expires_in: 12 }), [FakeHttp.oauthError("authorization_pending")])
+      const endpoint = yield* Endpoint.make(server)
+      const authorization = yield* endpoint.deviceAuthorization()
+      const fiber = yield* Effect.fork(
+        Effect.flip(endpoint.pollDeviceToken(authorization).pipe(Effect.withTracer(tracer)))
+      )
+      yield* TestClock.adjust("1 minute")
+      const error = yield* Fiber.join(fiber)
+      assert.strictEqual(error._tag === "ExpiredToken" && error.endpoint, Endpoint.tokenUrl)
+      const span = spans.find((s) => s.name === "TokenEndpoint.pollDeviceToken")
+      assert.strictEqual(span?.attributes.get("tokenfx.polls"), 2)
     }))
 
   it.effect("stops on access_denied", () =>

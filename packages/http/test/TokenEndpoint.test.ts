@@ -1,7 +1,9 @@
 import * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import { assert, describe, it } from "@effect/vitest"
 import * as OAuthError from "@tokenfx/core/OAuthError"
 import * as Token from "@tokenfx/core/Token"
+import * as Telemetry from "@tokenfx/http/Telemetry"
 import * as TokenEndpoint from "@tokenfx/http/TokenEndpoint"
 import * as Config from "effect/Config"
 import * as ConfigProvider from "effect/ConfigProvider"
@@ -48,6 +50,25 @@ describe("TokenEndpoint", () => {
         assert.strictEqual(request.headers["content-type"], "application/x-www-form-urlencoded")
         assert.strictEqual(request.headers["accept"], "application/json")
         assert.strictEqual(request.body, "grant_type=client_credentials&scope=api%3Aread+api%3Awrite")
+      }))
+
+    it.effect("transformClient wraps the client every request goes through, after it is built", () =>
+      Effect.gen(function*() {
+        const server = FakeHttp.make([FakeHttp.token()])
+        const seen: Array<string> = []
+        const endpoint = yield* Endpoint.make(server, {
+          transformClient: (client) =>
+            client.pipe(
+              HttpClient.mapRequest(HttpClientRequest.setHeader("x-request-id", "r-1")),
+              HttpClient.tapRequest((request) => Effect.sync(() => seen.push(request.headers["content-type"] ?? "")))
+            )
+        })
+        yield* endpoint.clientCredentials()
+        const [request] = server.requests
+        assert.strictEqual(request.headers["x-request-id"], "r-1")
+        assert.strictEqual(request.headers["authorization"], expectedBasic)
+        // The middleware sees the finished request: its body and the client's authentication.
+        assert.deepStrictEqual(seen, ["application/x-www-form-urlencoded"])
       }))
 
     it.effect("client_secret_post sends client_id and client_secret in the form", () =>
@@ -543,15 +564,16 @@ describe("TokenEndpoint", () => {
     it.effect("metrics count requests by grant and outcome, and retries", () =>
       Effect.gen(function*() {
         const labels = [
+          Telemetry.clientLabel(undefined),
           MetricLabel.make("operation", "clientCredentials"),
           MetricLabel.make("grant_type", "client_credentials")
         ]
         const count = (metric: Metric.Metric.Counter<number>, extra: ReadonlyArray<MetricLabel.MetricLabel> = []) =>
           Effect.map(Metric.value(Metric.taggedWithLabels(metric, [...labels, ...extra])), (state) => state.count)
-        const success = () => count(TokenEndpoint.requestsTotal, [MetricLabel.make("outcome", "success")])
-        const limited = () => count(TokenEndpoint.requestsTotal, [MetricLabel.make("outcome", "rate_limited")])
-        const before = [yield* success(), yield* limited(), yield* count(TokenEndpoint.retriesTotal)]
-        const histogram = Metric.taggedWithLabels(TokenEndpoint.requestDuration, labels)
+        const success = () => count(Telemetry.requestsTotal, [MetricLabel.make("outcome", "success")])
+        const limited = () => count(Telemetry.requestsTotal, [MetricLabel.make("outcome", "rate_limited")])
+        const before = [yield* success(), yield* limited(), yield* count(Telemetry.retriesTotal)]
+        const histogram = Metric.taggedWithLabels(Telemetry.requestDuration, labels)
         const samples = (yield* Metric.value(histogram)).count
 
         const server = FakeHttp.make([{ status: 429 }, FakeHttp.token()])
@@ -564,7 +586,7 @@ describe("TokenEndpoint", () => {
           [
             (yield* success()) - before[0],
             (yield* limited()) - before[1],
-            (yield* count(TokenEndpoint.retriesTotal)) - before[2]
+            (yield* count(Telemetry.retriesTotal)) - before[2]
           ],
           [1, 1, 1]
         )

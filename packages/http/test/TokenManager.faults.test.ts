@@ -358,4 +358,39 @@ describe("TokenManager under faults", () => {
       assert.deepStrictEqual(spans, ["TokenManager.refresh"])
       assert.notInclude(Inspectable.format(spans), "secret")
     }).pipe(withServer()))
+
+  it.scoped("a store that keeps failing during a refresh is retried, never stopped like a configuration error", () =>
+    Effect.gen(function*() {
+      const server = yield* AuthorizationServer.AuthorizationServer
+      const inner = yield* TokenStore.makeMemory
+      const state = { down: false }
+      const store = TokenStore.TokenStore.of({
+        ...inner,
+        acquireLease: (key, owner, ttl) =>
+          Effect.suspend(() =>
+            state.down
+              ? Effect.fail(
+                new TokenStore.TokenStoreError({ operation: "acquireLease", key, description: "unreachable" })
+              )
+              : inner.acquireLease(key, owner, ttl)
+          )
+      })
+      const a = yield* instance(server, store)
+      const issued = yield* server.issueToken()
+      yield* a.manager.set("alice", issued)
+      yield* TestClock.adjust("55 minutes")
+      state.down = true
+      // Inside the refresh window the token is still served while each refresh fails.
+      for (let attempt = 0; attempt < 6; attempt++) {
+        assert.isTrue(Token.sameAccessToken(yield* a.manager.get("alice"), issued))
+        yield* TestClock.adjust("30 seconds")
+      }
+      const seen = yield* tags(a.events)
+      assert.include(seen, "RefreshFailed")
+      assert.notInclude(seen, "RefreshStopped")
+      state.down = false
+      yield* TestClock.adjust("1 minute")
+      assert.isFalse(Token.sameAccessToken(yield* a.manager.get("alice"), issued))
+      assert.strictEqual(count((yield* server.stats).tokensIssued, "refresh_token"), 1)
+    }).pipe(withServer()))
 })

@@ -1,5 +1,6 @@
 import * as HttpClient from "@effect/platform/HttpClient"
 import { assert, describe, it } from "@effect/vitest"
+import * as StoredToken from "@tokenfx/core/StoredToken"
 import * as Token from "@tokenfx/core/Token"
 import * as TokenStore from "@tokenfx/core/TokenStore"
 import * as TokenEndpoint from "@tokenfx/http/TokenEndpoint"
@@ -86,7 +87,10 @@ describe("TokenManager: refresh token expiry", () => {
       assert.isUndefined(offline.refreshTokenExpiresAt)
       // The storage codec keeps it.
       assert.isTrue(
-        Token.Equivalence(Token.fromJson(Token.toJson(dies)).pipe((e) => e._tag === "Right" ? e.right : offline), dies)
+        Token.Equivalence(
+          StoredToken.fromJson(StoredToken.toJson(dies)).pipe((e) => e._tag === "Right" ? e.right : offline),
+          dies
+        )
       )
     }))
 })

@@ -1,17 +1,25 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as OAuthError from "@tokenfx/core/OAuthError"
 import * as Token from "@tokenfx/core/Token"
-import * as TokenStore from "@tokenfx/core/TokenStore"
-import { TokenEndpoint } from "@tokenfx/http/TokenEndpoint"
 import * as TokenManager from "@tokenfx/http/TokenManager"
 import * as TokenManagerPromise from "@tokenfx/http/TokenManagerPromise"
 import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Runtime from "effect/Runtime"
 import * as Supervisor from "effect/Supervisor"
 import * as TestClock from "effect/TestClock"
 import * as Http from "node:http"
-import { type FakeServer, makeFakeServer } from "./utils/fakeEndpoint.js"
+import {
+  access,
+  login,
+  makeServer,
+  managerFor,
+  requests,
+  resource as answerOf,
+  reusedRefreshTokens,
+  type Server
+} from "./utils/authorizationServer.js"
 
 const ORIGIN = "https://api.example.com"
 
@@ -26,23 +34,20 @@ class FiberCounter extends Supervisor.AbstractSupervisor<number> {
   }
 }
 
-const setup = (server: FakeServer = makeFakeServer()) =>
+// A manager over a new in-memory authorization server (60-second access tokens), and its Promise facade.
+const setup = () =>
   Effect.gen(function*() {
-    const store = yield* TokenStore.makeMemory
-    const manager = yield* TokenManager.make().pipe(
-      Effect.provideService(TokenStore.TokenStore, store),
-      Effect.provideService(TokenEndpoint, server.endpoint)
-    )
+    const { endpoint, manager, server, store } = yield* managerFor(yield* makeServer())
     const counter = new FiberCounter()
     const runtime = yield* Effect.runtime<TokenManager.TokenManager>().pipe(
       Effect.provideService(TokenManager.TokenManager, manager),
       Effect.supervised(counter)
     )
     const tokens = TokenManagerPromise.fromRuntime(runtime)
-    return { manager, server, store, counter, runtime, tokens }
+    return { endpoint, manager, server, store, counter, runtime, tokens }
   })
 
-const access = (token: Token.Token) => Redacted.value(token.accessToken)
+const refreshes = (server: Server) => requests(server, "refresh_token")
 
 // What a Promise rejected with, as a value.
 const rejection = <A>(promise: () => Promise<A>) =>
@@ -55,10 +60,10 @@ interface Sent {
   readonly body: unknown
 }
 
-// A resource behind a fake `fetch`: `/ok` wants a token the fake server accepts (judged on the test's
-// clock), `/always-401` rejects every token, `/echo-401` quotes the token back, `/admin` wants a
+// A resource behind a fake `fetch`: `/ok` wants a token the authorization server's resource accepts
+// (judged on the test's clock), `/always-401` rejects every token, `/echo-401` quotes the token back, `/admin` wants a
 // scope, `/redirect` points elsewhere, `/down` cannot be reached.
-const resource = (server: FakeServer, runtime: Runtime.Runtime<never>) => {
+const resource = (server: Server, runtime: Runtime.Runtime<never>) => {
   const sent: Array<Sent> = []
   const fetch = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
     const url = new URL(input instanceof Request ? input.url : input)
@@ -67,7 +72,7 @@ const resource = (server: FakeServer, runtime: Runtime.Runtime<never>) => {
     sent.push({ url: url.toString(), authorization, redirect: init?.redirect, body: init?.body })
     if (url.pathname === "/down") throw new TypeError("fetch failed")
     const accessToken = authorization?.replace(/^Bearer /, "") ?? ""
-    const accepted = Runtime.runSync(runtime)(server.accepts(accessToken))
+    const accepted = (await Runtime.runPromise(runtime)(answerOf(server, accessToken))).status === 200
     const challenge = `Bearer realm="api", error="invalid_token", error_description="expired"`
     switch (url.pathname) {
       case "/always-401":
@@ -98,51 +103,56 @@ describe("TokenManagerPromise", () => {
     it.scoped("answers a fresh token without starting a fiber, and enters the runtime only to refresh", () =>
       Effect.gen(function*() {
         const { counter, manager, server, tokens } = yield* setup()
-        yield* manager.set("alice", yield* server.login("alice"))
+        const first = yield* login(server)
+        yield* manager.set("alice", first)
         const before = counter.started
         for (let i = 0; i < 100; i++) {
-          assert.strictEqual(access(yield* Effect.promise(() => tokens.getToken("alice"))), "at-alice-1")
+          assert.strictEqual(access(yield* Effect.promise(() => tokens.getToken("alice"))), access(first))
         }
         assert.strictEqual(counter.started, before)
         // Inside the refresh window: one fiber, one refresh.
         yield* TestClock.adjust("55 seconds")
-        assert.strictEqual(access(yield* Effect.promise(() => tokens.getToken("alice"))), "at-alice-2")
+        const second = access(yield* Effect.promise(() => tokens.getToken("alice")))
+        assert.notStrictEqual(second, access(first))
         assert.isAbove(counter.started, before)
-        assert.strictEqual(server.stats.refreshCalls, 1)
+        assert.strictEqual(yield* refreshes(server), 1)
         const after = counter.started
-        assert.strictEqual(access(yield* Effect.promise(() => tokens.getToken("alice"))), "at-alice-2")
+        assert.strictEqual(access(yield* Effect.promise(() => tokens.getToken("alice"))), second)
         assert.strictEqual(counter.started, after)
       }))
 
     it.scoped("a herd of Promise callers at expiry shares one refresh", () =>
       Effect.gen(function*() {
-        const { manager, server, tokens } = yield* setup()
-        yield* manager.set("alice", yield* server.login("alice"))
+        const { manager, server, store, tokens } = yield* setup()
+        const first = yield* login(server)
+        yield* manager.set("alice", first)
         yield* TestClock.adjust("55 seconds")
         const all = yield* Effect.promise(() =>
           Promise.all(Array.from({ length: 500 }, () => tokens.getToken("alice")))
         )
-        assert.deepStrictEqual(new Set(all.map(access)), new Set(["at-alice-2"]))
-        assert.strictEqual(server.stats.refreshCalls, 1)
-        assert.strictEqual(server.stats.staleRefreshTokens, 0)
+        const stored = access(Option.getOrThrow(yield* store.get("alice")).token)
+        assert.notStrictEqual(stored, access(first))
+        assert.deepStrictEqual(new Set(all.map(access)), new Set([stored]))
+        assert.strictEqual(yield* refreshes(server), 1)
+        assert.strictEqual(yield* reusedRefreshTokens(server), 0)
       }))
 
     it.scoped("never answers a token rejected by a 401 from the fast path", () =>
       Effect.gen(function*() {
         const { counter, manager, server, tokens } = yield* setup()
-        const first = yield* server.login("alice")
+        const first = yield* login(server)
         yield* manager.set("alice", first)
         assert.isTrue(yield* Effect.promise(() => tokens.invalidate("alice", first)))
         const before = counter.started
-        assert.strictEqual(access(yield* Effect.promise(() => tokens.getToken("alice"))), "at-alice-2")
+        assert.notStrictEqual(access(yield* Effect.promise(() => tokens.getToken("alice"))), access(first))
         assert.isAbove(counter.started, before)
       }))
 
     it.scoped("rejects with the typed error itself: an Error carrying its tag", () =>
       Effect.gen(function*() {
         const { manager, server, tokens } = yield* setup()
-        yield* manager.set("alice", yield* server.login("alice"))
-        yield* server.revokeGrant("alice")
+        yield* manager.set("alice", yield* login(server))
+        yield* server.revokeAll
         yield* TestClock.adjust("55 seconds")
         const error = yield* rejection(() => tokens.getToken("alice"))
         assert.instanceOf(error, Error)
@@ -161,7 +171,8 @@ describe("TokenManagerPromise", () => {
     it.scoped("a manager made by hand (no fast path) is served through the runtime", () =>
       Effect.gen(function*() {
         const { manager, server } = yield* setup()
-        yield* manager.set("alice", yield* server.login("alice"))
+        const first = yield* login(server)
+        yield* manager.set("alice", first)
         let gets = 0
         const wrapped = TokenManager.TokenManager.of({
           ...manager,
@@ -171,36 +182,40 @@ describe("TokenManagerPromise", () => {
           Effect.provideService(TokenManager.TokenManager, wrapped)
         )
         const tokens = TokenManagerPromise.fromRuntime(runtime)
-        assert.strictEqual(access(yield* Effect.promise(() => tokens.getToken("alice"))), "at-alice-1")
+        assert.strictEqual(access(yield* Effect.promise(() => tokens.getToken("alice"))), access(first))
         assert.strictEqual(gets, 1)
       }))
 
     it.scoped("make captures the current runtime", () =>
       Effect.gen(function*() {
         const { manager, server } = yield* setup()
-        yield* manager.set("alice", yield* server.login("alice"))
+        const first = yield* login(server)
+        yield* manager.set("alice", first)
         const tokens = yield* TokenManagerPromise.make.pipe(Effect.provideService(TokenManager.TokenManager, manager))
-        assert.strictEqual(access(yield* Effect.promise(() => tokens.getToken("alice"))), "at-alice-1")
+        assert.strictEqual(access(yield* Effect.promise(() => tokens.getToken("alice"))), access(first))
       }))
   })
 
   describe("authorizedFetch", () => {
     const fetchSetup = Effect.gen(function*() {
       const env = yield* setup()
-      yield* env.manager.set("alice", yield* env.server.login("alice"))
+      const first = yield* login(env.server)
+      yield* env.manager.set("alice", first)
       const api = resource(env.server, env.runtime as Runtime.Runtime<never>)
       const fetch = env.tokens.authorizedFetch({ key: "alice", origin: ORIGIN, fetch: api.fetch })
-      return { ...env, api, fetch }
+      // The resource server stops accepting the first access token, as after a server-side revocation.
+      const rejectFirst = env.endpoint.revoke(first.accessToken, "access_token").pipe(Effect.orDie)
+      return { ...env, api, fetch, first: access(first), rejectFirst }
     })
 
     it.scoped("sends the bearer token, replaces the caller's, and asks for manual redirects", () =>
       Effect.gen(function*() {
-        const { api, fetch } = yield* fetchSetup
+        const { api, fetch, first } = yield* fetchSetup
         const response = yield* Effect.promise(() =>
           fetch(`${ORIGIN}/ok`, { headers: { Authorization: "Bearer forged", accept: "application/json" } })
         )
         assert.strictEqual(response.status, 200)
-        assert.deepStrictEqual(api.sent.map((s) => [s.authorization, s.redirect]), [["Bearer at-alice-1", "manual"]])
+        assert.deepStrictEqual(api.sent.map((s) => [s.authorization, s.redirect]), [[`Bearer ${first}`, "manual"]])
         const redirect = yield* Effect.promise(() => fetch(new URL(`${ORIGIN}/redirect`)))
         assert.strictEqual(redirect.status, 302)
         assert.strictEqual(api.sent.length, 2)
@@ -208,20 +223,22 @@ describe("TokenManagerPromise", () => {
 
     it.scoped("keeps Headers and Request inputs, token set", () =>
       Effect.gen(function*() {
-        const { api, fetch } = yield* fetchSetup
+        const { api, fetch, first } = yield* fetchSetup
         yield* Effect.promise(() => fetch(new Request(`${ORIGIN}/ok`), { headers: new Headers({ "x-a": "1" }) }))
-        assert.strictEqual(api.sent[0]!.authorization, "Bearer at-alice-1")
+        assert.strictEqual(api.sent[0]?.authorization, `Bearer ${first}`)
       }))
 
     it.scoped("after a 401: one refresh and one retry with the new token", () =>
       Effect.gen(function*() {
-        const { api, fetch, server } = yield* fetchSetup
-        yield* server.rejectAccessToken("at-alice-1")
+        const { api, fetch, first, rejectFirst, server, store } = yield* fetchSetup
+        yield* rejectFirst
         const response = yield* Effect.promise(() => fetch(`${ORIGIN}/ok`, { method: "POST", body: "{}" }))
         assert.strictEqual(response.status, 200)
-        assert.deepStrictEqual(api.sent.map((s) => s.authorization), ["Bearer at-alice-1", "Bearer at-alice-2"])
+        const second = access(Option.getOrThrow(yield* store.get("alice")).token)
+        assert.notStrictEqual(second, first)
+        assert.deepStrictEqual(api.sent.map((s) => s.authorization), [`Bearer ${first}`, `Bearer ${second}`])
         assert.deepStrictEqual(api.sent.map((s) => s.body), ["{}", "{}"])
-        assert.strictEqual(server.stats.refreshCalls, 1)
+        assert.strictEqual(yield* refreshes(server), 1)
       }))
 
     it.scoped("a 401 again after the refresh is InvalidToken, and the next 401 is not retried", () =>
@@ -235,13 +252,13 @@ describe("TokenManagerPromise", () => {
         assert.strictEqual((again as OAuthError.InvalidToken)._tag, "InvalidToken")
         assert.include((again as OAuthError.InvalidToken).description, "not retried")
         assert.strictEqual(api.sent.length, 3)
-        assert.strictEqual(server.stats.refreshCalls, 1)
+        assert.strictEqual(yield* refreshes(server), 1)
       }))
 
     it.scoped("a streamed body is not sent twice", () =>
       Effect.gen(function*() {
-        const { api, fetch, server } = yield* fetchSetup
-        yield* server.rejectAccessToken("at-alice-1")
+        const { api, fetch, rejectFirst } = yield* fetchSetup
+        yield* rejectFirst
         const body = new ReadableStream({
           start: (controller) => {
             controller.enqueue(new TextEncoder().encode("{}"))
@@ -258,11 +275,14 @@ describe("TokenManagerPromise", () => {
 
     it.scoped("a token echoed by the resource never reaches the error", () =>
       Effect.gen(function*() {
-        const { fetch } = yield* fetchSetup
+        const { fetch, first, store } = yield* fetchSetup
         const error = (yield* rejection(() => fetch(`${ORIGIN}/echo-401`))) as OAuthError.InvalidToken
         assert.strictEqual(error._tag, "InvalidToken")
-        assert.notInclude(JSON.stringify(error), "at-alice")
-        assert.notInclude(error.message, "at-alice")
+        const second = access(Option.getOrThrow(yield* store.get("alice")).token)
+        for (const token of [first, second]) {
+          assert.notInclude(JSON.stringify(error), token)
+          assert.notInclude(error.message, token)
+        }
       }))
 
     it.scoped("a 403 naming insufficient_scope is InsufficientScope", () =>
@@ -278,10 +298,11 @@ describe("TokenManagerPromise", () => {
         const { api, counter, tokens } = yield* fetchSetup
         const fetch = tokens.authorizedFetch({ key: "nobody", origin: ORIGIN, fetch: api.fetch })
         const before = counter.started
+        // Another origin (a scheme change included) and a URL with no origin at all: CrossOrigin.
         for (const url of ["https://evil.example/ok", "http://api.example.com/ok", "/ok", "not a url"]) {
           const error = yield* rejection(() => fetch(url))
           assert.strictEqual((error as OAuthError.TransportError)._tag, "TransportError", url)
-          assert.strictEqual((error as OAuthError.TransportError).reason, "Insecure", url)
+          assert.strictEqual((error as OAuthError.TransportError).reason, "CrossOrigin", url)
         }
         const insecure = tokens.authorizedFetch({ key: "alice", origin: "http://api.example.com", fetch: api.fetch })
         const error = yield* rejection(() => insecure("http://api.example.com/ok"))
@@ -355,13 +376,14 @@ describe("TokenManagerPromise", () => {
       )
       const origin = `http://127.0.0.1:${(server.address() as { port: number }).port}`
       const { manager, server: auth, tokens } = yield* setup()
-      yield* manager.set("alice", yield* auth.login("alice"))
+      const first = yield* login(auth)
+      yield* manager.set("alice", first)
       const fetch = tokens.authorizedFetch({ key: "alice", origin })
       const ok = yield* Effect.promise(() => fetch(`${origin}/ok`).then((r) => r.text()))
       assert.strictEqual(ok, "ok")
       const redirect = yield* Effect.promise(() => fetch(`${origin}/redirect`))
       assert.strictEqual(redirect.status, 302)
       assert.strictEqual(redirect.headers.get("location"), "http://127.0.0.2:1/steal")
-      assert.deepStrictEqual(seen, ["Bearer at-alice-1", "Bearer at-alice-1"])
+      assert.deepStrictEqual(seen, [`Bearer ${access(first)}`, `Bearer ${access(first)}`])
     }).pipe(Effect.scoped))
 })

@@ -1,11 +1,7 @@
-import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
-import * as HttpClient from "@effect/platform/HttpClient"
 import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as UrlParams from "@effect/platform/UrlParams"
 import * as OAuthError from "@tokenfx/core/OAuthError"
-import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import * as FiberRef from "effect/FiberRef"
 import * as Option from "effect/Option"
 
 // Where a credential (a client secret, a grant, a bearer token) may be sent: over HTTPS, or plain
@@ -88,92 +84,82 @@ export const parseOrigin = (origin: string | URL): Either.Either<URL, OAuthError
 }
 
 /**
- * Lets a bearer token go only to its own origin, and only if that is {@link isSecure}.
+ * Why a token for `allowed` may not go to `target`, if it may not: another origin (`CrossOrigin`),
+ * or plain HTTP to an address that is not loopback (`Insecure`).
  *
  * @internal
  */
-export const checkTarget = (
-  request: HttpClientRequest.HttpClientRequest,
-  origin: Either.Either<URL, OAuthError.TransportError>
-): Either.Either<HttpClientRequest.HttpClientRequest, OAuthError.TransportError> =>
-  Either.flatMap(origin, (allowed) => {
-    const url = UrlParams.makeUrl(request.url, request.urlParams, Option.none())
-    if (Either.isLeft(url)) {
-      return Either.left(
-        new OAuthError.TransportError({ reason: "Insecure", description: "the request URL is not absolute" })
-      )
-    }
-    const target = url.right
-    if (target.origin !== allowed.origin) {
-      return Either.left(
-        new OAuthError.TransportError({
-          reason: "Insecure",
-          description: `refusing to send the token for ${allowed.origin} to another origin`,
-          endpoint: label(target)
-        })
-      )
-    }
-    if (!isSecure(target)) {
-      return Either.left(
-        new OAuthError.TransportError({
-          reason: "Insecure",
-          description: "refusing to send a token over plain HTTP to a non-loopback address",
-          endpoint: label(target)
-        })
-      )
-    }
-    return Either.right(request)
-  })
-
-/**
- * The fetch client follows redirects unless told otherwise (undici and node:http never do): a
- * redirect must come back to the caller, so that no hop receives a credential unchecked.
- *
- * @internal
- */
-export const manualRedirects = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  Effect.flatMap(
-    Effect.serviceOption(FetchHttpClient.RequestInit),
-    (init) =>
-      Effect.provideService(effect, FetchHttpClient.RequestInit, {
-        ...Option.getOrElse(init, () => ({})),
-        redirect: "manual"
-      })
-  )
-
-// Carries a refusal out of the request hook below, which can only return or throw.
-class Refused {
-  constructor(readonly error: OAuthError.TransportError) {}
+export const refuse = (target: URL, allowed: URL): OAuthError.TransportError | undefined => {
+  if (target.origin !== allowed.origin) {
+    return new OAuthError.TransportError({
+      reason: "CrossOrigin",
+      description: `refusing to send the token for ${allowed.origin} to another origin`,
+      endpoint: label(target)
+    })
+  }
+  if (!isSecure(target)) {
+    return new OAuthError.TransportError({
+      reason: "Insecure",
+      description: "refusing to send a token over plain HTTP to a non-loopback address",
+      endpoint: label(target)
+    })
+  }
+  return undefined
 }
 
+/** @internal */
+export const notAbsolute = (): OAuthError.TransportError =>
+  new OAuthError.TransportError({ reason: "CrossOrigin", description: "the request URL is not absolute" })
+
 /**
- * Runs `check` on every request that `effect` sends, at the lowest level: inside the `HttpClient`
- * that puts it on the wire, after any redirect loop of a wrapped client. A refused request is never
- * sent; `effect` fails with the check's `TransportError`.
- *
- * Every client built on `HttpClient.make` (fetch, undici, node:http) asks the
- * `currentTracerDisabledWhen` predicate about each request just before sending it; the check runs
- * there (with the tracer forced on so that the predicate is asked, and the caller's tracing choices
- * kept).
+ * Lets a bearer token go only to its own origin, and only if that is {@link isSecure}, as a client checks every request it sends: before the token is
+ * asked for (`absolute`, which lets a relative URL through, since a wrapped client may resolve it
+ * later), after the wrapped client's own transformations, and on the wire. The verdict depends on the
+ * URL text alone (query parameters never change an origin), so the last one is remembered: a request's
+ * URL is parsed once however often it is checked, and not again for the next request to the same URL.
  *
  * @internal
  */
-export const guardEachRequest = (
-  check: (request: HttpClientRequest.HttpClientRequest) => Either.Either<unknown, OAuthError.TransportError>
-) =>
-<A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | OAuthError.TransportError, R> =>
-  Effect.flatMap(
-    Effect.zip(FiberRef.get(FiberRef.currentTracerEnabled), FiberRef.get(HttpClient.currentTracerDisabledWhen)),
-    ([enabled, disabledWhen]) =>
-      effect.pipe(
-        Effect.locally(HttpClient.currentTracerDisabledWhen, (request) => {
-          const checked = check(request)
-          if (Either.isLeft(checked)) throw new Refused(checked.left)
-          return !enabled || disabledWhen(request)
-        }),
-        Effect.locally(FiberRef.currentTracerEnabled, true),
-        Effect.catchSomeDefect((defect) =>
-          defect instanceof Refused ? Option.some(Effect.fail(defect.error)) : Option.none()
-        )
-      )
-  )
+export interface TargetCheck {
+  readonly check: (request: HttpClientRequest.HttpClientRequest) => OAuthError.TransportError | undefined
+  readonly checkAbsolute: (request: HttpClientRequest.HttpClientRequest) => OAuthError.TransportError | undefined
+}
+
+/** @internal */
+export const targetCheck = (origin: Either.Either<URL, OAuthError.TransportError>): TargetCheck => {
+  if (Either.isLeft(origin)) return { check: () => origin.left, checkAbsolute: () => origin.left }
+  const allowed = origin.right
+  // The verdict on the last URL: whether it is absolute, and whether the token may go there.
+  let lastUrl: string | undefined
+  let lastAbsolute = false
+  let lastAllowed = false
+  // Parses `url` again, on the rare path that ends in an error (which is built fresh every time).
+  const refusal = (url: string): OAuthError.TransportError => {
+    const resolved = UrlParams.makeUrl(url, [], Option.none())
+    return Either.isLeft(resolved) ? notAbsolute() : refuse(resolved.right, allowed) ?? notAbsolute()
+  }
+  const judge = (url: string) => {
+    if (url === lastUrl) return
+    let parsed: URL | undefined
+    try {
+      parsed = new URL(url)
+    } catch {
+      parsed = undefined
+    }
+    // A relative URL: resolved as the platform resolves it (against `location` in a browser).
+    const resolved = parsed ?? Either.getOrUndefined(UrlParams.makeUrl(url, [], Option.none()))
+    lastAbsolute = parsed !== undefined
+    lastAllowed = resolved !== undefined && refuse(resolved, allowed) === undefined
+    lastUrl = url
+  }
+  return {
+    check: (request) => {
+      judge(request.url)
+      return lastAllowed ? undefined : refusal(request.url)
+    },
+    checkAbsolute: (request) => {
+      judge(request.url)
+      return lastAllowed || !lastAbsolute ? undefined : refusal(request.url)
+    }
+  }
+}

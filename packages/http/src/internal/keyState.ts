@@ -2,13 +2,15 @@
  * The state a `TokenManager` keeps per key, and its transitions. Plain data and functions of `now`:
  * no effects, so that every rule about what `get` serves can be read (and tested) in one place.
  */
-import * as Expiry from "@tokenfx/core/Expiry"
+import type * as Expiry from "@tokenfx/core/Expiry"
 import * as Token from "@tokenfx/core/Token"
+import * as TokenHealth from "@tokenfx/core/TokenHealth"
 import type * as TokenStore from "@tokenfx/core/TokenStore"
 import * as DateTime from "effect/DateTime"
 import type * as Deferred from "effect/Deferred"
 import type * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import type { TokenState } from "../Telemetry.js"
 import type { GetError, RefreshError } from "../TokenManagerError.js"
 
 /** @internal */
@@ -39,6 +41,10 @@ export interface KeyState {
   /** Failures retrying cannot fix repeated: no refresh until a new token is set. */
   stopped: RefreshError | undefined
   lastUsed: number
+  /** Its grant died (`ReconnectRequired`): a `dead` key until a token is installed or it is revoked. */
+  dead: boolean
+  /** The state under which the key is counted in `tokenfx_tokens_active`, if it is. */
+  counted: TokenState | undefined
   /** This key's `get`, built once (see `keyTable`); `undefined` once the state is released. */
   get: Effect.Effect<Token.Token, GetError> | undefined
 }
@@ -75,24 +81,26 @@ export const make = (key: string, now: number): KeyState => ({
   failure: undefined,
   stopped: undefined,
   lastUsed: now,
+  dead: false,
+  counted: undefined,
   get: undefined
 })
 
 /** @internal */
-export const expiredAt = (token: Token.Token, timing: Timing): number =>
-  Expiry.expiredAtMillis(token, timing.policy) ?? Infinity
+export const expiredAt = (token: Token.Token, timing: Timing): number => TokenHealth.expiredAtMillis(token, timing)
 
 /** When the refresh token stops working (`refresh_token_expires_in`), or `Infinity`. @internal */
 export const refreshTokenExpiredAt = (token: Token.Token): number =>
   token.refreshTokenExpiresAt === undefined ? Infinity : DateTime.toEpochMillis(token.refreshTokenExpiresAt)
 
-/** @internal */
-export const dueAt = (token: Token.Token, timing: Timing): number => {
-  if (timing.requiresRefreshToken && token.refreshToken === undefined) return expiredAt(token, timing)
-  const refreshAt = Expiry.refreshAtMillis(token, timing.policy) ?? Infinity
-  // A refresh token dead by the refresh instant cannot refresh: serve the token until it expires.
-  return timing.requiresRefreshToken && refreshTokenExpiredAt(token) <= refreshAt ? expiredAt(token, timing) : refreshAt
-}
+/**
+ * When the token is due for a refresh: `TokenHealth`'s rule, the one `tokenfx status` and the stores
+ * classify by. A refresh token dead by the refresh instant cannot refresh: the token is served until it
+ * expires.
+ *
+ * @internal
+ */
+export const dueAt = (token: Token.Token, timing: Timing): number => TokenHealth.refreshDueAtMillis(token, timing)
 
 /** @internal */
 export const isRejected = (state: KeyState, token: Token.Token): boolean =>
@@ -128,11 +136,12 @@ export const install = (state: KeyState, entry: TokenStore.Entry, timing: Timing
   state.failures = 0
   state.failure = undefined
   state.stopped = undefined
+  state.dead = false
   if (state.rejected !== undefined && !Token.sameAccessToken(token, state.rejected)) state.rejected = undefined
   if (isRejected(state, token)) state.refreshAt = -Infinity
 }
 
-/** Forgets the token (removed, revoked, or its grant dead). @internal */
+/** Forgets the token (removed, revoked, or its grant dead: the caller then sets `dead`). @internal */
 export const clear = (state: KeyState): void => {
   state.token = undefined
   state.version = 0
@@ -262,4 +271,27 @@ export const decide = (state: KeyState, now: number, lead: number): Decision => 
     return now < failure.nextPeek ? { _tag: "Fail", error: failure.error } : peek
   }
   return refresh
+}
+
+/**
+ * The `tokenfx_tokens_active` state of a key at `now`, by its held token's own instants (not by a
+ * backoff or deferral): `undefined` for a key holding nothing that is not dead.
+ *
+ * @internal
+ */
+export const classify = (state: KeyState, now: number, timing: Timing): TokenState | undefined => {
+  const token = state.token
+  if (token === undefined) return state.dead ? "dead" : undefined
+  // Held past its expiry (a refresh failing, or one about to find the grant dead): `expired` until the
+  // manager knows; the grant is `dead` once the server refused it.
+  if (now >= state.expiredAt) return "expired"
+  return TokenHealth.classify(token, now, timing)
+}
+
+/** When {@link classify} next changes on its own (time passing), or `Infinity`. @internal */
+export const nextTransition = (state: KeyState, now: number, timing: Timing): number => {
+  const token = state.token
+  if (token === undefined || now >= state.expiredAt) return Infinity
+  const due = dueAt(token, timing)
+  return now < due ? due : state.expiredAt
 }

@@ -19,7 +19,7 @@ export interface KeyTable {
   /** The token `get` would answer at once, read synchronously (see `fastPath`). */
   readonly cached: (key: string) => Token.Token | undefined
   /** Releases the states nobody asked for during `idle` milliseconds, unless something is in flight. */
-  readonly release: (now: number, idle: number) => void
+  readonly release: (now: number, idle: number, released?: (state: keyState.KeyState) => void) => void
 }
 
 interface Reader {
@@ -75,11 +75,12 @@ export const make = (
     stateFor,
     get: (key) => states.get(key)?.get ?? lookup(key),
     cached: (key) => keyState.cached(states.get(key), clock.unsafeCurrentTimeMillis()),
-    release: (now, idle) => {
+    release: (now, idle, released) => {
       for (const [key, state] of states) {
         if (state.flight === undefined && state.persisting === undefined && now - state.lastUsed >= idle) {
           states.delete(key)
           state.get = undefined
+          released?.(state)
         }
       }
     }

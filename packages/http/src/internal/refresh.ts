@@ -17,13 +17,15 @@ import * as FiberId from "effect/FiberId"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
+import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Backoff from "../Backoff.js"
 import { type GetError, type RefreshError, RefreshTimeout } from "../TokenManagerError.js"
-import { adoptions, Event, refreshes, refreshFailures } from "../TokenManagerEvent.js"
+import { Event } from "../TokenManagerEvent.js"
 import type * as TokenSource from "../TokenSource.js"
 import * as keyState from "./keyState.js"
 import type * as lease from "./lease.js"
+import { type ManagerMetrics, reconnectReasons, type Why } from "./managerMetrics.js"
 
 type KeyState = keyState.KeyState
 
@@ -50,6 +52,7 @@ export interface Env {
   readonly busyRetry: number
   /** How long a token from a 401-triggered refresh is not refreshed again for a 401. */
   readonly invalidationWindow: number
+  readonly metrics: ManagerMetrics
 }
 
 /** @internal */
@@ -62,11 +65,15 @@ export interface Refresh {
 // Never more than this much of a server's text in a log line.
 const brief = (message: string): string => message.length > 200 ? `${message.slice(0, 200)}…` : message
 
-const retryable = (error: RefreshError): boolean => OAuthError.isOAuthError(error) ? Backoff.isRetryable(error) : true
+// The errors of an OAuth exchange decide for themselves; a store, lease or timeout failure is retried.
+const isExchangeError = Schema.is(OAuthError.OAuthError)
+
+const retryable = (error: RefreshError): boolean => isExchangeError(error) ? Backoff.isRetryable(error) : true
 
 /** @internal */
 export const make = (env: Env): Refresh => {
   const { lease, store, timing } = env
+  const { adoptions, rateLimitWaits, reconnects, refreshes, refreshFailures, timed } = env.metrics
 
   const install = (state: KeyState, entry: TokenStore.Entry) =>
     Effect.suspend(() => {
@@ -77,15 +84,9 @@ export const make = (env: Env): Refresh => {
   const adopt = (state: KeyState, entry: TokenStore.Entry): Effect.Effect<Token.Token> =>
     Effect.suspend(() => {
       const announce = state.token !== undefined && state.version !== entry.version
+      const adopted = Event.Adopted({ key: state.key, version: entry.version })
       return install(state, entry).pipe(
-        Effect.zipRight(
-          announce
-            ? Effect.zipRight(
-              Metric.increment(adoptions),
-              env.publish(Event.Adopted({ key: state.key, version: entry.version }))
-            )
-            : Effect.void
-        ),
+        Effect.zipRight(announce ? Effect.zipRight(Metric.increment(adoptions), env.publish(adopted)) : Effect.void),
         Effect.as(entry.token)
       )
     })
@@ -100,8 +101,9 @@ export const make = (env: Env): Refresh => {
       (now) => Option.filter(entry, (e) => keyState.isFresh(state, e.token, now + lead, timing))
     )
 
-  const reconnect = (state: KeyState, current: TokenStore.Entry | undefined, reason: string, cause?: unknown) =>
+  const reconnect = (state: KeyState, current: TokenStore.Entry | undefined, why: Why, cause?: unknown) =>
     Effect.gen(function*() {
+      const reason = reconnectReasons[why]
       if (current !== undefined) {
         // Conditional: a token another holder wrote meanwhile is not ours to remove.
         yield* store.remove(state.key, current.version).pipe(
@@ -111,6 +113,9 @@ export const make = (env: Env): Refresh => {
             )
           )
         )
+        // A token was held and its grant is gone: the key is dead until a new login.
+        state.dead = true
+        yield* Metric.increment(reconnects(why))
         yield* env.publish(Event.ReconnectRequired({ key: state.key, reason }))
       }
       keyState.clear(state)
@@ -190,7 +195,7 @@ export const make = (env: Env): Refresh => {
       }
       const now = yield* store.get(state.key)
       if (Option.isSome(now)) return yield* adopt(state, now.value)
-      return yield* reconnect(state, undefined, "the token was removed while it was being refreshed")
+      return yield* reconnect(state, undefined, "token_removed")
     })
 
   // invalid_grant: unless another holder rotated the refresh token meanwhile, the grant is dead.
@@ -200,19 +205,19 @@ export const make = (env: Env): Refresh => {
       if (Option.isSome(now) && current !== undefined && !Token.sameRefreshToken(now.value.token, current.token)) {
         return yield* adopt(state, now.value)
       }
-      return yield* reconnect(state, current, "the refresh token was rejected (invalid_grant)", error)
+      return yield* reconnect(state, current, "invalid_grant", error)
     })
 
   const renew = (state: KeyState, current: TokenStore.Entry | undefined, handOff: () => void) =>
     Effect.gen(function*() {
       if (env.source.requiresRefreshToken) {
-        if (current === undefined) return yield* reconnect(state, undefined, "no token is stored")
+        if (current === undefined) return yield* reconnect(state, undefined, "no_token")
         if (current.token.refreshToken === undefined) {
           const now = yield* Clock.currentTimeMillis
           if (now < keyState.expiredAt(current.token, timing) && !keyState.isRejected(state, current.token)) {
             return yield* adopt(state, current)
           }
-          return yield* reconnect(state, current, "the token expired and has no refresh token")
+          return yield* reconnect(state, current, "no_refresh_token")
         }
         // A refresh token past its `refresh_token_expires_in` is never presented: the server would
         // only refuse it. The access token is served while it lasts, then the key must reconnect.
@@ -224,15 +229,15 @@ export const make = (env: Env): Refresh => {
             yield* env.changed(state)
             return token
           }
-          return yield* reconnect(state, current, "the refresh token expired")
+          return yield* reconnect(state, current, "refresh_token_expired")
         }
       }
       // Ownership right before the refresh token leaves: a holder whose lease lapsed never presents it.
       yield* lease.check(state.key)
-      const token = yield* env.source.token({ key: state.key, token: Option.fromNullable(current?.token) }).pipe(
+      const token = env.source.token({ key: state.key, token: Option.fromNullable(current?.token) }).pipe(
         Effect.catchTag("InvalidGrant", (error) => onInvalidGrant(state, current, error))
       )
-      return yield* write(state, current, token, handOff)
+      return yield* timed(Effect.flatMap(token, (token) => write(state, current, token, handOff)))
     })
 
   const underLease = (state: KeyState, lead: number) =>
@@ -288,7 +293,8 @@ export const make = (env: Env): Refresh => {
       const retryAfter = Math.min(env.maxRetryAfter, asked === undefined ? 0 : Duration.toMillis(asked))
       const retryAt = keyState.fail(state, error, now, env.backoff, retryAfter, env.peekInterval)
       const stillValid = keyState.isValid(state, now)
-      yield* Metric.increment(refreshFailures)
+      yield* Metric.increment(refreshFailures(error._tag))
+      if (retryAfter > 0) yield* Metric.increment(rateLimitWaits)
       const message = brief(error.message)
       yield* env.publish(Event.RefreshFailed({
         key: state.key,

@@ -1,9 +1,7 @@
-import * as Headers from "@effect/platform/Headers"
 import * as OAuthError from "@tokenfx/core/OAuthError"
-import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
+import * as form from "./form.js"
 import * as narrow from "./narrow.js"
-import * as params from "./params.js"
 
 // Servers echo what they were sent ("refresh token 8xLq... is invalid", a challenge quoting the
 // token): whatever a server says in an error is cleaned of the secrets its request carried before it
@@ -31,7 +29,7 @@ export const needles = (secrets: Iterable<Redacted.Redacted<string>>): ReadonlyA
   const add = (value: string) => {
     if (value.length < minLength) return
     found.add(value)
-    for (const encoded of [encodeURIComponent(value), params.formEncode(value)]) {
+    for (const encoded of [encodeURIComponent(value), form.encodeValue(value)]) {
       found.add(encoded)
       found.add(lowerEscapes(encoded))
     }
@@ -48,7 +46,7 @@ export const needles = (secrets: Iterable<Redacted.Redacted<string>>): ReadonlyA
 
 /**
  * `error` with every echo of `needles` masked in what the server wrote: the description, the URI, an
- * unknown code, a challenge's parameters and a required scope. Errors tokenfx wrote itself are
+ * unknown code, a challenge's parameters, a required scope and a claims request. Errors tokenfx wrote itself are
  * returned as they are.
  *
  * @internal
@@ -60,8 +58,9 @@ export const scrub = <E extends OAuthError.OAuthError>(error: E, needles: Readon
     (text === undefined ? text : needles.reduce((acc, needle) => acc.replaceAll(needle, mask), text)) as T
   const challenge = error._tag === "InvalidToken" ? error.challenge : undefined
   const scope = error._tag === "InsufficientScope" ? error.scope : undefined
+  const claims = error._tag === "InsufficientClaims" ? error.claims : undefined
   if (
-    !dirty(error.description) && !dirty(error.uri) && !dirty(error.code) && !dirty(scope) &&
+    !dirty(error.description) && !dirty(error.uri) && !dirty(error.code) && !dirty(scope) && !dirty(claims) &&
     !Object.values(challenge ?? {}).some(dirty)
   ) {
     return error
@@ -85,6 +84,8 @@ export const scrub = <E extends OAuthError.OAuthError>(error: E, needles: Readon
       }) as OAuthError.OAuthError as E
     case "InsufficientScope":
       return new OAuthError.InsufficientScope({ ...details, scope: clean(scope) }) as OAuthError.OAuthError as E
+    case "InsufficientClaims":
+      return new OAuthError.InsufficientClaims({ ...details, claims: clean(claims) }) as OAuthError.OAuthError as E
     default:
       return OAuthError.fromCode(error.code, details) as OAuthError.OAuthError as E
   }
@@ -107,15 +108,9 @@ export const safeHeaders: ReadonlyArray<string> = [
   "vary"
 ]
 
-// Every header name but the safe ones.
-const unsafeHeader = new RegExp(`^(?!(?:${safeHeaders.join("|")})$)`)
-
 /**
- * Lets the `HttpClient`'s own spans, which record request and response headers, record the values
- * of {@link safeHeaders} only: a challenge may quote the credential it rejects, and a server may echo
- * a token in any header it likes.
+ * Every header name but the safe ones.
  *
  * @internal
  */
-export const recordSafeHeadersOnly = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  Effect.locallyWith(effect, Headers.currentRedactedNames, (names) => [...names, unsafeHeader])
+export const unsafeHeader = new RegExp(`^(?!(?:${safeHeaders.join("|")})$)`)

@@ -2,27 +2,31 @@ import type * as HttpClient from "@effect/platform/HttpClient"
 import type * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import * as ErrorResponse from "@tokenfx/core/ErrorResponse"
 import * as Json from "@tokenfx/core/Json"
 import * as OAuthError from "@tokenfx/core/OAuthError"
-import * as Token from "@tokenfx/core/Token"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Record from "effect/Record"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import type * as Compliance from "../Compliance.js"
 import * as destination from "./destination.js"
-import * as params from "./params.js"
+import * as form from "./form.js"
+import * as requestSettings from "./requestSettings.js"
 import * as scrub from "./scrub.js"
 
 /** @internal */
 export interface Request {
   readonly method: "GET" | "POST"
   readonly url: string
-  readonly form?: Readonly<Record<string, params.Value>> | undefined
+  readonly form?: form.Form | undefined
   readonly headers?: Readonly<Record<string, Redacted.Redacted<string>>> | undefined
+  /** An access token for the `Authorization` header, in its scheme. */
+  readonly token?: { readonly scheme: "Bearer" | "DPoP"; readonly value: Redacted.Redacted<string> } | undefined
   /** Secrets the request carries only in encoded form (the client secret inside a Basic header). */
   readonly secrets?: ReadonlyArray<Redacted.Redacted<string>> | undefined
   /** The provider's compliance hook, and which endpoint this is to it. */
@@ -140,6 +144,7 @@ const fromClientError = (error: HttpClientError.HttpClientError, endpoint: strin
 
 const secretsOf = (request: Request): Array<Redacted.Redacted<string>> => {
   const found = [...(request.secrets ?? []), ...Object.values(request.headers ?? {})]
+  if (request.token !== undefined) found.push(request.token.value)
   for (const value of Object.values(request.form ?? {})) {
     if (Redacted.isRedacted(value)) found.push(value as Redacted.Redacted<string>)
   }
@@ -162,7 +167,7 @@ const hasErrorMember = (body: string): boolean => {
 /**
  * Sends one request and returns its 2xx answer. A connection failure or timeout is a
  * `TransportError`, so is any 3xx (redirects are never followed, reason `Redirect`); any other status
- * is mapped by `OAuthError.fromHttp`, with every secret of the request masked where the server echoes
+ * is mapped by `ErrorResponse.fromHttp`, with every secret of the request masked where the server echoes
  * it.
  *
  * @internal
@@ -174,20 +179,23 @@ export const send = (
 ): Effect.Effect<Answer, Failure> =>
   Effect.flatMap(destination.checkEndpoint(request.url, settings.allowInsecure), (url) => {
     const endpoint = destination.label(url)
-    let http = request.method === "POST" ? HttpClientRequest.post(url) : HttpClientRequest.get(url)
-    http = HttpClientRequest.acceptJson(http)
-    for (const [name, value] of Object.entries(request.headers ?? {})) {
-      http = HttpClientRequest.setHeader(http, name, Redacted.value(value))
-    }
-    if (request.form !== undefined) {
-      http = HttpClientRequest.bodyText(http, params.formBody(request.form), "application/x-www-form-urlencoded")
-    }
+    const http = HttpClientRequest.make(request.method)(url).pipe(
+      HttpClientRequest.acceptJson,
+      HttpClientRequest.setHeaders(Record.map(request.headers ?? {}, Redacted.value)),
+      (http) =>
+        request.form === undefined ? http : HttpClientRequest.bodyUrlParams(http, form.toUrlParams(request.form)),
+      (http) =>
+        request.token === undefined
+          ? http
+          : request.token.scheme === "Bearer"
+          ? HttpClientRequest.bearerToken(http, request.token.value)
+          : HttpClientRequest.setHeader(http, "authorization", `DPoP ${Redacted.value(request.token.value)}`)
+    )
     return client.execute(http).pipe(
       Effect.flatMap((response) =>
         Effect.map(readBounded(response, settings.maxBodySize), (body) => ({ response, body }))
       ),
-      destination.manualRedirects,
-      scrub.recordSafeHeadersOnly,
+      requestSettings.send,
       Effect.mapError((error) => fromClientError(error, endpoint)),
       Effect.timeoutFail({
         duration: settings.timeout,
@@ -215,7 +223,7 @@ export const send = (
       Effect.flatMap((read) => Effect.map(Clock.currentTimeMillis, (now) => comply(request, read, now))),
       Effect.flatMap(({ body, headers, now, status, raw }): Effect.Effect<Answer, Failure> => {
         const failed = () => {
-          const error = OAuthError.fromHttp({ status, headers, body, endpoint }, now)
+          const error = ErrorResponse.fromHttp({ status, headers, body, endpoint }, now)
           const hook = request.compliance?.hooks.error
           const mapped = raw === undefined || hook === undefined || error._tag === "MalformedResponse"
             ? error
@@ -293,9 +301,9 @@ export const json = (answer: Answer): Either.Either<unknown, OAuthError.Malforme
 export const decode = <A, I>(schema: Schema.Schema<A, I>) => {
   const decodeUnknown = Schema.decodeUnknownEither(schema)
   return (answer: Answer): Either.Either<A, OAuthError.MalformedResponse> =>
-    Either.flatMap(json(answer), (body) =>
-      Either.mapLeft(decodeUnknown(body), (error) => {
-        const { field, reason } = Token.describeParseError(error)
-        return new OAuthError.MalformedResponse({ reason, field, status: answer.status, endpoint: answer.endpoint })
-      }))
+    Either.flatMap(
+      json(answer),
+      (body) =>
+        Either.mapLeft(decodeUnknown(body), (error) => OAuthError.MalformedResponse.fromParseError(error, answer))
+    )
 }

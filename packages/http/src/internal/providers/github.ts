@@ -1,4 +1,5 @@
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import * as ErrorResponse from "@tokenfx/core/ErrorResponse"
 import * as OAuthError from "@tokenfx/core/OAuthError"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
@@ -107,7 +108,7 @@ export const revoke = (options: Options, apiUrl: string): profile.Revoke => (cli
     const now = yield* Clock.currentTimeMillis
     const read = status === 422
       ? new OAuthError.InvalidRequest({ description: "GitHub refused the request (422)", status, endpoint })
-      : OAuthError.fromHttp({ status, headers, body, endpoint }, now)
+      : ErrorResponse.fromHttp({ status, headers, body, endpoint }, now)
     const secrets = options.clientSecret === undefined ? [token] : [token, options.clientSecret]
     return yield* Effect.fail(narrowRevocation(scrub.scrub(read, scrub.needles(secrets))))
   })

@@ -2,6 +2,7 @@ import type * as HttpClient from "@effect/platform/HttpClient"
 import type * as Effect from "effect/Effect"
 import type * as Redacted from "effect/Redacted"
 import type * as TokenEndpoint from "../../TokenEndpoint.js"
+import type * as TokenEndpointError from "../../TokenEndpointError.js"
 
 /**
  * A revocation the provider does its own way (GitHub's REST API), given the client to send it with.
@@ -13,7 +14,7 @@ export type Revoke = (
 ) => (
   token: Redacted.Redacted<string>,
   hint?: "access_token" | "refresh_token" | undefined
-) => Effect.Effect<void, TokenEndpoint.RevocationError>
+) => Effect.Effect<void, TokenEndpointError.RevocationError>
 
 /**
  * What a provider needs besides the RFCs (see `Provider.Profile`).

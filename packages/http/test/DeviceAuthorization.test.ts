@@ -1,0 +1,69 @@
+import { assert, describe, it } from "@effect/vitest"
+import * as OAuthError from "@tokenfx/core/OAuthError"
+import * as DeviceAuthorization from "@tokenfx/http/DeviceAuthorization"
+import * as Clock from "effect/Clock"
+import * as DateTime from "effect/DateTime"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+import * as TestClock from "effect/TestClock"
+
+const authorization = (expiresInSeconds: number, intervalSeconds = 5): DeviceAuthorization.DeviceAuthorization => ({
+  deviceCode: Redacted.make("dc"),
+  userCode: "WDJB-MJHT",
+  verificationUri: "https://auth.example.com/device",
+  expiresAt: DateTime.unsafeMake(expiresInSeconds * 1000),
+  interval: Duration.seconds(intervalSeconds)
+})
+
+// A request that answers from `answers` in turn and records when it was sent.
+const scripted = <E>(answers: ReadonlyArray<E | "token">) => {
+  const instants: Array<number> = []
+  const request = Effect.flatMap(Clock.currentTimeMillis, (now) => {
+    const answer = answers[Math.min(instants.length, answers.length - 1)]
+    instants.push(now)
+    return answer === "token" ? Effect.succeed("token" as const) : Effect.fail(answer)
+  })
+  return { instants, request }
+}
+
+describe("DeviceAuthorization.poll", () => {
+  it.effect("waits an interval first, then polls while pending, as slow as slow_down asks", () =>
+    Effect.gen(function*() {
+      const { instants, request } = scripted<OAuthError.OAuthError>([
+        new OAuthError.AuthorizationPending({}),
+        new OAuthError.SlowDown({ interval: Duration.seconds(20) }),
+        new OAuthError.SlowDown({}),
+        "token"
+      ])
+      const fiber = yield* Effect.fork(DeviceAuthorization.poll(request, authorization(600)))
+      yield* TestClock.adjust("2 minutes")
+      assert.strictEqual(yield* Fiber.join(fiber), "token")
+      assert.deepStrictEqual(instants, [5_000, 10_000, 30_000, 55_000])
+    }))
+
+  it.effect("stops at the expiry without polling at or past it: ExpiredToken", () =>
+    Effect.gen(function*() {
+      const { instants, request } = scripted([new OAuthError.AuthorizationPending({})])
+      const fiber = yield* Effect.fork(
+        Effect.flip(request.pipe(DeviceAuthorization.poll(authorization(12), { interval: "4 seconds" })))
+      )
+      yield* TestClock.adjust("11999 millis")
+      assert.isTrue(Option.isNone(yield* Fiber.poll(fiber)))
+      yield* TestClock.adjust("1 millis")
+      const error = yield* Fiber.join(fiber)
+      assert.strictEqual(error._tag, "ExpiredToken")
+      assert.deepStrictEqual(instants, [4_000, 8_000])
+    }))
+
+  it.effect("any other answer ends polling at once", () =>
+    Effect.gen(function*() {
+      const { instants, request } = scripted([new OAuthError.AccessDenied({})])
+      const fiber = yield* Effect.fork(Effect.flip(DeviceAuthorization.poll(request, authorization(600))))
+      yield* TestClock.adjust("1 minute")
+      assert.strictEqual((yield* Fiber.join(fiber))._tag, "AccessDenied")
+      assert.deepStrictEqual(instants, [5_000])
+    }))
+})
