@@ -33,27 +33,17 @@
 import type * as PlatformError from "@effect/platform/Error"
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
-import * as Json from "@tokenfx/core/Json"
-import type * as TokenStore from "@tokenfx/core/TokenStore"
+import * as TokenStore from "@tokenfx/core/TokenStore"
 import { CorruptedToken, InsecureStorage, TokenStoreError } from "@tokenfx/core/TokenStore"
 import * as Clock from "effect/Clock"
-import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import * as Schema from "effect/Schema"
-import {
-  isAlreadyExists,
-  isNotFound,
-  maxFileSize,
-  readWithMode,
-  syncDirectory,
-  writeAtomic
-} from "./internal/atomicFile.js"
+import * as FileLease from "./internal/fileLease.js"
 import * as FileLock from "./internal/fileLock.js"
 import * as FileName from "./internal/fileName.js"
+import * as TokenFile from "./internal/tokenFile.js"
 import * as RawTokenStore from "./RawTokenStore.js"
 
 /**
@@ -78,78 +68,6 @@ export interface Options {
    */
   readonly staleLockAfter?: Duration.DurationInput | undefined
 }
-
-const Envelope = Schema.Struct({
-  format: Schema.Literal(1),
-  key: Schema.String,
-  version: Schema.Int.pipe(Schema.greaterThanOrEqualTo(1)),
-  // `null`: a tombstone, which keeps the version of a removed token.
-  data: Schema.NullOr(Schema.String),
-  expiresAt: Schema.optional(Schema.Number)
-})
-
-type Envelope = typeof Envelope.Type
-
-const decodeEnvelope = Schema.decodeUnknownEither(Envelope)
-
-const Lease = Schema.Struct({
-  owner: Schema.String,
-  pid: Schema.Number,
-  host: Schema.String,
-  thread: Schema.Number,
-  deadline: Schema.Number
-})
-
-const decodeLease = Schema.decodeUnknownEither(Schema.parseJson(Lease))
-
-type Read =
-  | { readonly _tag: "Missing" }
-  | {
-    readonly _tag: "Found"
-    readonly envelope: Envelope
-    readonly mode: number
-    readonly uid: Option.Option<number>
-  }
-  | { readonly _tag: "Corrupt"; readonly reason: string }
-  // Something at the token path that must not be read (a symbolic link, a FIFO): never moved or replaced.
-  | { readonly _tag: "Insecure"; readonly reason: string }
-
-const missing: Read = { _tag: "Missing" }
-
-// Says what is wrong with a token file, never what it holds (secrets). `key: undefined` accepts the
-// file's own key (listing hashed names).
-const parseEnvelope = (
-  key: string | undefined,
-  content: string,
-  info: { readonly mode: number; readonly uid: Option.Option<number> }
-): Read => {
-  if (content.length === 0) return { _tag: "Corrupt", reason: "the file is empty" }
-  const json = Json.parse(content)
-  if (Either.isLeft(json)) {
-    return {
-      _tag: "Corrupt",
-      reason: json.left === "too deeply nested"
-        ? "the file is not a token file (nested too deeply)"
-        : "the file is not valid JSON (truncated or overwritten?)"
-    }
-  }
-  return Either.match(decodeEnvelope(json.right), {
-    onLeft: (error) => {
-      // The path of the first issue, found without formatting the file's content.
-      const path = Json.firstIssue(error).path
-      return {
-        _tag: "Corrupt",
-        reason: path.length === 0 ? "the file is not a token file" : `field ${path.map(String).join(".")} is invalid`
-      }
-    },
-    onRight: (envelope): Read =>
-      key === undefined || envelope.key === key
-        ? { _tag: "Found", envelope, mode: info.mode, uid: info.uid }
-        : { _tag: "Corrupt", reason: "the file belongs to another key" }
-  })
-}
-
-const formatMode = (mode: number) => (mode & 0o777).toString(8).padStart(4, "0")
 
 /**
  * A payload store in `directory` (created `0700` when missing).
@@ -191,7 +109,7 @@ export const make = (
     if (strict && (info.mode & 0o022) !== 0) {
       return yield* new InsecureStorage({
         reason: `the token directory ${dir} has mode ${
-          formatMode(info.mode)
+          TokenFile.formatMode(info.mode)
         }: group or others can write to it (chmod 700 it, or set strictPermissions: false)`
       })
     }
@@ -205,6 +123,9 @@ export const make = (
       })
     }
 
+    const { insecurity, moveAside, read, write } = TokenFile.make(fs, dir, strict, euid)
+    const locks = yield* FileLock.make(fs, lockOptions)
+
     const files = (key: string) =>
       Effect.map(FileName.baseName(key), (base) => ({
         token: path.join(dir, base + FileName.tokenSuffix),
@@ -212,72 +133,8 @@ export const make = (
         lease: path.join(dir, base + ".lease")
       }))
 
-    const read = (key: string | undefined, file: string): Effect.Effect<Read, PlatformError.PlatformError> =>
-      Effect.map(readWithMode(file), (found): Read => {
-        if (Option.isNone(found)) return missing
-        switch (found.value._tag) {
-          case "Refused":
-            return { _tag: "Insecure", reason: `the token file ${file} is refused: ${found.value.reason}` }
-          case "TooLarge":
-            return { _tag: "Corrupt", reason: `the file is larger than ${maxFileSize} bytes` }
-          case "File":
-            return parseEnvelope(key, found.value.content, found.value)
-        }
-      })
-
     const refuse = (key: string, current: { readonly reason: string }) =>
       new InsecureStorage({ key, reason: current.reason })
-
-    const insecurity = (
-      key: string,
-      file: string,
-      found: { readonly mode: number; readonly uid: Option.Option<number> }
-    ): Option.Option<InsecureStorage> => {
-      if (!strict) return Option.none()
-      if ((found.mode & 0o077) !== 0) {
-        return Option.some(
-          new InsecureStorage({
-            key,
-            reason: `the token file ${file} has mode ${
-              formatMode(found.mode)
-            }: group or others can access it (chmod 600 it, or set strictPermissions: false)`
-          })
-        )
-      }
-      // A file another user planted (or can rewrite) is not ours to trust.
-      if (euid !== undefined && Option.isSome(found.uid) && found.uid.value !== euid) {
-        return Option.some(
-          new InsecureStorage({
-            key,
-            reason: `the token file ${file} belongs to user ${found.uid.value}, not to this process's user ${euid} ` +
-              `(chown it, or set strictPermissions: false)`
-          })
-        )
-      }
-      return Option.none()
-    }
-
-    const write = (file: string, envelope: Envelope) =>
-      writeAtomic(fs, { path: file, directory: dir, content: JSON.stringify(envelope), mode: 0o600, durable: true })
-
-    // Renames a file to `<file>.corrupt-<time>` (plus a counter should that exist), never deleting it.
-    const moveAside = (file: string) =>
-      Effect.gen(function*() {
-        const now = yield* DateTime.now
-        const stamp = DateTime.formatIso(now).replace(/[:.]/g, "-")
-        for (let n = 0;; n++) {
-          const target = `${file}.corrupt-${stamp}${n === 0 ? "" : `-${n}`}`
-          // A hard link never replaces an existing file, unlike a rename.
-          const linked = yield* fs.link(file, target).pipe(
-            Effect.as(true),
-            Effect.catchIf(isAlreadyExists, () => Effect.succeed(false))
-          )
-          if (!linked) continue
-          yield* fs.remove(file)
-          yield* syncDirectory(fs, dir)
-          return target
-        }
-      })
 
     const locked = <A>(
       operation: string,
@@ -285,7 +142,7 @@ export const make = (
       lock: string,
       use: Effect.Effect<A, PlatformError.PlatformError | TokenStore.StoreError>
     ): Effect.Effect<A, TokenStore.StoreError> =>
-      FileLock.withLock(fs, lock, lockOptions, use).pipe(
+      locks.withLock(lock, use).pipe(
         Effect.catchTags({
           LockTimeout: (e) => Effect.fail(failure(operation, key)(e)),
           SystemError: (e) => Effect.fail(failure(operation, key)(e)),
@@ -299,7 +156,7 @@ export const make = (
       operation: string,
       key: string,
       f: (
-        current: Option.Option<Envelope>,
+        current: Option.Option<TokenFile.Envelope>,
         file: string
       ) => Effect.Effect<A, PlatformError.PlatformError | TokenStore.StoreError>
     ): Effect.Effect<A, TokenStore.StoreError> =>
@@ -324,13 +181,13 @@ export const make = (
           })
         ))
 
-    const live = (current: Option.Option<Envelope>) => Option.filter(current, (e) => e.data !== null)
+    const live = (current: Option.Option<TokenFile.Envelope>) => Option.filter(current, (e) => e.data !== null)
 
     const writeIf = (
       operation: string,
       key: string,
       payload: RawTokenStore.Payload,
-      accept: (live: Option.Option<Envelope>) => boolean
+      accept: (live: Option.Option<TokenFile.Envelope>) => boolean
     ) =>
       mutate(operation, key, (current, file) => {
         if (!accept(live(current))) return Effect.succeedNone
@@ -373,28 +230,11 @@ export const make = (
         }
       })
 
-    const readLease = (file: string) =>
-      fs.readFileString(file).pipe(
-        // A lease file that does not decode is no lease: it protects nothing secret.
-        Effect.map((content) => Either.getRight(decodeLease(content))),
-        Effect.catchIf(isNotFound, () => Effect.succeedNone)
-      )
-
-    const writeLease = (file: string, owner: string, deadline: number) =>
-      writeAtomic(fs, {
-        path: file,
-        directory: dir,
-        content: JSON.stringify({ owner, ...FileLock.self(), deadline }),
-        mode: 0o600,
-        // A lease lost to a power failure has expired anyway by the time the machine is back.
-        durable: false
-      })
-
     const withLease = <A>(
       operation: string,
       key: string,
       f: (
-        current: Option.Option<typeof Lease.Type>,
+        current: Option.Option<FileLease.Lease>,
         now: number,
         file: string
       ) => Effect.Effect<A, PlatformError.PlatformError>
@@ -406,27 +246,45 @@ export const make = (
           lock,
           Effect.gen(function*() {
             const now = yield* Clock.currentTimeMillis
-            const current = yield* readLease(lease)
+            const current = yield* FileLease.read(fs, lease)
             return yield* f(current, now, lease)
           })
         ))
 
-    const keys = Effect.gen(function*() {
-      const names = yield* fs.readDirectory(dir)
-      const found: Array<string> = []
-      for (const name of names) {
-        const parsed = FileName.parseTokenFileName(name)
-        if (parsed === undefined) continue
-        const current = yield* read(parsed.key ?? undefined, path.join(dir, name))
-        if (current._tag === "Found" && current.envelope.data !== null) {
-          found.push(current.envelope.key)
-        } else if ((current._tag === "Corrupt" || current._tag === "Insecure") && parsed.key !== null) {
-          // Still there, if unreadable: `get` will report it.
-          found.push(parsed.key)
+    // Every token file: its key, and its envelope when it reads (an unreadable one is still listed).
+    const scan = (operation: string) =>
+      Effect.gen(function*() {
+        const names = yield* fs.readDirectory(dir)
+        const found: Array<{ readonly key: string; readonly envelope: TokenFile.Envelope | undefined }> = []
+        for (const name of names) {
+          const parsed = FileName.parseTokenFileName(name)
+          if (parsed === undefined) continue
+          const current = yield* read(parsed.key ?? undefined, path.join(dir, name))
+          if (current._tag === "Found" && current.envelope.data !== null) {
+            found.push({ key: current.envelope.key, envelope: current.envelope })
+          } else if ((current._tag === "Corrupt" || current._tag === "Insecure") && parsed.key !== null) {
+            // Still there, if unreadable: `get` will report it.
+            found.push({ key: parsed.key, envelope: undefined })
+          }
         }
-      }
-      return found.sort()
-    }).pipe(Effect.mapError(failure("keys")))
+        return found
+      }).pipe(Effect.mapError(failure(operation)))
+
+    const keys = Effect.map(scan("keys"), (found) => found.map((file) => file.key).sort())
+
+    // The expiry is in each envelope, in the clear: no token is decoded (or decrypted). Unreadable files
+    // are left out: `get` reports them.
+    const stats = (options?: TokenStore.StatsOptions) =>
+      Effect.zipWith(
+        scan("stats"),
+        Clock.currentTimeMillis,
+        (found, now) =>
+          TokenStore.countExpiries(
+            found.flatMap((file) => file.envelope === undefined ? [] : [file.envelope.expiresAt]),
+            now,
+            options
+          )
+      )
 
     return RawTokenStore.RawTokenStore.of({
       get,
@@ -463,26 +321,24 @@ export const make = (
         }),
       keys,
       size: Effect.map(keys, (all) => all.length),
+      stats,
       acquireLease: (key, owner, ttl) =>
-        withLease("acquireLease", key, (current, now, file) => {
-          const taken = Option.isSome(current) && current.value.owner !== owner && current.value.deadline > now &&
-            FileLock.isAlive(current.value) !== false
-          return taken ? Effect.succeed(false) : Effect.as(writeLease(file, owner, now + Duration.toMillis(ttl)), true)
-        }),
+        withLease("acquireLease", key, (current, now, file) =>
+          FileLease.isTakenFrom(current, owner, now)
+            ? Effect.succeed(false)
+            : Effect.as(FileLease.write(fs, dir, file, owner, now + Duration.toMillis(ttl)), true)),
       renewLease: (key, owner, ttl) =>
-        withLease(
-          "renewLease",
-          key,
-          (current, now, file) =>
-            Option.isSome(current) && current.value.owner === owner && current.value.deadline > now
-              ? Effect.as(writeLease(file, owner, now + Duration.toMillis(ttl)), true)
-              : Effect.succeed(false)
-        ),
+        withLease("renewLease", key, (current, now, file) =>
+          FileLease.isHeldBy(current, owner, now)
+            ? Effect.as(FileLease.write(fs, dir, file, owner, now + Duration.toMillis(ttl)), true)
+            : Effect.succeed(false)),
       releaseLease: (key, owner) =>
-        withLease("releaseLease", key, (current, _now, file) =>
-          Option.isSome(current) && current.value.owner === owner
-            ? fs.remove(file).pipe(Effect.catchIf(isNotFound, () => Effect.void))
-            : Effect.void)
+        withLease(
+          "releaseLease",
+          key,
+          (current, _now, file) =>
+            Option.isSome(current) && current.value.owner === owner ? FileLease.remove(fs, file) : Effect.void
+        )
     })
   })
 

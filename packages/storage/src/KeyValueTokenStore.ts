@@ -201,6 +201,17 @@ export const make = (
           [...found].sort()
         ))
 
+    // The expiry is in each record, in the clear: no token is decoded. Unreadable records are left out.
+    const stats = (options?: TokenStore.StatsOptions) =>
+      Effect.gen(function*() {
+        const expiries: Array<number | undefined> = []
+        for (const key of yield* index("stats")) {
+          const current = yield* Effect.mapError(read(key), failure("stats", key))
+          if (current._tag === "Found" && current.record.data !== null) expiries.push(current.record.expiresAt)
+        }
+        return TokenStore.countExpiries(expiries, yield* Clock.currentTimeMillis, options)
+      })
+
     const readLease = (key: string) =>
       Effect.map(kv.get(leaseKey(key)), Option.flatMap((value) => Either.getRight(decodeLease(value))))
 
@@ -246,6 +257,7 @@ export const make = (
         }),
       keys,
       size: Effect.map(keys, (all) => all.length),
+      stats,
       acquireLease: (key, owner, ttl) =>
         withLease("acquireLease", key, (current, now) => {
           const taken = Option.isSome(current) && current.value.owner !== owner && current.value.deadline > now

@@ -8,7 +8,8 @@
  *
  * @since 0.1.0
  */
-import * as Token from "@tokenfx/core/Token"
+import * as StoredToken from "@tokenfx/core/StoredToken"
+import type * as Token from "@tokenfx/core/Token"
 import * as TokenStore from "@tokenfx/core/TokenStore"
 import * as Context from "effect/Context"
 import * as DateTime from "effect/DateTime"
@@ -62,6 +63,10 @@ export class RawTokenStore extends Context.Tag("@tokenfx/storage/RawTokenStore")
   readonly quarantine: (key: string, version: number) => Effect.Effect<Option.Option<string>, TokenStore.StoreError>
   readonly keys: Effect.Effect<ReadonlyArray<string>, TokenStore.StoreError>
   readonly size: Effect.Effect<number, TokenStore.StoreError>
+  /** Stored payloads by state, from the expiry kept beside each (see `TokenStore.stats`). */
+  readonly stats: (
+    options?: TokenStore.StatsOptions | undefined
+  ) => Effect.Effect<TokenStore.Stats, TokenStore.StoreError>
   readonly acquireLease: (
     key: string,
     owner: string,
@@ -76,13 +81,13 @@ export class RawTokenStore extends Context.Tag("@tokenfx/storage/RawTokenStore")
 }>() {}
 
 const encode = (token: Token.Token): Payload => ({
-  data: Token.toJson(token),
+  data: StoredToken.toJson(token),
   expiresAt: token.expiresAt === undefined ? undefined : DateTime.toEpochMillis(token.expiresAt)
 })
 
 /**
- * The `TokenStore` over a payload store: tokens are written with the storage codec (`Token.toJson`)
- * and read back with `Token.fromJson`. A payload that does not decode is quarantined and reported as
+ * The `TokenStore` over a payload store: tokens are written with the storage codec (`StoredToken.toJson`)
+ * and read back with `StoredToken.fromJson`. A payload that does not decode is quarantined and reported as
  * `CorruptedToken`, saying where it was kept.
  *
  * @since 0.1.0
@@ -90,7 +95,7 @@ const encode = (token: Token.Token): Payload => ({
  */
 export const toTokenStore = (raw: RawTokenStore["Type"]): TokenStore.TokenStore["Type"] => {
   const decode = (key: string, entry: Entry): Effect.Effect<TokenStore.Entry, TokenStore.StoreError> =>
-    Either.match(Token.fromJson(entry.data), {
+    Either.match(StoredToken.fromJson(entry.data), {
       onRight: (token) => Effect.succeed({ token, version: entry.version }),
       onLeft: (error) =>
         Effect.flatMap(raw.quarantine(key, entry.version), (movedTo) =>
@@ -121,6 +126,7 @@ export const toTokenStore = (raw: RawTokenStore["Type"]): TokenStore.TokenStore[
     remove: (key, expected) => raw.remove(key, expected).pipe(Effect.withSpan("TokenStore.remove")),
     keys: raw.keys,
     size: raw.size,
+    stats: (options) => raw.stats(options).pipe(Effect.withSpan("TokenStore.stats")),
     acquireLease: (key, owner, ttl) =>
       raw.acquireLease(key, owner, ttl).pipe(Effect.withSpan("TokenStore.acquireLease")),
     renewLease: (key, owner, ttl) => raw.renewLease(key, owner, ttl).pipe(Effect.withSpan("TokenStore.renewLease")),

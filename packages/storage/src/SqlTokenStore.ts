@@ -3,8 +3,9 @@
  * embedded default for one machine) and PostgreSQL (`@effect/sql-pg`, for a fleet of instances).
  *
  * One row per key: the key, the user id (derived from the key by `userId`, indexed), the payload,
- * its version, the access token's expiry, the refresh lease (owner and deadline) and the time of the
- * last write. Times are epoch milliseconds from `Clock`, so a fleet needs synchronized clocks (NTP).
+ * its version, the access token's expiry (indexed), the refresh lease (owner and deadline) and the time
+ * of the last write. `stats` counts the tokens by state, and per user with `byUser`, in one `GROUP BY`
+ * query over `expires_at` and `user_id`, never reading a payload. Times are epoch milliseconds from `Clock`, so a fleet needs synchronized clocks (NTP).
  *
  * - Compare-and-set is a single conditional statement (`UPDATE … WHERE token_key = ? AND version = ?`,
  *   or an insert that only fills an empty row), atomic in the database across every process.
@@ -74,7 +75,8 @@ export const migrations = (
 ): Record<string, Effect.Effect<void, SqlError, SqlClient.SqlClient>> => {
   const table = tableOf(options)
   // An index name is never schema-qualified; it lives in its table's schema.
-  const index = `${table.slice(table.lastIndexOf(".") + 1)}_user_id`
+  const bare = table.slice(table.lastIndexOf(".") + 1)
+  const index = `${bare}_user_id`
   return {
     "1_create_tokens": Effect.gen(function*() {
       const sql = (yield* SqlClient.SqlClient).withoutTransforms()
@@ -89,6 +91,11 @@ export const migrations = (
         updated_at BIGINT NOT NULL
       )`
       yield* sql`CREATE INDEX ${sql(index)} ON ${sql(table)} (user_id)`
+    }),
+    // For `stats`: tokens by expiry (and tokens expired or due) without reading the payloads.
+    "2_index_expires_at": Effect.gen(function*() {
+      const sql = (yield* SqlClient.SqlClient).withoutTransforms()
+      yield* sql`CREATE INDEX ${sql(`${bare}_expires_at`)} ON ${sql(table)} (expires_at)`
     })
   }
 }
@@ -153,6 +160,36 @@ const toVersion =
       )
   }
 
+type Counts = { total: number; fresh: number; refresh_window: number; expired: number }
+
+const zero = (): Counts => ({ total: 0, fresh: 0, refresh_window: 0, expired: 0 })
+
+const countRows = (
+  rows: ReadonlyArray<{ readonly state: string; readonly user_id?: string; readonly n: unknown }>,
+  byUser: boolean
+): TokenStore.Stats => {
+  const all = zero()
+  const users = new Map<string, Counts>()
+  for (const row of rows) {
+    const state = row.state as "fresh" | "refresh_window" | "expired"
+    const n = toNumber(row.n)
+    all.total += n
+    all[state] += n
+    if (byUser && row.user_id !== undefined) {
+      const user = users.get(row.user_id) ?? zero()
+      user.total += n
+      user[state] += n
+      users.set(row.user_id, user)
+    }
+  }
+  return {
+    ...all,
+    byUser: byUser
+      ? Array.from(users, ([user, counts]) => ({ user, ...counts })).sort((a, b) => a.user.localeCompare(b.user))
+      : undefined
+  }
+}
+
 /**
  * A payload store in the table, on the `SqlClient` in context (SQLite or PostgreSQL).
  *
@@ -198,6 +235,26 @@ export const make = (
             ${onlyIfEmpty ? sql`WHERE t.payload IS NULL` : sql``}
             RETURNING version`
         ))
+
+    // One query: the live rows grouped by state (and user), the state from `expires_at` alone, as
+    // `TokenHealth.classifyExpiry` decides it.
+    const stats = (options?: TokenStore.StatsOptions) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) => {
+        const due = now + Duration.toMillis(options?.refreshWindow ?? TokenStore.defaultStatsWindow)
+        const byUser = options?.byUser === true
+        return run(
+          "stats",
+          undefined,
+          sql<{ readonly state: string; readonly user_id?: string; readonly n: unknown }>`SELECT
+            CASE WHEN expires_at IS NULL OR expires_at > ${due} THEN 'fresh'
+              WHEN expires_at > ${now} THEN 'refresh_window'
+              ELSE 'expired' END AS state,
+            ${byUser ? sql`user_id,` : sql``}
+            COUNT(*) AS n
+            FROM ${table} WHERE payload IS NOT NULL
+            GROUP BY state${byUser ? sql`, user_id` : sql``}`
+        ).pipe(Effect.map((rows) => countRows(rows, byUser)))
+      })
 
     const leaseRows = (operation: string, key: string, query: Effect.Effect<ReadonlyArray<unknown>, SqlError>) =>
       Effect.map(run(operation, key, query), (rows) => rows.length > 0)
@@ -257,6 +314,7 @@ export const make = (
         undefined,
         sql<{ readonly token_key: string }>`SELECT token_key FROM ${table} WHERE payload IS NOT NULL`
       ).pipe(Effect.map((rows) => rows.map((row) => row.token_key).sort())),
+      stats,
       size: run(
         "size",
         undefined,

@@ -1,5 +1,6 @@
 import * as KeyValueStore from "@effect/platform/KeyValueStore"
 import { assert, describe, it } from "@effect/vitest"
+import * as StoredToken from "@tokenfx/core/StoredToken"
 import * as Token from "@tokenfx/core/Token"
 import * as TokenStore from "@tokenfx/core/TokenStore"
 import * as EncryptedTokenStore from "@tokenfx/storage/EncryptedTokenStore"
@@ -106,7 +107,7 @@ describe("EncryptedTokenStore", () => {
         [parts[0], parts[1], parts[2], flip(parts[3], -1 >>> 0)].join("."), // the tag
         [parts[0], parts[1], parts[2], parts[3].slice(0, -4)].join("."), // truncated
         "tfx1.not.even.base64!", // malformed
-        Token.toJson(fullToken(666)) // a plaintext token planted in an encrypted store
+        StoredToken.toJson(fullToken(666)) // a plaintext token planted in an encrypted store
       ]
       for (const data of tampered) {
         yield* raw.set("alice", { data })

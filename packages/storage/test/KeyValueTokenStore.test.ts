@@ -1,5 +1,6 @@
 import * as KeyValueStore from "@effect/platform/KeyValueStore"
 import { assert, describe, it } from "@effect/vitest"
+import * as StoredToken from "@tokenfx/core/StoredToken"
 import * as Token from "@tokenfx/core/Token"
 import type * as TokenStore from "@tokenfx/core/TokenStore"
 import * as KeyValueTokenStore from "@tokenfx/storage/KeyValueTokenStore"
@@ -27,7 +28,7 @@ describe("KeyValueTokenStore", () => {
       yield* store.set("alice", fullToken(2))
       const raw = JSON.parse(Option.getOrThrow(yield* kv.get("tokenfx:token:alice")))
       assert.strictEqual(raw.version, 2)
-      assert.isTrue(Token.Equivalence(Either.getOrThrow(Token.fromJson(raw.data)), fullToken(2)))
+      assert.isTrue(Token.Equivalence(Either.getOrThrow(StoredToken.fromJson(raw.data)), fullToken(2)))
     }).pipe(Effect.provide(KeyValueStore.layerMemory)))
 
   it.effect("stores with different prefixes share a KeyValueStore without seeing each other", () =>

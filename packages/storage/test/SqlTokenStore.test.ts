@@ -4,6 +4,7 @@ import * as SqliteMigrator from "@effect/sql-sqlite-node/SqliteMigrator"
 import * as Migrator from "@effect/sql/Migrator"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { afterAll, assert, describe, it } from "@effect/vitest"
+import * as StoredToken from "@tokenfx/core/StoredToken"
 import * as Token from "@tokenfx/core/Token"
 import * as TokenStore from "@tokenfx/core/TokenStore"
 import * as EncryptedTokenStore from "@tokenfx/storage/EncryptedTokenStore"
@@ -15,6 +16,8 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+import * as TestClock from "effect/TestClock"
 import * as Layers from "./utils/layers.js"
 import * as Postgres from "./utils/postgres.js"
 
@@ -63,11 +66,11 @@ const sqlSuite = <Client>(
           assert.strictEqual(stored.lease_owner, "owner-1")
           assert.strictEqual(Number(stored.lease_deadline), 30_000)
           assert.strictEqual(Number(stored.updated_at), 0)
-          assert.isTrue(Token.Equivalence(Either.getOrThrow(Token.fromJson(String(stored.payload))), token))
+          assert.isTrue(Token.Equivalence(Either.getOrThrow(StoredToken.fromJson(String(stored.payload))), token))
         })
       ))
 
-    it.effect("user ids are indexed", () =>
+    it.effect("user ids and expiries are indexed", () =>
       withStore((_, sql) =>
         Effect.gen(function*() {
           const indexes = yield* sql.onDialectOrElse({
@@ -84,6 +87,7 @@ const sqlSuite = <Client>(
               )
           })
           assert.isTrue(indexes.some((def) => def.includes("user_id")), indexes.join("\n"))
+          assert.isTrue(indexes.some((def) => def.includes("expires_at")), indexes.join("\n"))
           const byUser = yield* sql<{ readonly token_key: string }>`SELECT token_key FROM ${sql(table)}
             WHERE user_id = ${"nobody-" + freshKey("x")}`
           assert.strictEqual(byUser.length, 0)
@@ -96,7 +100,10 @@ const sqlSuite = <Client>(
           yield* Effect.all(Array.from({ length: 3 }, () => SqlTokenStore.make(options)), { concurrency: 3 })
           const ran = yield* sql<{ readonly migration_id: unknown; readonly name: string }>`SELECT migration_id, name
             FROM ${sql(SqlTokenStore.migrationsTable(table))}`
-          assert.deepStrictEqual(ran.map((m) => [Number(m.migration_id), m.name]), [[1, "create_tokens"]])
+          assert.deepStrictEqual(ran.map((m) => [Number(m.migration_id), m.name]), [
+            [1, "create_tokens"],
+            [2, "index_expires_at"]
+          ])
         })
       ))
 
@@ -174,6 +181,36 @@ const sqlSuite = <Client>(
           const error = yield* Effect.flip(store.get(mallory))
           assert.strictEqual(error._tag, "CorruptedToken")
           assert.isTrue(Token.Equivalence(Option.getOrThrow(yield* store.get(alice)).token, fullToken(1)))
+        })
+      ))
+
+    it.effect("stats per user: one GROUP BY over user_id and expires_at; encrypted rows counted the same", () =>
+      withStore((store, _, raw) =>
+        Effect.gen(function*() {
+          const T = 1_800_000_000_000
+          yield* TestClock.setTime(T)
+          const at = (seconds: number) => Token.make({ access_token: Redacted.make("a"), expires_in: seconds }, T)
+          const [alice, bob] = [
+            `alice-${freshKey("u")}`.replaceAll("/", "-"),
+            `bob-${freshKey("u")}`.replaceAll("/", "-")
+          ]
+          yield* store.set(`${alice}/github`, at(3600))
+          yield* store.set(`${alice}/google`, at(60))
+          const keyRing = yield* EncryptedTokenStore.makeKeyRing({ current: yield* EncryptedTokenStore.generateKey })
+          const encrypted = RawTokenStore.toTokenStore(EncryptedTokenStore.encrypt(raw, keyRing))
+          yield* encrypted.set(`${bob}/github`, at(200))
+          yield* TestClock.adjust("2 minutes")
+          const stats = yield* store.stats({ byUser: true, refreshWindow: "5 minutes" })
+          const of = (user: string) => stats.byUser?.find((u) => u.user === user)
+          assert.deepStrictEqual(of(alice), { user: alice, total: 2, fresh: 1, refresh_window: 0, expired: 1 })
+          assert.deepStrictEqual(of(bob), { user: bob, total: 1, fresh: 0, refresh_window: 1, expired: 0 })
+          assert.strictEqual(stats.total, stats.byUser!.reduce((n, u) => n + u.total, 0))
+          const same = yield* encrypted.stats({ byUser: true, refreshWindow: "5 minutes" })
+          assert.deepStrictEqual(same, stats)
+          // A removed token leaves its row (for its version), uncounted.
+          yield* store.remove(`${alice}/google`)
+          const after = yield* store.stats({ byUser: true, refreshWindow: "5 minutes" })
+          assert.strictEqual(after.byUser?.find((u) => u.user === alice)?.total, 1)
         })
       ))
 

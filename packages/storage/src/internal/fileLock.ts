@@ -1,10 +1,14 @@
 import type * as PlatformError from "@effect/platform/Error"
 import type * as FileSystem from "@effect/platform/FileSystem"
+import * as OAuthError from "@tokenfx/core/OAuthError"
 import * as Clock from "effect/Clock"
 import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import * as Random from "effect/Random"
+import * as RcMap from "effect/RcMap"
+import * as Schedule from "effect/Schedule"
+import * as Scope from "effect/Scope"
 import * as Os from "node:os"
 import * as Process from "node:process"
 import * as WorkerThreads from "node:worker_threads"
@@ -81,7 +85,12 @@ const held = new Set<string>()
 /** @internal */
 export class LockTimeout extends Data.TaggedError("LockTimeout")<{
   readonly holder: Identity | undefined
-}> {}
+}> {
+  readonly [OAuthError.TypeId]: OAuthError.TypeId = OAuthError.TypeId
+}
+
+// Another holder has the lock file: try again after the schedule's wait.
+class Busy extends Data.TaggedError("Busy") {}
 
 /** @internal */
 export interface LockOptions {
@@ -113,11 +122,12 @@ const tryLink = (fs: FileSystem.FileSystem, from: string, to: string) =>
     Effect.catchIf(isAlreadyExists, () => Effect.succeed(false))
   )
 
-const backoff = (attempt: number) =>
-  Effect.flatMap(
-    Random.nextIntBetween(1, Math.min(50, 2 ** Math.min(attempt, 6)) + 1),
-    (millis) => Effect.sleep(millis)
-  )
+// Waits between attempts: doubling from 1 ms, never above 50 ms, each jittered, so that waiters
+// neither spin nor line up. The lock's own timeout, read from `Clock`, ends the retries.
+const retrySchedule = Schedule.exponential(Duration.millis(1)).pipe(
+  Schedule.either(Schedule.spaced(Duration.millis(50))),
+  Schedule.jittered
+)
 
 // A stale lock is removed by whoever first creates `<lock>.break`, and only if it still holds what
 // was judged stale, so that two breakers never remove a lock a third process just took.
@@ -143,77 +153,102 @@ const breakStale = (
     if (Option.isSome(other) && isStale(parseHolder(other.value), now, options)) {
       yield* fs.remove(breaker).pipe(Effect.catchIf(isNotFound, () => Effect.void))
     } else {
-      yield* backoff(0)
+      yield* Effect.sleep(Duration.millis(1))
     }
   })
 
 /**
- * Runs `use` holding the lock file at `path`. The lock file is created exclusively with its content
- * already in place (written to a temporary file, then hard-linked to `path`, which fails when `path`
- * exists), so a reader never sees it empty. It names the holder's pid, host and thread; a lock whose
- * holder died (on this host), or older than `staleAfter` (whoever it names), is broken.
+ * The lock files of one store. Fibers of this process queue on a semaphore per lock file rather than
+ * polling the file; a semaphore lives while some fiber holds or awaits it, in a map the store owns.
  *
  * @internal
  */
-export const withLock = <A, E, R>(
+export interface Locks {
+  readonly withLock: <A, E, R>(
+    path: string,
+    use: Effect.Effect<A, E, R>
+  ) => Effect.Effect<A, E | PlatformError.PlatformError | LockTimeout, R>
+  /** How many lock files have a semaphore now (for tests). */
+  readonly size: Effect.Effect<number>
+}
+
+/**
+ * The lock files of a store whose locks use `options`.
+ *
+ * @internal
+ */
+export const make = (fs: FileSystem.FileSystem, options: LockOptions): Effect.Effect<Locks> =>
+  Effect.gen(function*() {
+    // The map lives as long as the store: its scope is never closed, and nothing in it needs a
+    // finalizer. Without an idle time to live, a path's semaphore is dropped once no fiber uses it.
+    const scope = yield* Scope.make()
+    const semaphores = yield* RcMap.make({ lookup: (_: string) => Effect.makeSemaphore(1) }).pipe(
+      Scope.extend(scope)
+    )
+    return {
+      withLock: (path, use) =>
+        Effect.scoped(
+          Effect.flatMap(RcMap.get(semaphores, path), (semaphore) =>
+            semaphore.withPermits(1)(
+              Effect.acquireUseRelease(acquire(fs, path, options), () => use, release(fs, path))
+            ))
+        ),
+      size: Effect.map(RcMap.keys(semaphores), (keys) => keys.length)
+    }
+  })
+
+const release = (fs: FileSystem.FileSystem, path: string) => (nonce: string) =>
+  readOption(fs, path).pipe(
+    Effect.flatMap((current) =>
+      Option.isSome(current) && parseHolder(current.value)?.nonce === nonce ? fs.remove(path) : Effect.void
+    ),
+    // A lock left behind names this thread and a nonce no longer held: the next taker breaks it.
+    Effect.ignore,
+    Effect.ensuring(Effect.sync(() => held.delete(nonce)))
+  )
+
+/**
+ * Takes the lock file at `path`. It is created exclusively with its content already in place (written
+ * to a temporary file, then hard-linked to `path`, which fails when `path` exists), so a reader never
+ * sees it empty. It names the holder's pid, host and thread; a lock whose holder died (on this host),
+ * or older than `staleAfter` (whoever it names), is broken. Interruptible while it waits; interrupted
+ * (or failed) after taking the lock, it gives it back.
+ */
+const acquire = (
   fs: FileSystem.FileSystem,
   path: string,
-  options: LockOptions,
-  use: Effect.Effect<A, E, R>
-): Effect.Effect<A, E | PlatformError.PlatformError | LockTimeout, R> => {
-  const release = (nonce: string) =>
-    readOption(fs, path).pipe(
-      Effect.flatMap((current) =>
-        Option.isSome(current) && parseHolder(current.value)?.nonce === nonce ? fs.remove(path) : Effect.void
-      ),
-      // A lock left behind names this thread and a nonce no longer held: the next taker breaks it.
-      Effect.ignore,
-      Effect.ensuring(Effect.sync(() => held.delete(nonce)))
-    )
-
-  // Interruptible while it waits; interrupted (or failed) after taking the lock, it gives it back.
-  const acquire = Effect.gen(function*() {
+  options: LockOptions
+): Effect.Effect<string, PlatformError.PlatformError | LockTimeout> =>
+  Effect.gen(function*() {
     const start = yield* Clock.currentTimeMillis
     const nonce = randomHex(16)
     const temp = `${path}.tmp-${randomHex(8)}`
     const content = JSON.stringify({ ...self(), nonce, at: start })
-    const loop = Effect.gen(function*() {
-      for (let attempt = 0;; attempt++) {
+    // One attempt; a lock released meanwhile, or just broken as stale, is tried again at once.
+    const attempt: Effect.Effect<string, PlatformError.PlatformError | LockTimeout | Busy> = Effect.suspend(() =>
+      Effect.gen(function*() {
         if (yield* tryLink(fs, temp, path)) return nonce
         const current = yield* readOption(fs, path)
-        if (Option.isNone(current)) continue
+        if (Option.isNone(current)) return yield* attempt
         const holder = parseHolder(current.value)
         const now = yield* Clock.currentTimeMillis
-        if (now - start >= options.timeout) {
-          return yield* new LockTimeout({ holder })
-        } else if (isStale(holder, now, options)) {
-          yield* breakStale(fs, path, current.value, temp, options)
-        } else {
-          yield* backoff(attempt)
-        }
-      }
-    })
+        if (now - start >= options.timeout) return yield* new LockTimeout({ holder })
+        if (!isStale(holder, now, options)) return yield* new Busy()
+        yield* breakStale(fs, path, current.value, temp, options)
+        return yield* attempt
+      })
+    )
+    const retried = attempt.pipe(
+      Effect.retry({ schedule: retrySchedule, while: (error) => error._tag === "Busy" }),
+      // `Busy` is only ever retried, never returned.
+      Effect.catchTag("Busy", (busy) => Effect.die(busy))
+    )
     return yield* Effect.acquireUseRelease(
       fs.writeFileString(temp, content, { flag: "wx", mode: 0o600 }).pipe(
         // While breaking, the temporary file doubles as the breaker: it must read as held.
         Effect.zipRight(Effect.sync(() => held.add(nonce)))
       ),
-      () => Effect.interruptible(loop).pipe(Effect.onError(() => release(nonce))),
+      () => Effect.interruptible(retried).pipe(Effect.onError(() => release(fs, path)(nonce))),
       () => fs.remove(temp).pipe(Effect.ignore)
     )
   })
-
-  // Fibers of this process queue on a semaphore rather than polling the file.
-  return semaphore(path).withPermits(1)(Effect.acquireUseRelease(acquire, () => use, release))
-}
-
-const semaphores = new Map<string, Effect.Semaphore>()
-
-const semaphore = (path: string): Effect.Semaphore => {
-  let sem = semaphores.get(path)
-  if (sem === undefined) {
-    sem = Effect.unsafeMakeSemaphore(1)
-    semaphores.set(path, sem)
-  }
-  return sem
-}

@@ -1,0 +1,66 @@
+import type * as PlatformError from "@effect/platform/Error"
+import type * as FileSystem from "@effect/platform/FileSystem"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import type * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
+import { isNotFound, writeAtomic } from "./atomicFile.js"
+import * as FileLock from "./fileLock.js"
+
+// A key's lease file: who holds the lease (owner, and the process that wrote it) and until when.
+// Read and written under the key's lock file.
+
+/** @internal */
+export const Lease = Schema.Struct({
+  owner: Schema.String,
+  pid: Schema.Number,
+  host: Schema.String,
+  thread: Schema.Number,
+  deadline: Schema.Number
+})
+
+/** @internal */
+export type Lease = typeof Lease.Type
+
+const decodeLease = Schema.decodeUnknownEither(Schema.parseJson(Lease))
+
+/** @internal */
+export const read = (fs: FileSystem.FileSystem, file: string): Effect.Effect<
+  Option.Option<Lease>,
+  PlatformError.PlatformError
+> =>
+  fs.readFileString(file).pipe(
+    // A lease file that does not decode is no lease: it protects nothing secret.
+    Effect.map((content) => Either.getRight(decodeLease(content))),
+    Effect.catchIf(isNotFound, () => Effect.succeedNone)
+  )
+
+/** @internal */
+export const write = (
+  fs: FileSystem.FileSystem,
+  directory: string,
+  file: string,
+  owner: string,
+  deadline: number
+): Effect.Effect<void, PlatformError.PlatformError> =>
+  writeAtomic(fs, {
+    path: file,
+    directory,
+    content: JSON.stringify({ owner, ...FileLock.self(), deadline }),
+    mode: 0o600,
+    // A lease lost to a power failure has expired anyway by the time the machine is back.
+    durable: false
+  })
+
+/** @internal */
+export const remove = (fs: FileSystem.FileSystem, file: string): Effect.Effect<void, PlatformError.PlatformError> =>
+  fs.remove(file).pipe(Effect.catchIf(isNotFound, () => Effect.void))
+
+/** Whether `lease` keeps `owner` out at `now`: another owner's, unexpired, of a process not known dead. @internal */
+export const isTakenFrom = (lease: Option.Option<Lease>, owner: string, now: number): boolean =>
+  lease._tag === "Some" && lease.value.owner !== owner && lease.value.deadline > now &&
+  FileLock.isAlive(lease.value) !== false
+
+/** Whether `owner` holds `lease` at `now`. @internal */
+export const isHeldBy = (lease: Option.Option<Lease>, owner: string, now: number): boolean =>
+  lease._tag === "Some" && lease.value.owner === owner && lease.value.deadline > now
