@@ -16,66 +16,62 @@
  * @since 0.3.0
  */
 import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
+import type * as answer from "./internal/answer.js"
 import * as errors from "./internal/dialectErrors.js"
 
 /**
- * The endpoints a dialect may move or reshape.
+ * The endpoints a dialect may move or reshape: `authorization`, `token`, `revocation`, `introspection`,
+ * `device_authorization` and `resource`.
  *
  * @since 0.3.0
  * @category models
  */
-export type Endpoint = "authorization" | "token" | "revocation" | "introspection" | "device_authorization" | "resource"
+export type Endpoint = answer.Endpoint
 
 /**
- * An answer on its way out: `body` is JSON unless it is a string.
+ * An answer on its way out: `status`, `body` (JSON unless it is a string) and `headers`.
  *
  * @since 0.3.0
  * @category models
  */
-export interface Answer {
-  readonly status: number
-  readonly body?: unknown
-  readonly headers?: Readonly<Record<string, string>> | undefined
-}
+export type Answer = answer.Answer
 
 /**
- * What a dialect knows of the request it reshapes the answer of.
+ * What a dialect knows of the request it reshapes the answer of: the `endpoint` (not `authorization`),
+ * `now` in milliseconds, the `grantType` and `accept` header of the request, and the `refreshTokenTtl`
+ * (milliseconds) the server was given.
  *
  * @since 0.3.0
  * @category models
  */
-export interface Context {
-  readonly endpoint: Exclude<Endpoint, "authorization">
-  readonly now: number
-  readonly grantType: string | undefined
-  readonly accept: string | undefined
-  /** The refresh token lifetime the server was given, in milliseconds. */
-  readonly refreshTokenTtl: number | undefined
-}
+export type Context = answer.Context
 
 /**
- * What a dialect's own routes (GitHub's REST revocation) may do to the server.
+ * What a dialect's own routes (GitHub's REST revocation) may do to the server: `authenticateBasic` (the
+ * client id of valid Basic credentials, else `undefined`) and `revokeGrantOf` (revokes the grant of an
+ * access token issued to a client; `false` when there is none).
  *
  * @since 0.3.0
  * @category models
  */
-export interface ServerAccess {
-  /** The client id of valid Basic credentials, else `undefined`. */
-  readonly authenticateBasic: (authorization: string | undefined) => string | undefined
-  /** Revokes the grant of an access token issued to `clientId`; `false` when there is none. */
-  readonly revokeGrantOf: (clientId: string, accessToken: string) => boolean
-}
+export type ServerAccess = answer.ServerAccess
 
 /**
  * What happens when a rotated refresh token is presented again: the whole grant is revoked (reuse
  * detection), it is refused alone (`refuse`), it still works (`allowed`), or it still works for
- * `graceMillis` after its rotation and revokes the grant after that.
+ * `graceMillis` after its rotation and revokes the grant after that (with `previousOnly`, also as soon as
+ * the token that replaced it is rotated in turn: only the previous token may be reused).
  *
  * @since 0.3.0
  * @category models
  */
-export type Reuse = "revoke-grant" | "refuse" | "allowed" | { readonly graceMillis: number }
+export type Reuse =
+  | "revoke-grant"
+  | "refuse"
+  | "allowed"
+  | { readonly graceMillis: number; readonly previousOnly?: boolean | undefined }
 
 /**
  * How a provider's server differs from the standard one: its endpoint paths, refresh token rotation and answers.
@@ -196,6 +192,20 @@ export const auth0: Dialect = {
   reuse: "revoke-grant",
   answer: errors.rateLimit("x-ratelimit")
 }
+
+/**
+ * Auth0 with a non-zero reuse interval ("Configure Refresh Token Rotation": the application's "Reuse
+ * Interval" or "Rotation Overlap Period", API field `leeway`, in seconds): the previous refresh token
+ * may be exchanged again within `interval` of its rotation, and gets a new one; after that, or once
+ * the token that replaced it has been rotated in turn, reuse detection revokes the grant.
+ *
+ * @since 0.4.0
+ * @category dialects
+ */
+export const auth0WithReuseInterval = (interval: Duration.DurationInput): Dialect => ({
+  ...auth0,
+  reuse: { graceMillis: Duration.toMillis(interval), previousOnly: true }
+})
 
 /**
  * Okta ("OpenID Connect & OAuth 2.0 API", "Refresh token rotation", "Rate limits"): a custom

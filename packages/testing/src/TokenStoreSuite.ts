@@ -194,8 +194,8 @@ export const tokenStoreSuite = <E>(name: string, layer: Layer.Layer<TokenStore.T
           const read = (yield* getEntry(store, key)).token
           assertToken(read, token)
           assert.strictEqual(Redacted.value(read.accessToken), "access-7-é✓")
-          assert.strictEqual(Redacted.value(read.refreshToken!), "refresh-7")
-          assert.strictEqual(Redacted.value(read.idToken!), "id-7")
+          assert.strictEqual(read.refreshToken && Redacted.value(read.refreshToken), "refresh-7")
+          assert.strictEqual(read.idToken && Redacted.value(read.idToken), "id-7")
           assert.deepStrictEqual(read.scopes, ["openid", "profile", "offline_access"])
         }))
 
@@ -276,6 +276,57 @@ export const tokenStoreSuite = <E>(name: string, layer: Layer.Layer<TokenStore.T
           assert.strictEqual(yield* store.size, sizeBefore + 1)
           assert.notInclude(yield* store.keys, a)
           assert.include(yield* store.keys, b)
+        }))
+    })
+
+    describe("stats", () => {
+      // What one test added: a shared database holds other tests' rows, counted both times.
+      const delta = (before: TokenStore.Stats, after: TokenStore.Stats) => ({
+        total: after.total - before.total,
+        fresh: after.fresh - before.fresh,
+        refresh_window: after.refresh_window - before.refresh_window,
+        expired: after.expired - before.expired
+      })
+      // Tokens received at T (by Clock) living `seconds`; `undefined`: no expiry.
+      const T = 1_800_000_000_000
+      const living = (n: number, seconds: number | undefined) =>
+        Token.make({
+          access_token: Redacted.make(`stats-${n}`),
+          refresh_token: Redacted.make(`stats-refresh-${n}`),
+          ...(seconds === undefined ? {} : { expires_in: seconds })
+        }, T)
+
+      test("stats counts stored tokens by state from their expiry, by Clock, and follows writes and removes", (store) =>
+        Effect.gen(function*() {
+          yield* TestClock.setTime(T)
+          const before = yield* store.stats({ refreshWindow: "5 minutes" })
+          const [fresh, open, window, expired] = [freshKey("fresh"), freshKey("open"), freshKey("due"), freshKey("old")]
+          yield* store.set(fresh, living(1, 3600))
+          yield* store.set(open, living(2, undefined))
+          yield* store.set(window, living(3, 240))
+          yield* store.set(expired, living(4, 60))
+          yield* TestClock.setTime(T + 120_000)
+          const stats = yield* store.stats({ refreshWindow: "5 minutes" })
+          assert.deepStrictEqual(delta(before, stats), { total: 4, fresh: 2, refresh_window: 1, expired: 1 })
+          assert.strictEqual(stats.total, stats.fresh + stats.refresh_window + stats.expired)
+          // Removed: not counted; rewritten: counted once, in its new state.
+          assert.isTrue(yield* store.remove(expired))
+          yield* store.set(window, living(5, 7200))
+          const after = yield* store.stats({ refreshWindow: "5 minutes" })
+          assert.deepStrictEqual(delta(before, after), { total: 3, fresh: 3, refresh_window: 0, expired: 0 })
+        }))
+
+      test("the refresh window is the caller's; byUser is undefined unless asked", (store) =>
+        Effect.gen(function*() {
+          yield* TestClock.setTime(T)
+          const before = yield* store.stats({ refreshWindow: "2 hours" })
+          yield* store.set(freshKey("window"), living(1, 3600))
+          const wide = yield* store.stats({ refreshWindow: "2 hours" })
+          assert.deepStrictEqual(delta(before, wide), { total: 1, fresh: 0, refresh_window: 1, expired: 0 })
+          assert.isUndefined(wide.byUser)
+          const stats = yield* store.stats()
+          assert.isUndefined(stats.byUser)
+          assert.strictEqual(stats.total, wide.total)
         }))
     })
 

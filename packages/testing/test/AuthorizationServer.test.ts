@@ -4,6 +4,7 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Pkce from "@tokenfx/core/Pkce"
 import * as AuthorizationServer from "@tokenfx/testing/AuthorizationServer"
 import * as DateTime from "effect/DateTime"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as FastCheck from "effect/FastCheck"
 import * as Fiber from "effect/Fiber"
@@ -149,6 +150,36 @@ describe("AuthorizationServer", () => {
       const introspected = yield* post(server.introspectionEndpoint, { token: String(json.access_token) })
       assert.deepStrictEqual(introspected.json, { active: false })
     }).pipe(withServer({ accessTokenTtl: "1 minute" })))
+
+  it.effect("accessTokenTtl infinity: no expires_in, and tokens that never expire", () =>
+    Effect.gen(function*() {
+      const server = yield* AuthorizationServer.AuthorizationServer
+      const { json } = yield* token({ grant_type: "client_credentials" })
+      assert.isFalse("expires_in" in json)
+      yield* TestClock.adjust("3650 days")
+      assert.strictEqual((yield* resource(json.access_token)).status, 200)
+      const introspected = yield* post(server.introspectionEndpoint, { token: String(json.access_token) })
+      assert.isTrue(introspected.json.active)
+      assert.isFalse("exp" in introspected.json)
+      const seeded = yield* server.issueToken()
+      assert.isUndefined(seeded.expiresAt)
+    }).pipe(withServer({ accessTokenTtl: Duration.infinity })))
+
+  it.effect("latency: every answer takes that long on the Clock, a forced delay on top", () =>
+    Effect.gen(function*() {
+      const slow = yield* Effect.fork(token({ grant_type: "client_credentials" }))
+      yield* TestClock.adjust("1999 millis")
+      assert.isTrue(Option.isNone(yield* Fiber.poll(slow)))
+      yield* TestClock.adjust("1 milli")
+      assert.strictEqual((yield* Fiber.join(slow)).status, 200)
+      const server = yield* AuthorizationServer.AuthorizationServer
+      yield* server.failNext(1, { status: 503, delay: "1 second" })
+      const slower = yield* Effect.fork(token({ grant_type: "client_credentials" }))
+      yield* TestClock.adjust("2999 millis")
+      assert.isTrue(Option.isNone(yield* Fiber.poll(slower)))
+      yield* TestClock.adjust("1 milli")
+      assert.strictEqual((yield* Fiber.join(slower)).status, 503)
+    }).pipe(withServer({ latency: "2 seconds" })))
 
   it.effect("issueToken seeds a grant as a core Token, timed on the Clock", () =>
     Effect.gen(function*() {

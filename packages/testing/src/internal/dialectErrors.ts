@@ -5,9 +5,7 @@
 import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
-import type * as Dialect from "../Dialect.js"
-
-type Answer = Dialect.Answer
+import type { Answer, Context, ServerAccess } from "./answer.js"
 
 const record = (body: unknown): Record<string, unknown> | undefined =>
   typeof body === "object" && body !== null && !Array.isArray(body) ? body as Record<string, unknown> : undefined
@@ -51,7 +49,7 @@ const githubCodes = (code: string, grantType: string | undefined): string => {
 }
 
 /** @internal */
-export const github = (answer: Answer, context: Dialect.Context): Answer => {
+export const github = (answer: Answer, context: Context): Answer => {
   if (context.endpoint !== "token" && context.endpoint !== "device_authorization") return answer
   const json = context.accept?.includes("application/json") === true
   const error = errorOf(answer)
@@ -86,14 +84,14 @@ const readBody = (request: HttpClientRequest.HttpClientRequest): string | undefi
 export const githubRevoke = (
   request: HttpClientRequest.HttpClientRequest,
   url: URL,
-  server: Dialect.ServerAccess
+  server: ServerAccess
 ): Effect.Effect<Answer> | undefined => {
-  const match = /\/applications\/([^/]+)\/grant$/.exec(url.pathname)
-  if (match === null) return undefined
+  const pathClientId = /\/applications\/([^/]+)\/grant$/.exec(url.pathname)?.[1]
+  if (pathClientId === undefined) return undefined
   return Effect.sync((): Answer => {
     if (request.method !== "DELETE") return { status: 404, body: { message: "Not Found" } }
     const clientId = server.authenticateBasic(request.headers["authorization"])
-    if (clientId === undefined || clientId !== decodeURIComponent(match[1]!)) {
+    if (clientId === undefined || clientId !== decodeURIComponent(pathClientId)) {
       return { status: 401, body: { message: "Bad credentials" } }
     }
     let accessToken: unknown
@@ -110,7 +108,7 @@ export const githubRevoke = (
 }
 
 /** @internal */
-export const google = (answer: Answer, context: Dialect.Context): Answer => {
+export const google = (answer: Answer, context: Context): Answer => {
   if (context.endpoint === "device_authorization") {
     const body = record(answer.body)
     if (answer.status !== 200 || body === undefined) return answer
@@ -141,7 +139,7 @@ const aadsts = (error: Record<string, unknown>): { readonly code: number; readon
 }
 
 /** @internal */
-export const entraId = (answer: Answer, context: Dialect.Context): Answer => {
+export const entraId = (answer: Answer, context: Context): Answer => {
   const token = success(answer)
   if (token !== undefined) {
     // Entra ID does not say when a refresh token expires (90 days of inactivity, by default).
@@ -174,7 +172,7 @@ export const entraId = (answer: Answer, context: Dialect.Context): Answer => {
  *
  * @internal
  */
-export const rateLimit = (prefix: string) => (answer: Answer, context: Dialect.Context): Answer => {
+export const rateLimit = (prefix: string) => (answer: Answer, context: Context): Answer => {
   if (answer.status !== 429) return answer
   const { "retry-after": retryAfter, ...headers } = answer.headers ?? {}
   const seconds = retryAfter !== undefined && /^\d+$/.test(retryAfter) ? Number(retryAfter) : 60
@@ -191,7 +189,7 @@ export const rateLimit = (prefix: string) => (answer: Answer, context: Dialect.C
 }
 
 /** @internal */
-export const keycloak = (answer: Answer, context: Dialect.Context): Answer => {
+export const keycloak = (answer: Answer, context: Context): Answer => {
   const token = success(answer)
   if (token !== undefined) {
     const { refresh_token_expires_in, ...rest } = token
