@@ -44,6 +44,12 @@ export class CliError extends Schema.TaggedError<CliError>("@tokenfx/cli/CliErro
   reason: Schema.String,
   next: Schema.String
 }) {
+  /**
+   * Marks the error for `OAuthError.isOAuthError`.
+   *
+   * @since 0.4.0
+   */
+  readonly [OAuthError.TypeId]: OAuthError.TypeId = OAuthError.TypeId
   override get message(): string {
     return this.next.length === 0 ? this.reason : `${this.reason}.\nNext: ${this.next}.`
   }
@@ -88,6 +94,8 @@ export const configuration = (reason: string, next: string) => new CliError({ ki
 export const loginCommand = (profile: string): string =>
   `run "tokenfx login${profile === "default" ? "" : ` --profile ${profile}`}"`
 
+const isOAuthError = Schema.is(OAuthError.OAuthError)
+
 /**
  * Translates what the library fails with into what the user is told, for an operation on `profile`.
  * Errors already translated pass through.
@@ -118,7 +126,7 @@ export const fromError = (profile: string) => (error: unknown): CliError => {
         return make("Failure", `The token store failed: ${error.message}`, "check the config directory's disk")
     }
   }
-  if (OAuthError.isOAuthError(error)) {
+  if (isOAuthError(error)) {
     switch (error._tag) {
       case "ReconnectRequired":
         return make(

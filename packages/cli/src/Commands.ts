@@ -243,7 +243,9 @@ const status = Command.make("status", {
     yield* Console.log(json ? JSON.stringify(report, null, 2) : Status.format(report))
     const problem = report.profiles.find((p) => p.problem !== null && (named(profile) !== undefined || p.isDefault))
     if (problem !== undefined) return yield* Effect.fail(new ChildExit(CliError.exitCodes.ReconnectRequired))
-  })).pipe(Command.withDescription("Show the profiles, their tokens' expiry and scopes, and where they are kept"))
+  })).pipe(Command.withDescription(
+    "Show each profile's health (fresh, refresh_window, expired, dead, missing), its tokens' expiry, scopes, and where they are kept"
+  ))
 
 const logout = Command.make(
   "logout",

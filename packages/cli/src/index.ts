@@ -44,8 +44,10 @@ export * as Login from "./Login.js"
 export * as Profile from "./Profile.js"
 
 /**
- * What `tokenfx status` reports for each profile: the server, the client, whether a token is stored,
- * when it and its refresh token expire, its scopes, and where it is kept. Never a token value.
+ * What `tokenfx status` reports for each profile: the server, the client, its health (the state
+ * `TokenHealth.classify` gives, the vocabulary of the `tokenfx_tokens_active` gauge, or `missing` /
+ * `unreadable`), when its token is due for a refresh and expires, the refresh token's horizon, its scopes,
+ * and where it is kept. Never a token value.
  *
  * @since 0.1.0
  */

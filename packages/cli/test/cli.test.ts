@@ -244,6 +244,10 @@ layer(OidcProvider.layer(), { excludeTestServices: true })("tokenfx CLI", (it) =
       const text = yield* tokenfx(["status"])
       assert.strictEqual(text.code, 0, text.stderr)
       assert.match(text.stdout, /default \(default\)/)
+      assert.match(
+        text.stdout,
+        /^PROFILE +STATE +ACCESS TOKEN +REFRESH TOKEN\ndefault \* +(fresh|refresh_window) +in \d+/
+      )
       assert.match(text.stdout, /access token: {2}expires in \d+s/)
       assert.match(text.stdout, /scopes: {8}openid offline_access api:read/)
       assert.include(text.stdout, `tokens: ${tokenDir} (files 0600 in a 0700 directory, not encrypted`)
@@ -254,6 +258,8 @@ layer(OidcProvider.layer(), { excludeTestServices: true })("tokenfx CLI", (it) =
       assert.strictEqual(report.profiles[0].name, "default")
       assert.strictEqual(report.profiles[0].loggedIn, true)
       assert.strictEqual(report.profiles[0].hasRefreshToken, true)
+      assert.include(["fresh", "refresh_window"], report.profiles[0].state)
+      assert.isAbove(report.profiles[0].version, 0)
       assert.isAbove(report.profiles[0].expiresInSeconds, 0)
       assert.deepStrictEqual(report.profiles[0].scopes, ["openid", "offline_access", "api:read"])
     }), 60_000)
@@ -290,6 +296,7 @@ layer(OidcProvider.layer(), { excludeTestServices: true })("tokenfx CLI", (it) =
         const status = yield* tokenfx(["status"])
         assert.strictEqual(status.code, 4)
         assert.include(status.stdout, "logged in:     no")
+        assert.include(status.stdout, "state:         missing (not logged in)")
       }),
     60_000
   )
