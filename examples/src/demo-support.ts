@@ -1,11 +1,14 @@
 /**
  * What the demo needs besides tokenfx: a wire tap that counts what actually crossed the network (token
  * endpoint calls, 401s, 429s and the waits after them), timestamps, and the summary table.
+ * It also reads tokenfx's own metrics (`Metric.snapshot`), from which the summary is drawn; the wire tap checks them.
  */
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
+import * as MetricState from "effect/MetricState"
 
 /** Counts by what crossed the wire, read by the demo's narration and its summary. */
 export interface Wire {
@@ -100,4 +103,42 @@ export const table = (rows: ReadonlyArray<readonly [string, string]>): ReadonlyA
     ...rows.map(([name, value]) => `| ${name.padEnd(left)} | ${value.padStart(right)} |`),
     rule
   ]
+}
+
+/** One tokenfx metric series: its name, its labels, and its count (a counter's, a histogram's) or value (a gauge's). */
+export interface Reading {
+  readonly name: string
+  readonly labels: Readonly<Record<string, string>>
+  readonly value: number
+  /** A histogram's sum (milliseconds for tokenfx's timers). */
+  readonly sum: number
+}
+
+/** Every `tokenfx_` series labelled `client`, read from the metric registry (`Metric.snapshot`). */
+export const readMetrics = (client: string): Effect.Effect<ReadonlyArray<Reading>> =>
+  Effect.map(Metric.snapshot, (pairs) =>
+    pairs.flatMap((pair): Array<Reading> => {
+      const name = pair.metricKey.name
+      const labels = Object.fromEntries(pair.metricKey.tags.map((label) => [label.key, label.value]))
+      if (!name.startsWith("tokenfx_") || labels.client !== client) return []
+      const state = pair.metricState
+      if (MetricState.isCounterState(state)) return [{ name, labels, value: Number(state.count), sum: 0 }]
+      if (MetricState.isGaugeState(state)) return [{ name, labels, value: Number(state.value), sum: 0 }]
+      if (MetricState.isHistogramState(state)) return [{ name, labels, value: state.count, sum: state.sum }]
+      return []
+    }))
+
+/**
+ * `after` less `before`, series by series: what one run added to counters and histograms that live as long
+ * as the process (gauges are kept as they are now).
+ */
+export const since = (before: ReadonlyArray<Reading>, after: ReadonlyArray<Reading>): ReadonlyArray<Reading> => {
+  const id = (r: Reading) => `${r.name}${JSON.stringify(Object.entries(r.labels).sort())}`
+  const previous = new Map(before.map((r) => [id(r), r]))
+  return after.map((r) => {
+    const old = previous.get(id(r))
+    return old === undefined || r.name === "tokenfx_tokens_active" || r.name === "tokenfx_refresh_tokens_expiring"
+      ? r
+      : { ...r, value: r.value - old.value, sum: r.sum - old.sum }
+  })
 }

@@ -10,7 +10,8 @@
  * 6. meets a rate-limited token endpoint and waits as `Retry-After` says;
  * 7. sees the grant revoked at the server turn into `ReconnectRequired`, with the next step;
  *
- * then prints what crossed the wire. Run it with `pnpm demo`. Nothing it prints is a secret.
+ * then prints what tokenfx's own metrics counted (the `Telemetry` metrics, labelled `client: "demo"`),
+ * checked against a tap on the wire. Run it with `pnpm demo`. Nothing it prints is a secret.
  *
  * With `OAUTH_ISSUER` and `OAUTH_CLIENT_ID` (optionally `OAUTH_CLIENT_SECRET`, `OAUTH_SCOPE`,
  * `OAUTH_API_URL`) it runs against that provider through discovery instead: you log in in a browser
@@ -45,6 +46,7 @@ import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
+import * as Summary from "./demo-summary.js"
 import * as Support from "./demo-support.js"
 import { loginWithLoopback, scriptedBrowser } from "./loopback-login.js"
 
@@ -64,6 +66,9 @@ export interface Target {
 }
 
 const user = "alice"
+
+/** The `client` label of every metric the demo's endpoint, manager and API client record. */
+export const client = "demo"
 
 // A copy of `token` that expires now: what an hour's wait does to a real provider's token.
 const expireNow = (token: Token.Token, now: DateTime.Utc) => new Token.Token({ ...token, expiresAt: now })
@@ -106,6 +111,8 @@ export const program = (target: Target) =>
     const directory = yield* DemoDirectory
     const policy = yield* DemoPolicy
     const skipped: Array<string> = []
+    // Metrics live as long as the process: the summary counts what this run added.
+    const baseline = yield* Support.readMetrics(client)
 
     yield* Console.log(`tokenfx demo against ${target.description}\n`)
     yield* manager.events.pipe(Stream.runForEach((event) => say(`    ${describeEvent(event)}`)), Effect.forkScoped)
@@ -144,7 +151,8 @@ export const program = (target: Target) =>
     // 2. An authorized call.
     const api = AuthorizedClient.authorize(yield* HttpClient.HttpClient, manager, {
       key: user,
-      origin: new URL(target.apiUrl ?? target.issuer).origin
+      origin: new URL(target.apiUrl ?? target.issuer).origin,
+      clientLabel: client
     })
     // Calls the application made; the wire saw more when a 401 was retried.
     let calls = 0
@@ -269,24 +277,40 @@ export const program = (target: Target) =>
     }
     yield* say(`    the dead grant is gone from the store: ${Option.isNone(yield* store.get(user))}`)
 
-    // The summary.
+    // The summary: tokenfx's metrics, checked against the wire tap.
     const wall = ((yield* Clock.currentTimeMillis) - start) / 1000
-    yield* Console.log("\nWhat crossed the wire")
+    const metrics = Support.since(baseline, yield* Support.readMetrics(client))
+    const summary = Summary.fromMetrics(metrics)
+    const listed = (pairs: ReadonlyArray<readonly [string, number]>) =>
+      pairs.length === 0 ? "" : ` (${pairs.map(([name, n]) => `${name} ${n}`).join(", ")})`
+    yield* Console.log(`\nWhat tokenfx's metrics counted (client "${client}")`)
     for (
       const line of Support.table([
-        ["token endpoint calls", String(wire.tokenCalls)],
-        ["refreshes (requests sent)", `${wire.refreshed} (${wire.refreshes})`],
-        ["API calls", String(wire.apiCalls)],
-        ["401 answers", String(wire.unauthorized)],
-        ["retries after a 401", String(wire.apiCalls - calls)],
-        ["waits after a 429", `${wire.rateLimited} (${(wire.waitedMillis / 1000).toFixed(1)} s)`],
+        ["token requests", `${summary.requests}${listed(summary.requestsByOutcome)}`],
+        ...(summary.otherRequests.length === 0
+          ? []
+          : [["other requests", listed(summary.otherRequests).slice(2, -1)] as const]),
+        ["refreshes", String(summary.refreshes)],
+        ["refresh latency, mean", `${summary.refreshMillis.toFixed(0)} ms`],
+        ["resource 401 answers", String(summary.unauthorized)],
+        ["rate-limit waits", `${summary.rateLimitWaits}${listed(summary.rateLimitWaitsByOperation)}`],
+        ["reconnects required", `${summary.reconnects}${listed(summary.reconnectsByReason)}`],
+        ["keys held, by state", listed(summary.held).slice(2, -1) || "none"],
         ["wall time", `${wall.toFixed(1)} s`]
       ])
     ) yield* Console.log(line)
-    yield* Console.log("(requests sent include the one answered 429 and the one that found the grant dead)")
+    const wireSaw = `${wire.tokenCalls} token endpoint calls (${wire.refreshed} refreshed), ` +
+      `${wire.unauthorized} x 401 from the API, ${wire.rateLimited} x 429 then ` +
+      `${(wire.waitedMillis / 1000).toFixed(1)} s waited, ${wire.apiCalls} API calls (${wire.apiCalls - calls} retried)`
+    const disagreements = Summary.check(summary, wire)
+    yield* Console.log(
+      disagreements.length === 0
+        ? `The wire tap agrees: ${wireSaw}`
+        : `The wire tap DISAGREES (${disagreements.join("; ")}): ${wireSaw}`
+    )
     if (skipped.length > 0) yield* Console.log(`Skipped or forced: ${skipped.join("; ")}`)
     yield* Console.log("No token or secret was printed: they are Redacted from the moment they are decoded.")
-    return wire
+    return { wire, summary, disagreements }
   })
 
 class DemoDirectory extends Effect.Tag("DemoDirectory")<DemoDirectory, string>() {}
@@ -319,14 +343,15 @@ export const layer = (target: Target) => {
       const options = yield* TokenEndpoint.fromMetadata(metadata, {
         issuer: target.issuer,
         clientId: target.clientId,
-        clientSecret: target.clientSecret
+        clientSecret: target.clientSecret,
+        clientLabel: client
       })
       return yield* TokenEndpoint.make(options)
     })
   )
   // The demo's time is compressed (6-second tokens): so is the window within which a second 401 is not
   // answered with another refresh (30 s by default).
-  return TokenManager.layer({ policy, invalidationWindow: "2 seconds" }).pipe(
+  return TokenManager.layer({ policy, invalidationWindow: "2 seconds", clientLabel: client }).pipe(
     Layer.provideMerge(Store),
     Layer.provideMerge(Endpoint),
     Layer.provideMerge(Directory),

@@ -2,7 +2,7 @@
  * Token basics: decode a token endpoint's answer, ask when the token needs a refresh, and match an
  * OAuth error by its tag. Runs on its own: `pnpm --filter @tokenfx/examples token-basics`.
  */
-import { Expiry, OAuthError, Token } from "@tokenfx/core"
+import { ErrorResponse, Expiry, Token } from "@tokenfx/core"
 import * as Console from "effect/Console"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
@@ -32,7 +32,7 @@ export const program = Effect.gen(function*() {
   yield* Console.log(`after rotation the refresh token is kept: ${Token.sameRefreshToken(token, rotated)}`)
 
   // Every OAuth failure is its own class, with what to do about it.
-  const error = OAuthError.fromHttp({
+  const error = ErrorResponse.fromHttp({
     status: 400,
     headers: { "content-type": "application/json" },
     body: JSON.stringify({ error: "invalid_grant", error_description: "refresh token revoked" }),
