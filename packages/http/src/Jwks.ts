@@ -79,6 +79,8 @@ export interface Options {
   /** Per request; default 10 seconds. */
   readonly timeout?: Duration.DurationInput | undefined
   readonly backoff?: Backoff.Options | undefined
+  /** The most bytes of an answer read; default 1 MiB. A `TokenEndpoint` passes its own. */
+  readonly maxBodySize?: number | undefined
   /** Allow a plain-HTTP `uri` that is not a loopback address (tests only). */
   readonly allowInsecureHttp?: boolean | undefined
 }

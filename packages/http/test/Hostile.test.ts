@@ -194,6 +194,45 @@ describe("hostile authorization server", () => {
         assert.isTrue(Token.isToken(yield* small.clientCredentials()))
       }))
 
+    // Found by the fuzz test (seed 224409769): the key set fetched to verify an ID token was read up
+    // to Jwks' own default of 1 MiB, whatever cap the endpoint was given.
+    it.effect("the key set and metadata fetched to verify an ID token are cut at the endpoint's cap", () =>
+      Effect.gen(function*() {
+        const cap = 16 * 1024
+        const part = (value: object) => Buffer.from(JSON.stringify(value)).toString("base64url")
+        // A well-formed JWS, so that verifying it needs the issuer's keys.
+        const signedLooking = [
+          part({ alg: "RS256", kid: "k1" }),
+          part({ iss: Endpoint.issuer, aud: Endpoint.clientId, sub: "alice", iat: 0, exp: 4_000_000_000 }),
+          "c2ln"
+        ].join(".")
+        for (const jwks of [true, false]) {
+          const { body, stats } = endless()
+          const served: Array<string> = []
+          const client = answering((request) => {
+            served.push(new URL(request.url).pathname)
+            return request.url === Endpoint.tokenUrl
+              ? Response.json({ access_token: "at", token_type: "Bearer", id_token: signedLooking })
+              : new Response(body, { status: 200 })
+          })
+          const endpoint = yield* withClient(client, {
+            maxBodySize: cap,
+            ...(jwks ? { jwksUri: `${Endpoint.issuer}/jwks` } : {})
+          })
+          const error = failureOf(
+            yield* Effect.exit(endpoint.authorizationCode({
+              code: Redacted.make("code"),
+              verifier: Redacted.make("v".repeat(43)),
+              redirectUri: "http://127.0.0.1/callback"
+            }))
+          )
+          assert.strictEqual(error._tag, "MalformedResponse")
+          assert.deepStrictEqual(served, ["/oauth/token", jwks ? "/jwks" : "/.well-known/openid-configuration"])
+          // Past the cap: the 65,017-byte chunk that crossed it and the one the stream pulled ahead.
+          assert.isAtMost(stats.pulled, cap + 2 * 65_017, `${jwks ? "key set" : "metadata"}: ${stats.pulled} bytes`)
+        }
+      }))
+
     it.effect("a 2 MiB discovery document is refused", () =>
       Effect.gen(function*() {
         const big = JSON.stringify({ issuer: Endpoint.issuer, padding: "p".repeat(2 * 1024 * 1024) })

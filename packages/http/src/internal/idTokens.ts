@@ -61,7 +61,12 @@ export const make = (
     const issuer = options.issuer
     const context = yield* Effect.context<HttpClient.HttpClient>()
     const jwksFor = (uri: string) =>
-      Jwks.make({ uri, timeout: settings.timeout, allowInsecureHttp: options.allowInsecureHttp }).pipe(
+      Jwks.make({
+        uri,
+        timeout: settings.timeout,
+        maxBodySize: settings.maxBodySize,
+        allowInsecureHttp: options.allowInsecureHttp
+      }).pipe(
         Effect.provide(context)
       )
     const find: Effect.Effect<Jwks.Jwks, IdToken.VerifyError> = options.jwksUri !== undefined
@@ -71,6 +76,7 @@ export const make = (
       : Discovery.discover(issuer, {
         kind: "openid-configuration",
         timeout: settings.timeout,
+        maxBodySize: settings.maxBodySize,
         allowInsecureHttp: options.allowInsecureHttp
       }).pipe(
         Effect.provide(context),
