@@ -13,6 +13,7 @@ import * as Clock from "effect/Clock"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
 import * as Layer from "effect/Layer"
 import * as ManagedRuntime from "effect/ManagedRuntime"
@@ -135,13 +136,27 @@ const allocatedPerGet = async () => {
   return Math.max(0, median(rounds))
 }
 
+// How a herd's callers are started. `fork`: each caller is a fiber of its own, forked one after
+// another and awaited, as independent request handlers are. `forEach`: `Effect.forEach` with unbounded
+// concurrency, which also joins every child's FiberRefs back into the parent, a cost of its own.
+type Callers = "fork" | "forEach"
+
+const callersOf = (how: Callers, callers: number, caller: (i: number) => Effect.Effect<unknown, unknown>) =>
+  how === "forEach"
+    ? Effect.forEach(Array.from({ length: callers }), (_, i) => caller(i), { concurrency: "unbounded", discard: true })
+    : Effect.gen(function*() {
+      const fibers: Array<Fiber.RuntimeFiber<unknown, unknown>> = []
+      for (let i = 0; i < callers; i++) fibers.push(yield* Effect.fork(caller(i)))
+      for (const fiber of fibers) yield* Fiber.await(fiber)
+    })
+
 // Microseconds per waiter: 10,000 concurrent gets of a key whose token is due, one refresh for all.
-const herd = async (callers: number) => {
+const herd = async (how: Callers, callers: number) => {
   const runtime = runtimeFor({})
   const manager = await runtime.runPromise(TokenManager.TokenManager)
   const rounds: Array<number> = []
   for (let round = 0; round < 7; round++) {
-    const key = `herd-${round}`
+    const key = `herd-${how}-${round}`
     const due = Token.make({
       access_token: Redacted.make("at-due"),
       refresh_token: Redacted.make("rt-due"),
@@ -150,12 +165,7 @@ const herd = async (callers: number) => {
     await runtime.runPromise(manager.set(key, due))
     const before = issued
     const start = process.hrtime.bigint()
-    await runtime.runPromise(
-      Effect.forEach(Array.from({ length: callers }), () => manager.get(key), {
-        concurrency: "unbounded",
-        discard: true
-      })
-    )
+    await runtime.runPromise(callersOf(how, callers, () => manager.get(key)))
     rounds.push(Number(process.hrtime.bigint() - start) / 1_000 / callers)
     if (issued - before !== 1) throw new Error(`expected one refresh, got ${issued - before}`)
   }
@@ -163,19 +173,15 @@ const herd = async (callers: number) => {
   return median(rounds)
 }
 
-// The herd's harness alone: as many fibers forked the same way, all awaiting one `Deferred` that the
-// last completes. Fiber creation dominates a herd; this is the part no manager can remove.
-const herdHarness = async (callers: number) => {
+// The herd's harness alone: as many callers started the same way, all awaiting one `Deferred` that
+// the last completes. Starting the callers dominates a herd; this is the part no manager can remove.
+const herdHarness = async (how: Callers, callers: number) => {
   const rounds: Array<number> = []
   for (let round = 0; round < 7; round++) {
     const done = Deferred.unsafeMake<void>(FiberId.none)
     const start = process.hrtime.bigint()
     await Effect.runPromise(
-      Effect.forEach(
-        Array.from({ length: callers }),
-        (_, i) => i === callers - 1 ? Deferred.succeed(done, undefined) : Deferred.await(done),
-        { concurrency: "unbounded", discard: true }
-      )
+      callersOf(how, callers, (i) => i === callers - 1 ? Deferred.succeed(done, undefined) : Deferred.await(done))
     )
     rounds.push(Number(process.hrtime.bigint() - start) / 1_000 / callers)
   }
@@ -189,8 +195,13 @@ const results = {
   figures: {
     "cached get in a fiber, 1,000 keys (ns)": await cachedGet(1_000),
     "cached get in a fiber, 100,000 keys (ns)": await cachedGet(100_000),
-    "per waiter, 10,000-caller herd (µs)": await herd(10_000),
-    "harness alone: 10,000 fibers awaiting one Deferred, no manager (µs)": await herdHarness(10_000),
+    "per waiter, 10,000-caller herd, callers forked (µs)": await herd("fork", 10_000),
+    "harness alone: 10,000 forked fibers awaiting one Deferred, no manager (µs)": await herdHarness("fork", 10_000),
+    "per waiter, 10,000-caller herd, callers through Effect.forEach (µs)": await herd("forEach", 10_000),
+    "harness alone: Effect.forEach of 10,000 awaiting one Deferred, no manager (µs)": await herdHarness(
+      "forEach",
+      10_000
+    ),
     "harness alone: Map lookup of a held Exit in a fiber, 1,000 keys (ns)": mapGet(1_000),
     "harness alone: Map lookup of a held Exit in a fiber, 100,000 keys (ns)": mapGet(100_000),
     "bytes allocated per cached get": await allocatedPerGet(),
@@ -200,7 +211,8 @@ const results = {
   goals: {
     "cached get in a fiber, 1,000 keys (ns)": 250,
     "cached get in a fiber, 100,000 keys (ns)": 250,
-    "per waiter, 10,000-caller herd (µs)": 20,
+    "per waiter, 10,000-caller herd, callers forked (µs)": 20,
+    "per waiter, 10,000-caller herd, callers through Effect.forEach (µs)": 20,
     "bytes allocated per cached get": 1,
     "bytes per key, 100,000 keys, no background refresh": 2048,
     "bytes per key, 100,000 keys, background refresh": 2048
@@ -221,6 +233,8 @@ const markdown = [
     Os.loadavg()[0]!.toFixed(1)
   }. Medians of 7 rounds; memory includes the tokens and the memory store.`,
   `The "harness alone" rows run the same loops with no manager: what Effect itself costs here, to read the figures against.`,
+  `A herd's callers are started two ways: forked one by one (each a fiber of its own, as request handlers are), and through`,
+  `\`Effect.forEach\` with unbounded concurrency, which also merges every child's FiberRefs back into the parent.`,
   ``,
   `| figure | value | goal | |`,
   `| --- | --- | --- | --- |`,
