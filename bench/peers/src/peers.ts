@@ -273,12 +273,21 @@ export const effectLoop = (
   requests: number,
   concurrency: number
 ) =>
-  Effect.forEach(
-    Array.from({ length: requests }),
-    () =>
-      Effect.flatMap(
-        client.get(url),
-        (response) => response.status === 200 ? response.arrayBuffer : Effect.dieMessage(`status ${response.status}`)
-      ),
-    { concurrency, discard: true }
-  )
+  Effect.suspend(() => {
+    let started = 0
+    const one = Effect.flatMap(
+      client.get(url),
+      (response) => response.status === 200 ? response.arrayBuffer : Effect.dieMessage(`status ${response.status}`)
+    )
+    // The Promise pool's shape: `concurrency` fibers, each sending its requests one after another. (A
+    // fiber forked per request would add the fork and the join of its FiberRefs to every request.)
+    const worker = Effect.whileLoop({
+      while: () => started < requests,
+      body: () => {
+        started++
+        return one
+      },
+      step: () => {}
+    })
+    return Effect.all(Array.from({ length: concurrency }, () => worker), { concurrency: "unbounded", discard: true })
+  })
