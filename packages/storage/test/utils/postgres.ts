@@ -24,7 +24,12 @@ const shown = (() => {
   }
 })()
 
-/** `undefined` when the database answers, else why not. */
+/**
+ * `undefined` when the database answers, else why not. This runs while the test file is being
+ * collected, where no test timeout applies: a server that accepts the connection and never answers
+ * must not hang the run, and the client's own connect timeout cannot interrupt its first query (it is
+ * acquired uninterruptibly), so the probe is disconnected and given 10 s.
+ */
 export const unavailable: string | undefined = await Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
   yield* sql`SELECT 1`
@@ -32,6 +37,8 @@ export const unavailable: string | undefined = await Effect.gen(function*() {
 }).pipe(
   Effect.provide(PgClient.layer({ url: Redacted.make(url), connectTimeout: "3 seconds" })),
   Effect.scoped,
+  Effect.disconnect,
+  Effect.timeoutFail({ duration: "10 seconds", onTimeout: () => new Error("no answer to SELECT 1 within 10 s") }),
   Effect.catchAllCause((cause) =>
     Effect.succeed(`PostgreSQL at ${shown} does not answer (${cause.toString().split("\n")[0]})`)
   ),
