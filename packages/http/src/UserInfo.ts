@@ -86,6 +86,8 @@ export interface Options {
   readonly dpop?: Dpop.Dpop | undefined
   /** Per request; default 10 seconds. */
   readonly timeout?: Duration.DurationInput | undefined
+  /** The most bytes of the answer read; default 1 MiB. A larger answer is a `MalformedResponse`. */
+  readonly maxBodySize?: number | undefined
   readonly allowInsecureHttp?: boolean | undefined
 }
 

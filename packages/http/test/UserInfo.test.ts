@@ -44,4 +44,22 @@ describe("UserInfo.fetch", () => {
       assert.strictEqual(error._tag, "InvalidToken")
       assert.notInclude(JSON.stringify(error) + error.message, "at-secret-9")
     }))
+
+  it.effect("an answer over maxBodySize is a MalformedResponse; the default cap reads it", () =>
+    Effect.gen(function*() {
+      const token = Token.make({ access_token: Redacted.make("at-1"), token_type: "Bearer" }, 0)
+      const big = { sub: "alice", picture: "p".repeat(8 * 1024) }
+      const capped = FakeHttp.make([FakeHttp.json(big)])
+      const error = yield* Effect.flip(
+        UserInfo.fetch(endpoint, token, { subject: "alice", maxBodySize: 4 * 1024 }).pipe(
+          Effect.provideService(HttpClient.HttpClient, capped.client)
+        )
+      )
+      assert.strictEqual(error._tag, "MalformedResponse")
+      const uncapped = FakeHttp.make([FakeHttp.json(big)])
+      const info = yield* UserInfo.fetch(endpoint, token, { subject: "alice" }).pipe(
+        Effect.provideService(HttpClient.HttpClient, uncapped.client)
+      )
+      assert.strictEqual(info.sub, "alice")
+    }))
 })
