@@ -227,6 +227,22 @@ export const OAuthError = Schema.Union(
 export type OAuthError = protocol.ProtocolError | TransportError | MalformedResponse | ReconnectRequired
 
 /**
+ * What any request to an authorization server can fail with, whatever it asked: rate limiting, an
+ * unavailable or failing server, a code the request does not expect (an `UnknownOAuthError` that
+ * keeps it), a 2xx that does not decode, or no answer at all.
+ *
+ * @since 0.4.0
+ * @category models
+ */
+export type RequestError =
+  | protocol.RateLimited
+  | protocol.ServerError
+  | protocol.TemporarilyUnavailable
+  | protocol.UnknownOAuthError
+  | TransportError
+  | MalformedResponse
+
+/**
  * Whether retrying the same request later may succeed.
  *
  * @since 0.1.0

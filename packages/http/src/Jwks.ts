@@ -38,13 +38,7 @@ export const KeySet = Schema.Struct({
  * @since 0.1.0
  * @category errors
  */
-export type JwksError =
-  | OAuthError.RateLimited
-  | OAuthError.ServerError
-  | OAuthError.TemporarilyUnavailable
-  | OAuthError.UnknownOAuthError
-  | OAuthError.TransportError
-  | OAuthError.MalformedResponse
+export type JwksError = OAuthError.RequestError
 
 /**
  * A cached key set.

@@ -13,18 +13,12 @@ import type * as IdToken from "./IdToken.js"
 /**
  * What any request to the authorization server can fail with, whatever the operation: rate limiting,
  * an unavailable or failing server, a code the operation does not expect (an `UnknownOAuthError` that
- * keeps it), a 2xx that does not decode, or no answer at all.
+ * keeps it), a 2xx that does not decode, or no answer at all (core's `OAuthError.RequestError`).
  *
  * @since 0.1.0
  * @category errors
  */
-export type RequestError =
-  | OAuthError.RateLimited
-  | OAuthError.ServerError
-  | OAuthError.TemporarilyUnavailable
-  | OAuthError.UnknownOAuthError
-  | OAuthError.TransportError
-  | OAuthError.MalformedResponse
+export type RequestError = OAuthError.RequestError
 
 /**
  * The errors a grant can fail with.
