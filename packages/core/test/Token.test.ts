@@ -97,6 +97,13 @@ describe("Token", () => {
       assert.isUndefined(token.idToken)
     })
 
+    it("a response built by hand with an empty access token is refused, as the schema says", () => {
+      assert.throws(() => Token.make({ access_token: Redacted.make("") }, T0), /non-empty|NonEmpty|at least 1/i)
+      const token = Token.make({ access_token: Redacted.make("at"), scope: "read write" }, T0)
+      assert.isTrue(Schema.is(Token.Token)(token))
+      assert.deepStrictEqual(token.scopes, ["read", "write"])
+    })
+
     it("a lifetime too long for a date is no expiry, not a defect", () => {
       const token = Token.make(decode({ access_token: "at", expires_in: 1e300, refresh_token_expires_in: 1e300 }), T0)
       assert.isUndefined(token.expiresAt)
