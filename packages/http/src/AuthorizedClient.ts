@@ -10,9 +10,8 @@
  *
  * @since 0.1.0
  */
-import * as Headers from "@effect/platform/Headers"
 import * as HttpClient from "@effect/platform/HttpClient"
-import * as HttpClientError from "@effect/platform/HttpClientError"
+import type * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as OAuthError from "@tokenfx/core/OAuthError"
@@ -22,16 +21,15 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import { dual } from "effect/Function"
-import * as Inspectable from "effect/Inspectable"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as MetricLabel from "effect/MetricLabel"
-import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Dpop from "./Dpop.js"
 import * as destination from "./internal/destination.js"
 import * as requestSettings from "./internal/requestSettings.js"
 import * as resourceErrors from "./internal/resourceErrors.js"
+import * as withoutToken from "./internal/withoutToken.js"
 import * as Telemetry from "./Telemetry.js"
 import * as TokenManager from "./TokenManager.js"
 
@@ -86,40 +84,6 @@ const withToken = (request: HttpClientRequest.HttpClientRequest, token: Token.To
     "authorization",
     `${resourceErrors.scheme(token)} ${Redacted.value(token.accessToken)}`
   )
-
-// What the wrapped client returns carries the request as sent, token included, and @effect/platform
-// redacts its headers only inside a fiber (not when a response or an error is stringified or
-// printed directly): the user receives copies whose request has no `Authorization`.
-const requestWithoutToken = (sent: HttpClientRequest.HttpClientRequest) =>
-  HttpClientRequest.make(sent.method)(sent.url, {
-    headers: Headers.remove(sent.headers, "authorization"),
-    urlParams: sent.urlParams,
-    hash: Option.getOrUndefined(sent.hash),
-    body: sent.body
-  })
-
-// The response as received, but for its `request` (and its renderings, which some responses take
-// from an inner response): reading the body still goes to the one underneath.
-const responseWithoutToken = (
-  response: HttpClientResponse.HttpClientResponse
-): HttpClientResponse.HttpClientResponse => {
-  const request = requestWithoutToken(response.request)
-  const toJSON = () => ({ ...(response.toJSON() as object), request: request.toJSON() })
-  return Object.create(response, {
-    request: { value: request, enumerable: true },
-    toJSON: { value: toJSON },
-    toString: { value: () => JSON.stringify(toJSON(), null, 2) },
-    [Inspectable.NodeInspectSymbol]: { value: toJSON }
-  })
-}
-
-const withoutToken = <E>(error: E): E => {
-  if (!HttpClientError.isHttpClientError(error)) return error
-  const request = requestWithoutToken(error.request)
-  return (error._tag === "RequestError"
-    ? new HttpClientError.RequestError({ ...error, request })
-    : new HttpClientError.ResponseError({ ...error, request, response: responseWithoutToken(error.response) })) as E
-}
 
 const challenges = (response: HttpClientResponse.HttpClientResponse): ReadonlyArray<WwwAuthenticate.Challenge> => {
   const header = response.headers["www-authenticate"]
@@ -234,8 +198,8 @@ export const authorize: {
       ? Effect.fail(unprovable(request))
       : checked.execute(withToken(request, token)).pipe(
         sendSafely,
-        Effect.map(responseWithoutToken),
-        Effect.mapError(withoutToken),
+        Effect.map(withoutToken.response),
+        Effect.mapError(withoutToken.error),
         Effect.tap(seen)
       )
 

@@ -17,6 +17,7 @@ import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
+import * as Util from "node:util"
 import {
   access,
   endpointFor,
@@ -116,6 +117,23 @@ describe("AuthorizedClient", () => {
       const response = yield* client.get(`${ORIGIN}/ok`)
       assert.strictEqual(response.status, 200)
       assert.deepStrictEqual(seen, [{ url: `${ORIGIN}/ok`, authorization: first }])
+    }))
+
+  it.scoped("answers the response with its request copied without the token, made once, body still readable", () =>
+    Effect.gen(function*() {
+      const { client, first } = yield* setup()
+      const response = yield* client.get(`${ORIGIN}/ok`)
+      const request = response.request
+      assert.strictEqual(request.url, `${ORIGIN}/ok`)
+      assert.isUndefined(request.headers["authorization"])
+      assert.strictEqual(response.request, request)
+      const shown = [String(response), JSON.stringify(response), Util.inspect(response, { depth: 10 })]
+      for (const text of shown) {
+        assert.include(text, `${ORIGIN}/ok`)
+        assert.notInclude(text, first)
+      }
+      assert.strictEqual(HttpClientResponse.TypeId in response, true)
+      assert.isObject(yield* response.json)
     }))
 
   it.scoped("never sends a DPoP-bound token without a DPoP key to prove it (see Dpop.test.ts for the proofs)", () =>
