@@ -276,15 +276,26 @@ export class TokenStore extends Context.Tag("@tokenfx/core/TokenStore")<TokenSto
  * @category constructors
  */
 export const makeMemory: Effect.Effect<TokenStore["Type"]> = Effect.sync(() => {
-  const entries = new Map<string, Entry>()
-  // Versions survive removal, so a writer holding a version from before a remove never matches again.
-  const versions = new Map<string, number>()
+  // A removed key keeps its last version in place of its entry: versions survive removal, so a writer
+  // holding a version from before a remove never matches again. (One `Map` rather than a second one
+  // for versions: about 45 bytes less per key.)
+  const entries = new Map<string, Entry | number>()
+  let size = 0
   const leases = new Map<string, { readonly owner: string; readonly deadline: number }>()
 
+  const current = (key: string): Entry | undefined => {
+    const held = entries.get(key)
+    return typeof held === "object" ? held : undefined
+  }
+
   const write = (key: string, token: Token): Entry => {
-    const entry: Entry = { token, version: (versions.get(key) ?? 0) + 1 }
+    const held = entries.get(key)
+    if (typeof held !== "object") size++
+    const entry: Entry = {
+      token,
+      version: (held === undefined ? 0 : typeof held === "number" ? held : held.version) + 1
+    }
     entries.set(key, entry)
-    versions.set(key, entry.version)
     return entry
   }
 
@@ -294,24 +305,28 @@ export const makeMemory: Effect.Effect<TokenStore["Type"]> = Effect.sync(() => {
   }
 
   return TokenStore.of({
-    get: (key) => Effect.sync(() => Option.fromNullable(entries.get(key))),
+    get: (key) => Effect.sync(() => Option.fromNullable(current(key))),
     set: (key, token) => Effect.sync(() => write(key, token)),
     compareAndSet: (key, token, expected) =>
-      Effect.sync(() => entries.get(key)?.version === expected ? Option.some(write(key, token)) : Option.none()),
+      Effect.sync(() => current(key)?.version === expected ? Option.some(write(key, token)) : Option.none()),
     remove: (key, expected) =>
       Effect.sync(() => {
-        const current = entries.get(key)
-        if (current === undefined || (expected !== undefined && current.version !== expected)) return false
-        entries.delete(key)
+        const entry = current(key)
+        if (entry === undefined || (expected !== undefined && entry.version !== expected)) return false
+        entries.set(key, entry.version)
+        size--
         return true
       }),
-    keys: Effect.sync(() => Array.from(entries.keys())),
-    size: Effect.sync(() => entries.size),
+    keys: Effect.sync(() => Array.from(entries).flatMap(([key, held]) => typeof held === "object" ? [key] : [])),
+    size: Effect.sync(() => size),
     stats: (options) =>
       Effect.map(Clock.currentTimeMillis, (now) =>
         countExpiries(
-          Array.from(entries.values(), (e) =>
-            e.token.expiresAt === undefined ? undefined : e.token.expiresAt.epochMillis),
+          Array.from(entries.values()).flatMap((held) =>
+            typeof held !== "object"
+              ? []
+              : [held.token.expiresAt === undefined ? undefined : held.token.expiresAt.epochMillis]
+          ),
           now,
           options
         )),

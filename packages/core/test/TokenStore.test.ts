@@ -25,6 +25,24 @@ describe("TokenStore", () => {
       assert.strictEqual(Option.getOrThrow(yield* store.compareAndSet("k", fullToken(3), 2)).version, 3)
     }))
 
+  it.effect("a removed key keeps its version, and is neither listed nor counted until written again", () =>
+    Effect.gen(function*() {
+      const store = yield* TokenStore.makeMemory
+      yield* store.set("a", fullToken(1))
+      const b = yield* store.set("b", fullToken(2))
+      assert.isTrue(yield* store.remove("a"))
+      assert.strictEqual(yield* store.size, 1)
+      assert.deepStrictEqual(yield* store.keys, ["b"])
+      assert.strictEqual((yield* store.stats()).total, 1)
+      assert.strictEqual((yield* store.set("a", fullToken(3))).version, 2)
+      assert.strictEqual(yield* store.size, 2)
+      assert.sameMembers([...(yield* store.keys)], ["a", "b"])
+      assert.isTrue(yield* store.remove("b", b.version))
+      assert.isTrue(yield* store.remove("a"))
+      assert.strictEqual(yield* store.size, 0)
+      assert.deepStrictEqual(yield* store.keys, [])
+    }))
+
   it("store errors are recognised by isStoreError and name the key, not the token", () => {
     const errors = [
       new TokenStore.TokenStoreError({ operation: "write", key: "user-1", description: "disk full" }),
