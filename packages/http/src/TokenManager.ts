@@ -163,7 +163,7 @@ export interface Options {
   readonly stopAfter?: number | undefined
   /** At most one refresh triggered by a 401 per key within this window. Default: 30 seconds. */
   readonly invalidationWindow?: Duration.DurationInput | undefined
-  /** Per-key state unused for this long is released (and its background refresh dropped). Default: 10 minutes. */
+  /** Per-key state unused this long (to the second) is released, with its background refresh. Default: 10 minutes. */
   readonly idleTimeToLive?: Duration.DurationInput | undefined
   /** How far ahead of its refresh token's expiry a key gets a `ReconnectSoon` event (at most half its lifetime). Default: 1 day. */
   readonly reconnectWarning?: Duration.DurationInput | undefined
@@ -250,7 +250,7 @@ export const makeWithSource: (
     const scheduled = new WeakMap<keyState.KeyState, scheduler.Entry<keyState.KeyState>>()
     const background$ = background
       ? yield* scheduler.make<keyState.KeyState>({
-        live: (entry) => scheduled.get(entry.target) === entry && states.get(entry.target.key) === entry.target,
+        live: (entry) => scheduled.get(entry.target) === entry && table.state(entry.target.key) === entry.target,
         run: (entry) => Effect.ignore(protocol.join(entry.target, entry.lead, true)),
         concurrency: Math.floor(number.finiteOr(options?.backgroundConcurrency, 16, 1)),
         scope
@@ -258,7 +258,7 @@ export const makeWithSource: (
       : undefined
 
     const metrics = managerMetrics.make(options?.clientLabel)
-    const gauge = yield* tokensActive.make(metrics.client, timing, () => states.values())
+    const gauge = yield* tokensActive.make(metrics.client, timing, () => table.held())
     const warning = yield* reconnectSoon.make(millis(options?.reconnectWarning, Duration.days(1)), pubsub, metrics)
     const changed = (state: keyState.KeyState): Effect.Effect<void> => {
       gauge.follow(state)
@@ -299,7 +299,7 @@ export const makeWithSource: (
     })
 
     const table = keyTable.make(clock, (state) => protocol.join(state, 0, false))
-    const { stateFor, states } = table
+    const { stateFor } = table
 
     const set = (key: string, token: Token.Token): Effect.Effect<void, TokenStore.StoreError> =>
       Effect.gen(function*() {
@@ -319,7 +319,7 @@ export const makeWithSource: (
         const reason = TokenManagerEvent.revocationReason(revokeOptions?.reason)
         yield* Effect.annotateCurrentSpan("tokenfx.revocation.reason", reason)
         const stored = yield* Effect.either(store.get(key))
-        const state = states.get(key)
+        const state = table.state(key)
         const token = stored._tag === "Right" && Option.isSome(stored.right) ? stored.right.value.token : state?.token
         const atServer = token === undefined
           ? Revocation.NoToken()
@@ -356,7 +356,7 @@ export const makeWithSource: (
         revoke,
         events: Stream.fromPubSub(pubsub),
         subscribe: PubSub.subscribe(pubsub),
-        keys: Effect.sync(() => Array.from(states.keys()))
+        keys: Effect.sync(table.keys)
       }),
       table.cached
     )

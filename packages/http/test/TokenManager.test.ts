@@ -2,6 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Expiry from "@tokenfx/core/Expiry"
 import type * as OAuthError from "@tokenfx/core/OAuthError"
 import * as Token from "@tokenfx/core/Token"
+import * as TokenHealth from "@tokenfx/core/TokenHealth"
 import * as TokenStore from "@tokenfx/core/TokenStore"
 import * as Telemetry from "@tokenfx/http/Telemetry"
 import * as TokenManager from "@tokenfx/http/TokenManager"
@@ -709,6 +710,43 @@ describe("TokenManager", () => {
         assert.notStrictEqual(access(yield* get), access(first))
         assert.strictEqual(yield* refreshes(server), 1)
         assert.strictEqual(manager.get("alice"), get)
+      }))
+
+    it.scoped("a held get answers from its copy to the millisecond of the refresh instant, never past it", () =>
+      Effect.gen(function*() {
+        const { manager, server } = yield* setup()
+        // Issued 400 ms into a second, so that the refresh instant falls inside a second too.
+        yield* TestClock.adjust("400 millis")
+        const first = yield* login(server)
+        yield* manager.set("alice", first)
+        const get = manager.get("alice")
+        const due = TokenHealth.refreshDueAtMillis(first)
+        assert.isTrue(due % 1000 !== 0, `${due}`)
+        yield* get
+        yield* TestClock.adjust(due - 1 - (yield* Clock.currentTimeMillis))
+        assert.strictEqual(access(yield* get), access(first))
+        assert.strictEqual(access(yield* get), access(first))
+        assert.strictEqual(yield* refreshes(server), 0)
+        yield* TestClock.adjust("1 millis")
+        const second = yield* get
+        assert.notStrictEqual(access(second), access(first))
+        assert.strictEqual(yield* refreshes(server), 1)
+        // The copy is taken again from the refreshed token, and the same effect serves it.
+        assert.strictEqual(access(yield* get), access(second))
+        assert.strictEqual(yield* refreshes(server), 1)
+      }))
+
+    it.scoped("a held get stops answering from its copy as soon as its token is rejected", () =>
+      Effect.gen(function*() {
+        const { manager, server } = yield* setup()
+        const first = yield* login(server)
+        yield* manager.set("alice", first)
+        const get = manager.get("alice")
+        assert.strictEqual(access(yield* get), access(first))
+        assert.isTrue(yield* manager.invalidate("alice", first))
+        const second = yield* get
+        assert.notStrictEqual(access(second), access(first))
+        assert.strictEqual(yield* refreshes(server), 1)
       }))
 
     it.scoped("a get held across the release of its key's state still answers, through one state", () =>

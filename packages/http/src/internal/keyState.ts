@@ -1,5 +1,5 @@
 /**
- * The state a `TokenManager` keeps per key, and its transitions. Plain data and functions of `now`:
+ * The state a `TokenManager` keeps per key, and its transitions. Data and functions of `now`:
  * no effects, so that every rule about what `get` serves can be read (and tested) in one place.
  */
 import type * as Expiry from "@tokenfx/core/Expiry"
@@ -12,41 +12,136 @@ import type * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type { TokenState } from "../Telemetry.js"
 import type { GetError, RefreshError } from "../TokenManagerError.js"
+import type * as scheduler from "./scheduler.js"
 
-/** @internal */
-export interface KeyState {
-  readonly key: string
-  /** The best known token and its store version (`0`: held only in memory). */
-  token: Token.Token | undefined
-  version: number
-  /** When `get` must leave the hot path: the refresh instant, a backoff deadline, or -Infinity once rejected. */
-  refreshAt: number
-  /** When the token stops being served at all. */
-  expiredAt: number
-  /** What the hot path answers: the token, ready-made. */
-  result: Effect.Effect<Token.Token> | undefined
-  /** The one notion of "rejected": the access token a resource answered 401 to. Never served again. */
+/**
+ * What a key seldom has, in an object of its own made when first set: most keys never need it, and the
+ * state of each of 100,000 keys is smaller by its eight fields.
+ */
+interface Rare {
   rejected: Token.Token | undefined
-  /** The token a 401-triggered refresh produced, and until when a 401 on it is answered without another. */
   replacement: Token.Token | undefined
   replacementUntil: number
-  /** The refresh (or store read) in flight, awaited by every caller of the key. */
-  flight: Deferred.Deferred<Token.Token, GetError> | undefined
-  /** A refreshed token whose write to the store is still being retried. */
   persisting: Deferred.Deferred<void> | undefined
-  /** Consecutive failed refreshes. */
   failures: number
-  /** The last failure, answered to callers with no valid token until `until`. */
   failure: Failure | undefined
-  /** Failures retrying cannot fix repeated: no refresh until a new token is set. */
   stopped: RefreshError | undefined
-  lastUsed: number
-  /** Its grant died (`ReconnectRequired`): a `dead` key until a token is installed or it is revoked. */
   dead: boolean
-  /** The state under which the key is counted in `tokenfx_tokens_active`, if it is. */
-  counted: TokenState | undefined
+}
+
+/** @internal */
+export class KeyState {
+  /** The best known token and its store version (`0`: held only in memory). */
+  token: Token.Token | undefined = undefined
+  version = 0
+  /** When `get` must leave the hot path: the refresh instant, a backoff deadline, or -Infinity once rejected. */
+  refreshAt = -Infinity
+  /** When the token stops being served at all. */
+  expiredAt = -Infinity
+  /** What the hot path answers: the token, ready-made. */
+  result: Effect.Effect<Token.Token> | undefined = undefined
+  /** The refresh (or store read) in flight, awaited by every caller of the key. */
+  flight: Deferred.Deferred<Token.Token, GetError> | undefined = undefined
+  /** The state under which the key is counted in `tokenfx_tokens_active`, if it is, and its next change. */
+  counted: TokenState | undefined = undefined
+  transition: scheduler.Entry<KeyState> | undefined = undefined
   /** This key's `get`, built once (see `keyTable`); `undefined` once the state is released. */
-  get: Effect.Effect<Token.Token, GetError> | undefined
+  get: Cached | undefined = undefined
+  #rare: Rare | undefined = undefined
+  constructor(readonly key: string) {}
+
+  #some(): Rare {
+    return this.#rare ??= {
+      rejected: undefined,
+      replacement: undefined,
+      replacementUntil: -Infinity,
+      persisting: undefined,
+      failures: 0,
+      failure: undefined,
+      stopped: undefined,
+      dead: false
+    }
+  }
+
+  /** The one notion of "rejected": the access token a resource answered 401 to. Never served again. */
+  get rejected(): Token.Token | undefined {
+    return this.#rare?.rejected
+  }
+  set rejected(value: Token.Token | undefined) {
+    if (value !== undefined || this.#rare !== undefined) this.#some().rejected = value
+  }
+  /** The token a 401-triggered refresh produced, and until when a 401 on it is answered without another. */
+  get replacement(): Token.Token | undefined {
+    return this.#rare?.replacement
+  }
+  set replacement(value: Token.Token | undefined) {
+    if (value !== undefined || this.#rare !== undefined) this.#some().replacement = value
+  }
+  get replacementUntil(): number {
+    return this.#rare?.replacementUntil ?? -Infinity
+  }
+  set replacementUntil(value: number) {
+    if (value !== -Infinity || this.#rare !== undefined) this.#some().replacementUntil = value
+  }
+  /** A refreshed token whose write to the store is still being retried. */
+  get persisting(): Deferred.Deferred<void> | undefined {
+    return this.#rare?.persisting
+  }
+  set persisting(value: Deferred.Deferred<void> | undefined) {
+    if (value !== undefined || this.#rare !== undefined) this.#some().persisting = value
+  }
+  /** Consecutive failed refreshes. */
+  get failures(): number {
+    return this.#rare?.failures ?? 0
+  }
+  set failures(value: number) {
+    if (value !== 0 || this.#rare !== undefined) this.#some().failures = value
+  }
+  /** The last failure, answered to callers with no valid token until `until`. */
+  get failure(): Failure | undefined {
+    return this.#rare?.failure
+  }
+  set failure(value: Failure | undefined) {
+    if (value !== undefined || this.#rare !== undefined) this.#some().failure = value
+  }
+  /** Failures retrying cannot fix repeated: no refresh until a new token is set. */
+  get stopped(): RefreshError | undefined {
+    return this.#rare?.stopped
+  }
+  set stopped(value: RefreshError | undefined) {
+    if (value !== undefined || this.#rare !== undefined) this.#some().stopped = value
+  }
+  /** Its grant died (`ReconnectRequired`): a `dead` key until a token is installed or it is revoked. */
+  get dead(): boolean {
+    return this.#rare?.dead ?? false
+  }
+  set dead(value: boolean) {
+    if (value || this.#rare !== undefined) this.#some().dead = value
+  }
+}
+
+/**
+ * A key's `get` and what its hot path reads: a copy of `result`, answered while the clock is before
+ * `until`, and when the key was last asked for. Both instants are whole seconds from the table's
+ * origin, small integers that V8 keeps inside the object, where milliseconds would each be a number
+ * boxed apart: with 100,000 keys every object read is a cache miss. `until` is never after
+ * `refreshAt` (rounded down), and every transition below that moves `refreshAt` or `result` resets it:
+ * the next `get` takes the exact path and copies them again.
+ *
+ * @internal
+ */
+export interface Cached extends Effect.Effect<Token.Token, GetError> {
+  result: Effect.Effect<Token.Token> | undefined
+  until: number
+  used: number
+}
+
+/** The smallest `until`: never answered from the copy. @internal */
+export const never = -(2 ** 30)
+
+// Moves `refreshAt` or `result`: the hot path's copy is stale.
+const stale = (state: KeyState): void => {
+  if (state.get !== undefined) state.get.until = never
 }
 
 /** @internal */
@@ -65,26 +160,7 @@ export interface Timing {
 }
 
 /** @internal */
-export const make = (key: string, now: number): KeyState => ({
-  key,
-  token: undefined,
-  version: 0,
-  refreshAt: -Infinity,
-  expiredAt: -Infinity,
-  result: undefined,
-  rejected: undefined,
-  replacement: undefined,
-  replacementUntil: -Infinity,
-  flight: undefined,
-  persisting: undefined,
-  failures: 0,
-  failure: undefined,
-  stopped: undefined,
-  lastUsed: now,
-  dead: false,
-  counted: undefined,
-  get: undefined
-})
+export const make = (key: string): KeyState => new KeyState(key)
 
 /** @internal */
 export const expiredAt = (token: Token.Token, timing: Timing): number => TokenHealth.expiredAtMillis(token, timing)
@@ -114,17 +190,6 @@ export const isFresh = (state: KeyState, token: Token.Token, now: number, timing
 export const isValid = (state: KeyState, now: number): boolean =>
   state.token !== undefined && now < state.expiredAt && !isRejected(state, state.token)
 
-/**
- * The token the hot path of `get` answers for `state`, or `undefined` when `get` must leave it.
- *
- * @internal
- */
-export const cached = (state: KeyState | undefined, now: number): Token.Token | undefined => {
-  if (state === undefined) return undefined
-  state.lastUsed = now
-  return state.result !== undefined && now < state.refreshAt ? state.token : undefined
-}
-
 /** Holds a token from the store (or a refresh) as the best known one: every failure is forgotten. @internal */
 export const install = (state: KeyState, entry: TokenStore.Entry, timing: Timing): void => {
   const token = entry.token
@@ -139,6 +204,7 @@ export const install = (state: KeyState, entry: TokenStore.Entry, timing: Timing
   state.dead = false
   if (state.rejected !== undefined && !Token.sameAccessToken(token, state.rejected)) state.rejected = undefined
   if (isRejected(state, token)) state.refreshAt = -Infinity
+  stale(state)
 }
 
 /** Forgets the token (removed, revoked, or its grant dead: the caller then sets `dead`). @internal */
@@ -151,6 +217,7 @@ export const clear = (state: KeyState): void => {
   state.failures = 0
   state.failure = undefined
   state.stopped = undefined
+  stale(state)
 }
 
 // "Moments ago" for a token: the window, but never more than a quarter of its lifetime, so that
@@ -180,6 +247,7 @@ export const reject = (state: KeyState, token: Token.Token, now: number): boolea
   }
   state.rejected = token
   state.refreshAt = -Infinity
+  stale(state)
   return true
 }
 
@@ -224,12 +292,14 @@ export const fail = (
   } else {
     state.failure = { error, until: retryAt, nextPeek: now + peekInterval }
   }
+  stale(state)
   return retryAt
 }
 
 /** Keeps serving the valid token until `until` (the lease is busy: a sibling is refreshing). @internal */
 export const defer = (state: KeyState, until: number): void => {
   state.refreshAt = Math.min(until, state.expiredAt)
+  stale(state)
 }
 
 /** Stops refreshing after failures that retrying cannot fix; a valid token is served until it expires. @internal */
@@ -237,6 +307,7 @@ export const stop = (state: KeyState, error: RefreshError, now: number): void =>
   state.stopped = error
   state.failure = undefined
   if (isValid(state, now)) state.refreshAt = state.expiredAt
+  stale(state)
 }
 
 /**

@@ -45,29 +45,29 @@ export const make = (
       if (next !== undefined) gauges[next].unsafeModify(1, [])
       state.counted = next
     }
-    // The key's pending transition: an older entry is dropped when it comes due.
-    const pending = new WeakMap<keyState.KeyState, scheduler.Entry<keyState.KeyState>>()
+    // The key's pending transition (`transition`, a field of the state rather than a `WeakMap` entry: a
+    // few dozen bytes less per key): an older entry is dropped when it comes due.
     const follow = (state: keyState.KeyState): void => {
       const now = clock.unsafeCurrentTimeMillis()
       count(state, keyState.classify(state, now, timing))
       const at = keyState.nextTransition(state, now, timing)
       if (!Number.isFinite(at)) {
-        pending.delete(state)
+        state.transition = undefined
         return
       }
-      if (pending.get(state)?.at === at) return
+      if (state.transition?.at === at) return
       const entry = { at, target: state, lead: 0 }
-      pending.set(state, entry)
+      state.transition = entry
       transitions.schedule(entry)
     }
     const transitions = yield* scheduler.make<keyState.KeyState>({
-      live: (entry) => pending.get(entry.target) === entry,
+      live: (entry) => entry.target.transition === entry,
       run: (entry) => Effect.sync(() => follow(entry.target)),
       concurrency: 1,
       scope
     })
     const drop = (state: keyState.KeyState): void => {
-      pending.delete(state)
+      state.transition = undefined
       count(state, undefined)
     }
     yield* Effect.addFinalizer(() =>
