@@ -157,11 +157,13 @@ const widen = (interval: Duration.Duration, error: unknown): Duration.Duration =
   return asked === undefined ? Duration.sum(interval, slowDownIncrement) : Duration.max(interval, asked)
 }
 
-// A wait never goes past the expiry: a poll after it cannot succeed.
+// A wait never goes past the expiry (a poll after it cannot succeed) by more than the rest of its
+// millisecond: a gap below a nanosecond would be no wait at all, and the code would be polled again
+// and again until the clock moved.
 const untilExpiry = (self: DeviceAuthorization, wait: Duration.Duration) =>
   Effect.map(
     Clock.currentTimeMillis,
-    (now) => Duration.min(wait, Duration.millis(Math.max(0, DateTime.toEpochMillis(self.expiresAt) - now)))
+    (now) => Duration.min(wait, Duration.millis(Math.max(0, Math.ceil(DateTime.toEpochMillis(self.expiresAt) - now))))
   )
 
 /**

@@ -58,6 +58,26 @@ describe("DeviceAuthorization.poll", () => {
       assert.deepStrictEqual(instants, [4_000, 8_000])
     }))
 
+  // A sleep of fractional length leaves `TestClock` at a fractional instant: an expiry less than a
+  // nanosecond ahead was once a zero wait, and the code was polled again and again at that instant.
+  it.effect("an expiry less than a nanosecond ahead is waited out, not polled in a loop", () =>
+    Effect.gen(function*() {
+      const start = 1_000 - 1e-7
+      yield* TestClock.setTime(start)
+      const { instants, request } = scripted([new OAuthError.AuthorizationPending({})])
+      // Bounded, so that a loop fails the test rather than hanging it.
+      const bounded = Effect.zipRight(
+        Effect.suspend(() => instants.length < 10 ? Effect.void : Effect.dieMessage("polled in a loop")),
+        request
+      )
+      const fiber = yield* Effect.fork(
+        Effect.flip(bounded.pipe(DeviceAuthorization.poll(authorization(13), { interval: "4 seconds" })))
+      )
+      yield* TestClock.adjust("13 seconds")
+      assert.strictEqual((yield* Fiber.join(fiber))._tag, "ExpiredToken")
+      assert.deepStrictEqual(instants, [start + 4_000, start + 4_000 + 4_000, start + 4_000 + 4_000 + 4_000])
+    }))
+
   it.effect("any other answer ends polling at once", () =>
     Effect.gen(function*() {
       const { instants, request } = scripted([new OAuthError.AccessDenied({})])

@@ -4,6 +4,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Ref from "effect/Ref"
 import * as Backoff from "../Backoff.js"
+import { sleepUntil } from "./sleepUntil.js"
 
 /**
  * The shared quiet period of one endpoint. When a server answers with `Retry-After`, every caller of
@@ -50,7 +51,7 @@ export const make = (
           )
         }
         // Check again after waking: another caller may have been told to wait longer meanwhile.
-        return Effect.zipRight(Effect.sleep(Duration.millis(end - now)), Effect.as(wait(deadline), true))
+        return Effect.zipRight(sleepUntil(now, end), Effect.as(wait(deadline), true))
       })
     const extend = (duration: Duration.Duration): Effect.Effect<void> =>
       Effect.flatMap(

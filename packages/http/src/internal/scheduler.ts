@@ -5,11 +5,11 @@
  */
 import * as Clock from "effect/Clock"
 import * as Deferred from "effect/Deferred"
-import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as FiberId from "effect/FiberId"
 import type * as Scope from "effect/Scope"
+import { sleepUntil } from "./sleepUntil.js"
 
 /** @internal */
 export interface Entry<K> {
@@ -96,7 +96,7 @@ export const make = <K>(options: {
         wakeAt = next === undefined ? Infinity : next.at
         yield* next === undefined
           ? Deferred.await(wake)
-          : Effect.raceFirst(Effect.sleep(Duration.millis(next.at - now)), Deferred.await(wake))
+          : Effect.raceFirst(sleepUntil(now, next.at), Deferred.await(wake))
       }
     })
     yield* Effect.forkScoped(loop)

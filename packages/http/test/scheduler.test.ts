@@ -1,0 +1,52 @@
+import { assert, describe, it } from "@effect/vitest"
+import * as Chunk from "effect/Chunk"
+import * as Effect from "effect/Effect"
+import * as TestClock from "effect/TestClock"
+import * as scheduler from "../src/internal/scheduler.js"
+
+describe("scheduler", () => {
+  // A sleep of fractional length leaves `TestClock` at a fractional instant. An entry less than a
+  // nanosecond ahead once made the loop sleep for a zero duration, wake, find it not yet due, and
+  // sleep again, forever: `TestClock.adjust`, which waits for every fiber to suspend, never returned.
+  it.scoped("waits for an entry less than a nanosecond ahead, rather than spinning", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(1_000 - 1e-7)
+      const ran: Array<number> = []
+      const queue = yield* scheduler.make<string>({
+        live: () => true,
+        run: (entry) => Effect.sync(() => ran.push(entry.at)),
+        concurrency: 1,
+        scope: yield* Effect.scope
+      })
+      queue.schedule({ at: 1_000, target: "a", lead: 0 })
+      // Asleep until a millisecond on, when the entry is due; not awake and looking again.
+      for (let i = 0; i < 20; i++) yield* Effect.yieldNow()
+      assert.deepStrictEqual(Chunk.toReadonlyArray(yield* TestClock.sleeps()), [1_000 - 1e-7 + 1])
+      assert.deepStrictEqual(ran, [])
+      yield* TestClock.adjust(1)
+      assert.deepStrictEqual(ran, [1_000])
+      assert.strictEqual(queue.size(), 0)
+    }), 10_000)
+
+  it.scoped("runs entries in the order of their instants, each once it is due", () =>
+    Effect.gen(function*() {
+      const ran: Array<string> = []
+      const queue = yield* scheduler.make<string>({
+        live: (entry) => entry.target !== "dropped",
+        run: (entry) => Effect.sync(() => ran.push(entry.target)),
+        concurrency: 1,
+        scope: yield* Effect.scope
+      })
+      for (const [at, target] of [[300.5, "c"], [100, "a"], [200.25, "dropped"], [200.5, "b"]] as const) {
+        queue.schedule({ at, target, lead: 0 })
+      }
+      yield* TestClock.adjust(100)
+      assert.deepStrictEqual(ran, ["a"])
+      yield* TestClock.adjust(100)
+      assert.deepStrictEqual(ran, ["a"])
+      yield* TestClock.adjust(1)
+      assert.deepStrictEqual(ran, ["a", "b"])
+      yield* TestClock.adjust(100)
+      assert.deepStrictEqual(ran, ["a", "b", "c"])
+    }), 10_000)
+})
