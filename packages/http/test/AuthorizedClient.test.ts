@@ -1,4 +1,5 @@
 import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
+import * as Headers from "@effect/platform/Headers"
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
@@ -10,8 +11,10 @@ import * as AuthorizedClient from "@tokenfx/http/AuthorizedClient"
 import { TokenEndpoint } from "@tokenfx/http/TokenEndpoint"
 import * as TokenManager from "@tokenfx/http/TokenManager"
 import * as Array from "effect/Array"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
+import * as FiberRef from "effect/FiberRef"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
@@ -342,6 +345,70 @@ describe("AuthorizedClient", () => {
         )
         assert.strictEqual(inits[0]?.redirect, "manual")
         assert.strictEqual(inits[0]?.keepalive, true)
+      }))
+
+    it.scoped("prepares its settings once per fiber state, not per request, and gives the fiber its own back", () =>
+      Effect.gen(function*() {
+        const { manager } = yield* withAlice(yield* makeServer())
+        // What the wire client runs under: the context (which carries fetch's options) and the
+        // header names its spans redact.
+        const wire: Array<{ readonly context: Context.Context<never>; readonly names: ReadonlyArray<unknown> }> = []
+        const inner = HttpClient.make((request, _url, _signal, fiber) => {
+          wire.push({
+            context: fiber.getFiberRef(FiberRef.currentContext),
+            names: fiber.getFiberRef(Headers.currentRedactedNames)
+          })
+          return Effect.succeed(HttpClientResponse.fromWeb(request, new Response("{}", { status: 200 })))
+        })
+        const client = AuthorizedClient.authorize(inner, manager, { key: "alice", origin: ORIGIN })
+        const context = yield* FiberRef.get(FiberRef.currentContext)
+        const names = yield* FiberRef.get(Headers.currentRedactedNames)
+        for (let i = 0; i < 3; i++) {
+          yield* client.get(`${ORIGIN}/ok`)
+          assert.strictEqual(yield* FiberRef.get(FiberRef.currentContext), context)
+          assert.strictEqual(yield* FiberRef.get(Headers.currentRedactedNames), names)
+        }
+        // The same prepared settings each time: nothing was copied or rebuilt for the later requests.
+        assert.strictEqual(wire[1].context, wire[0].context)
+        assert.strictEqual(wire[2].context, wire[0].context)
+        assert.strictEqual(wire[2].names, wire[0].names)
+        assert.notStrictEqual(wire[0].context, context)
+        assert.deepStrictEqual(
+          Context.getOption(wire[0].context, FetchHttpClient.RequestInit),
+          Option.some({ redirect: "manual" as const })
+        )
+        assert.isTrue(wire[0].names.length > names.length)
+        // A caller whose fiber changed gets settings prepared afresh, its own fetch options kept.
+        yield* client.get(`${ORIGIN}/ok`).pipe(Effect.provideService(FetchHttpClient.RequestInit, { keepalive: true }))
+        assert.notStrictEqual(wire[3].context, wire[0].context)
+        assert.deepStrictEqual(
+          Context.getOption(wire[3].context, FetchHttpClient.RequestInit),
+          Option.some({ keepalive: true, redirect: "manual" as const })
+        )
+        assert.strictEqual(yield* FiberRef.get(FiberRef.currentContext), context)
+      }))
+
+    it.scoped("keeps a change the wrapped client makes to the fiber, and undoes only the settings", () =>
+      Effect.gen(function*() {
+        const { manager } = yield* withAlice(yield* makeServer())
+        const mark = FiberRef.unsafeMake("unset")
+        const inner = HttpClient.make((request) =>
+          Effect.as(
+            FiberRef.set(mark, "set by the wire client"),
+            HttpClientResponse.fromWeb(request, new Response("{}", { status: 200 }))
+          )
+        )
+        const client = AuthorizedClient.authorize(inner, manager, { key: "alice", origin: ORIGIN })
+        const names = yield* FiberRef.get(Headers.currentRedactedNames)
+        const disabledWhen = yield* FiberRef.get(HttpClient.currentTracerDisabledWhen)
+        for (let i = 0; i < 2; i++) {
+          yield* FiberRef.set(mark, "unset")
+          yield* client.get(`${ORIGIN}/ok`)
+          assert.strictEqual(yield* FiberRef.get(mark), "set by the wire client")
+          assert.strictEqual(yield* FiberRef.get(Headers.currentRedactedNames), names)
+          assert.strictEqual(yield* FiberRef.get(HttpClient.currentTracerDisabledWhen), disabledWhen)
+          assert.isTrue(Option.isNone(yield* Effect.serviceOption(FetchHttpClient.RequestInit)))
+        }
       }))
   })
 

@@ -5,6 +5,7 @@ import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as OAuthError from "@tokenfx/core/OAuthError"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import type * as Fiber from "effect/Fiber"
 import type * as FiberId from "effect/FiberId"
 import * as FiberRef from "effect/FiberRef"
 import * as FiberRefs from "effect/FiberRefs"
@@ -12,8 +13,9 @@ import * as Option from "effect/Option"
 import * as scrub from "./scrub.js"
 
 // What a request carrying a credential is sent with. Each setting is a fiber-local the platform's
-// client reads per request, and each change of one copies the fiber's whole `FiberRefs`: they are
-// applied together, in one copy, and put back together, in one more.
+// client reads per request. Changing one copies the fiber's whole `FiberRefs`, so the settings are
+// prepared once for each `FiberRefs` a request starts from (they are immutable values) and swapped
+// in; once the request is done the fiber's own refs are swapped back, and nothing is copied.
 //
 // - The fetch client follows redirects unless told otherwise (undici and node:http never do): a
 //   redirect must come back to the caller, so that no hop receives a credential unchecked.
@@ -37,76 +39,130 @@ class Refused {
 
 type Entry = readonly [FiberRef.FiberRef<any>, readonly [readonly [FiberId.Single, unknown]]]
 
-// All of `entries` in one copy of the fiber's `FiberRefs`.
-const set = (entries: ReadonlyArray<Entry>) =>
-  Effect.updateFiberRefs((_, refs) => FiberRefs.updateManyAs(refs, { entries: entries as [Entry, ...Array<Entry>] }))
+type Guard = (request: HttpClientRequest.HttpClientRequest) => OAuthError.TransportError | undefined
+
+// The fiber's refs with the settings applied, and what the settings replaced.
+interface Prepared {
+  readonly id: FiberId.Single
+  readonly refs: FiberRefs.FiberRefs
+  readonly previous: ReadonlyArray<Entry>
+}
+
+const prepare = (
+  fiber: Fiber.RuntimeFiber<unknown, unknown>,
+  original: FiberRefs.FiberRefs,
+  guard: Guard | undefined
+) => {
+  const id = fiber.id()
+  const context = FiberRefs.getOrDefault(original, FiberRef.currentContext)
+  const names = FiberRefs.getOrDefault(original, Headers.currentRedactedNames)
+  const init = Context.getOption(context, FetchHttpClient.RequestInit)
+  const settings: Array<Entry> = [
+    [FiberRef.currentContext, [[
+      id,
+      Context.add(context, FetchHttpClient.RequestInit, { ...Option.getOrElse(init, () => ({})), redirect: "manual" })
+    ]]],
+    [Headers.currentRedactedNames, [[id, [...names, scrub.unsafeHeader]]]]
+  ]
+  const previous: Array<Entry> = [
+    [FiberRef.currentContext, [[id, context]]],
+    [Headers.currentRedactedNames, [[id, names]]]
+  ]
+  if (guard !== undefined) {
+    const enabled = FiberRefs.getOrDefault(original, FiberRef.currentTracerEnabled)
+    const disabledWhen = FiberRefs.getOrDefault(original, HttpClient.currentTracerDisabledWhen)
+    const guarded = (request: HttpClientRequest.HttpClientRequest) => {
+      const refused = guard(request)
+      if (refused !== undefined) throw new Refused(refused)
+      return !enabled || disabledWhen(request)
+    }
+    settings.push(
+      [HttpClient.currentTracerDisabledWhen, [[id, guarded]]],
+      [FiberRef.currentTracerEnabled, [[id, true]]]
+    )
+    previous.push(
+      [HttpClient.currentTracerDisabledWhen, [[id, disabledWhen]]],
+      [FiberRef.currentTracerEnabled, [[id, enabled]]]
+    )
+  }
+  const refs = FiberRefs.updateManyAs(original, { entries: settings as [Entry, ...Array<Entry>] })
+  return { id, refs, previous }
+}
+
+// Whether `after` holds what `before` held: every ref's current value and its owner alike. What the
+// request changed and put back (a span's parent, say) leaves new stacks holding the same values. The
+// runtime flags are left out: the refs only hold a copy of them, taken whenever they are read.
+const unchanged = (after: FiberRefs.FiberRefs, before: FiberRefs.FiberRefs): boolean => {
+  if (after === before) return true
+  let compared = 0
+  for (const [ref, stack] of after.locals) {
+    if (ref === FiberRef.currentRuntimeFlags) continue
+    const held = before.locals.get(ref)
+    if (held === undefined) return false
+    if (stack !== held && (stack.length !== held.length || stack[0][0] !== held[0][0] || stack[0][1] !== held[0][1])) {
+      return false
+    }
+    compared++
+  }
+  return compared === before.locals.size - (before.locals.has(FiberRef.currentRuntimeFlags) ? 1 : 0)
+}
+
+// The fiber's refs as they are. `getFiberRefs()` first writes the fiber's runtime flags into them,
+// which copies the whole map on every call (the flags are the fiber's own and need no restoring).
+const refsOf = (fiber: Fiber.RuntimeFiber<unknown, unknown>): FiberRefs.FiberRefs =>
+  (fiber as unknown as { readonly _fiberRefs?: FiberRefs.FiberRefs })._fiberRefs ?? fiber.getFiberRefs()
+
+const make = (guard: Guard | undefined) => {
+  // Keyed by the refs a request starts from: a fiber sending again with the same refs reuses them.
+  const cache = new WeakMap<FiberRefs.FiberRefs, Prepared>()
+  return <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | OAuthError.TransportError, R> => {
+    const sent = Effect.uninterruptibleMask((restore) =>
+      Effect.withFiberRuntime<A, E, R>((fiber) => {
+        const original = refsOf(fiber)
+        let prepared = cache.get(original)
+        if (prepared === undefined || prepared.id !== fiber.id()) {
+          prepared = prepare(fiber, original, guard)
+          cache.set(original, prepared)
+        }
+        const { previous, refs } = prepared
+        fiber.setFiberRefs(refs)
+        // The fiber's own refs come back, unless the request changed something it did not put back:
+        // then only the settings are undone, and that change is kept.
+        const putBack = Effect.withFiberRuntime<void>((fiber) => {
+          const after = refsOf(fiber)
+          fiber.setFiberRefs(
+            unchanged(after, refs)
+              ? original
+              : FiberRefs.updateManyAs(after, { entries: previous as [Entry, ...Array<Entry>] })
+          )
+          return Effect.void
+        })
+        return Effect.ensuring(restore(effect), putBack)
+      })
+    )
+    return guard === undefined ? sent : Effect.catchSomeDefect(
+      sent,
+      (defect) => defect instanceof Refused ? Option.some(Effect.fail(defect.error)) : Option.none()
+    )
+  }
+}
+
+const unguarded = make(undefined)
 
 /**
- * Runs `effect` with redirects handed back and only safe headers in the platform's spans: one change
- * of the fiber's `FiberRefs` for both.
+ * Runs `effect` with redirects handed back and only safe headers in the platform's spans.
  *
  * @internal
  */
 export const send = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  run(effect, undefined) as Effect.Effect<A, E, R>
+  unguarded(effect) as Effect.Effect<A, E, R>
 
 /**
- * As {@link send}, with every request `effect` puts on the wire checked by `guard` first.
+ * As {@link send}, with every request `effect` puts on the wire checked by `guard` first. Build it
+ * once per client: the prepared settings are kept per guard.
  *
  * @internal
  */
 export const sendGuarded = (
-  guard: (request: HttpClientRequest.HttpClientRequest) => OAuthError.TransportError | undefined
-) =>
-<A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | OAuthError.TransportError, R> => run(effect, guard)
-
-const run = <A, E, R>(
-  effect: Effect.Effect<A, E, R>,
-  guard: ((request: HttpClientRequest.HttpClientRequest) => OAuthError.TransportError | undefined) | undefined
-): Effect.Effect<A, E | OAuthError.TransportError, R> =>
-  Effect.uninterruptibleMask((restore) =>
-    Effect.withFiberRuntime<A, E | OAuthError.TransportError, R>((fiber) => {
-      const id = fiber.id()
-      const context = fiber.getFiberRef(FiberRef.currentContext)
-      const names = fiber.getFiberRef(Headers.currentRedactedNames)
-      const init = Context.getOption(context, FetchHttpClient.RequestInit)
-      const settings: Array<Entry> = [
-        [FiberRef.currentContext, [[
-          id,
-          Context.add(context, FetchHttpClient.RequestInit, {
-            ...Option.getOrElse(init, () => ({})),
-            redirect: "manual"
-          })
-        ]]],
-        [Headers.currentRedactedNames, [[id, [...names, scrub.unsafeHeader]]]]
-      ]
-      const previous: Array<Entry> = [
-        [FiberRef.currentContext, [[id, context]]],
-        [Headers.currentRedactedNames, [[id, names]]]
-      ]
-      if (guard !== undefined) {
-        const enabled = fiber.getFiberRef(FiberRef.currentTracerEnabled)
-        const disabledWhen = fiber.getFiberRef(HttpClient.currentTracerDisabledWhen)
-        const guarded = (request: HttpClientRequest.HttpClientRequest) => {
-          const refused = guard(request)
-          if (refused !== undefined) throw new Refused(refused)
-          return !enabled || disabledWhen(request)
-        }
-        settings.push(
-          [HttpClient.currentTracerDisabledWhen, [[id, guarded]]],
-          [FiberRef.currentTracerEnabled, [[id, true]]]
-        )
-        previous.push(
-          [HttpClient.currentTracerDisabledWhen, [[id, disabledWhen]]],
-          [FiberRef.currentTracerEnabled, [[id, enabled]]]
-        )
-      }
-      const sent = Effect.zipRight(set(settings), Effect.ensuring(restore(effect), set(previous)))
-      return guard === undefined ?
-        sent :
-        Effect.catchSomeDefect(
-          sent,
-          (defect) => defect instanceof Refused ? Option.some(Effect.fail(defect.error)) : Option.none()
-        )
-    })
-  )
+  guard: Guard
+): <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E | OAuthError.TransportError, R> => make(guard)
