@@ -41,9 +41,9 @@ type Entry = readonly [FiberRef.FiberRef<any>, readonly [readonly [FiberId.Singl
 
 type Guard = (request: HttpClientRequest.HttpClientRequest) => OAuthError.TransportError | undefined
 
-// The fiber's refs with the settings applied, and what the settings replaced.
+// The settings applied to `from`, a fiber's refs, and what they replaced.
 interface Prepared {
-  readonly id: FiberId.Single
+  readonly from: FiberRefs.FiberRefs
   readonly refs: FiberRefs.FiberRefs
   readonly previous: ReadonlyArray<Entry>
 }
@@ -52,7 +52,7 @@ const prepare = (
   fiber: Fiber.RuntimeFiber<unknown, unknown>,
   original: FiberRefs.FiberRefs,
   guard: Guard | undefined
-) => {
+): Prepared => {
   const id = fiber.id()
   const context = FiberRefs.getOrDefault(original, FiberRef.currentContext)
   const names = FiberRefs.getOrDefault(original, Headers.currentRedactedNames)
@@ -86,7 +86,7 @@ const prepare = (
     )
   }
   const refs = FiberRefs.updateManyAs(original, { entries: settings as [Entry, ...Array<Entry>] })
-  return { id, refs, previous }
+  return { from: original, refs, previous }
 }
 
 // Whether `after` holds what `before` held: every ref's current value and its owner alike. What the
@@ -113,16 +113,18 @@ const refsOf = (fiber: Fiber.RuntimeFiber<unknown, unknown>): FiberRefs.FiberRef
   (fiber as unknown as { readonly _fiberRefs?: FiberRefs.FiberRefs })._fiberRefs ?? fiber.getFiberRefs()
 
 const make = (guard: Guard | undefined) => {
-  // Keyed by the refs a request starts from: a fiber sending again with the same refs reuses them.
-  const cache = new WeakMap<FiberRefs.FiberRefs, Prepared>()
+  // Per fiber, what it last sent with. Its refs are often a new copy of the same values by the next
+  // request (reading a response body, or any read of its refs, copies them), so they are compared by
+  // value; settings are prepared afresh only when something in the fiber really changed.
+  const cache = new WeakMap<Fiber.RuntimeFiber<unknown, unknown>, Prepared>()
   return <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | OAuthError.TransportError, R> => {
     const sent = Effect.uninterruptibleMask((restore) =>
       Effect.withFiberRuntime<A, E, R>((fiber) => {
         const original = refsOf(fiber)
-        let prepared = cache.get(original)
-        if (prepared === undefined || prepared.id !== fiber.id()) {
+        let prepared = cache.get(fiber)
+        if (prepared === undefined || !unchanged(original, prepared.from)) {
           prepared = prepare(fiber, original, guard)
-          cache.set(original, prepared)
+          cache.set(fiber, prepared)
         }
         const { previous, refs } = prepared
         fiber.setFiberRefs(refs)
