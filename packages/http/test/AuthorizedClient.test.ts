@@ -375,7 +375,7 @@ describe("AuthorizedClient", () => {
         assert.notStrictEqual(wire[0].context, context)
         assert.deepStrictEqual(
           Context.getOption(wire[0].context, FetchHttpClient.RequestInit),
-          Option.some({ redirect: "manual" as const })
+          Option.some<RequestInit>({ redirect: "manual" })
         )
         assert.isTrue(wire[0].names.length > names.length)
         // A caller whose fiber changed gets settings prepared afresh, its own fetch options kept.
@@ -383,7 +383,7 @@ describe("AuthorizedClient", () => {
         assert.notStrictEqual(wire[3].context, wire[0].context)
         assert.deepStrictEqual(
           Context.getOption(wire[3].context, FetchHttpClient.RequestInit),
-          Option.some({ keepalive: true, redirect: "manual" as const })
+          Option.some<RequestInit>({ keepalive: true, redirect: "manual" })
         )
         assert.strictEqual(yield* FiberRef.get(FiberRef.currentContext), context)
       }))

@@ -5,7 +5,6 @@ import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as OAuthError from "@tokenfx/core/OAuthError"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
-import type * as Fiber from "effect/Fiber"
 import type * as FiberId from "effect/FiberId"
 import * as FiberRef from "effect/FiberRef"
 import * as FiberRefs from "effect/FiberRefs"
@@ -13,9 +12,10 @@ import * as Option from "effect/Option"
 import * as scrub from "./scrub.js"
 
 // What a request carrying a credential is sent with. Each setting is a fiber-local the platform's
-// client reads per request. Changing one copies the fiber's whole `FiberRefs`, so the settings are
-// prepared once for each `FiberRefs` a request starts from (they are immutable values) and swapped
-// in; once the request is done the fiber's own refs are swapped back, and nothing is copied.
+// client reads per request, and changing one builds a new `FiberRefs` for the whole fiber. So the
+// settings are prepared once per fiber and swapped in whole, and the fiber's own refs swapped back
+// after the request: two reads of the refs (each a copy, in Effect), where applying and undoing the
+// settings took four copies and a new context per request.
 //
 // - The fetch client follows redirects unless told otherwise (undici and node:http never do): a
 //   redirect must come back to the caller, so that no hop receives a credential unchecked.
@@ -48,12 +48,7 @@ interface Prepared {
   readonly previous: ReadonlyArray<Entry>
 }
 
-const prepare = (
-  fiber: Fiber.RuntimeFiber<unknown, unknown>,
-  original: FiberRefs.FiberRefs,
-  guard: Guard | undefined
-): Prepared => {
-  const id = fiber.id()
+const prepare = (id: FiberId.Runtime, original: FiberRefs.FiberRefs, guard: Guard | undefined): Prepared => {
   const context = FiberRefs.getOrDefault(original, FiberRef.currentContext)
   const names = FiberRefs.getOrDefault(original, Headers.currentRedactedNames)
   const init = Context.getOption(context, FetchHttpClient.RequestInit)
@@ -107,41 +102,31 @@ const unchanged = (after: FiberRefs.FiberRefs, before: FiberRefs.FiberRefs): boo
   return compared === before.locals.size - (before.locals.has(FiberRef.currentRuntimeFlags) ? 1 : 0)
 }
 
-// The fiber's refs as they are. `getFiberRefs()` first writes the fiber's runtime flags into them,
-// which copies the whole map on every call (the flags are the fiber's own and need no restoring).
-const refsOf = (fiber: Fiber.RuntimeFiber<unknown, unknown>): FiberRefs.FiberRefs =>
-  (fiber as unknown as { readonly _fiberRefs?: FiberRefs.FiberRefs })._fiberRefs ?? fiber.getFiberRefs()
-
 const make = (guard: Guard | undefined) => {
   // Per fiber, what it last sent with. Its refs are often a new copy of the same values by the next
   // request (reading a response body, or any read of its refs, copies them), so they are compared by
   // value; settings are prepared afresh only when something in the fiber really changed.
-  const cache = new WeakMap<Fiber.RuntimeFiber<unknown, unknown>, Prepared>()
+  const cache = new WeakMap<FiberId.Runtime, Prepared>()
   return <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | OAuthError.TransportError, R> => {
-    const sent = Effect.uninterruptibleMask((restore) =>
-      Effect.withFiberRuntime<A, E, R>((fiber) => {
-        const original = refsOf(fiber)
-        let prepared = cache.get(fiber)
-        if (prepared === undefined || !unchanged(original, prepared.from)) {
-          prepared = prepare(fiber, original, guard)
-          cache.set(fiber, prepared)
-        }
-        const { previous, refs } = prepared
-        fiber.setFiberRefs(refs)
-        // The fiber's own refs come back, unless the request changed something it did not put back:
-        // then only the settings are undone, and that change is kept.
-        const putBack = Effect.withFiberRuntime<void>((fiber) => {
-          const after = refsOf(fiber)
-          fiber.setFiberRefs(
-            unchanged(after, refs)
-              ? original
-              : FiberRefs.updateManyAs(after, { entries: previous as [Entry, ...Array<Entry>] })
-          )
-          return Effect.void
-        })
-        return Effect.ensuring(restore(effect), putBack)
+    const sent = Effect.uninterruptibleMask((restore) => {
+      let original: FiberRefs.FiberRefs
+      let prepared: Prepared
+      const swapIn = Effect.updateFiberRefs((id, refs) => {
+        original = refs
+        const last = cache.get(id)
+        prepared = last !== undefined && unchanged(refs, last.from) ? last : prepare(id, refs, guard)
+        if (prepared !== last) cache.set(id, prepared)
+        return prepared.refs
       })
-    )
+      // The fiber's own refs come back, unless the request changed something it did not put back:
+      // then only the settings are undone, and that change is kept.
+      const putBack = Effect.updateFiberRefs((_, after) =>
+        unchanged(after, prepared.refs)
+          ? original
+          : FiberRefs.updateManyAs(after, { entries: prepared.previous as [Entry, ...Array<Entry>] })
+      )
+      return Effect.zipRight(swapIn, Effect.ensuring(restore(effect), putBack))
+    })
     return guard === undefined ? sent : Effect.catchSomeDefect(
       sent,
       (defect) => defect instanceof Refused ? Option.some(Effect.fail(defect.error)) : Option.none()
