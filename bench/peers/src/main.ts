@@ -23,7 +23,7 @@ import * as Path from "node:path"
 import * as Url from "node:url"
 import { blockFleet } from "./fleet.js"
 import { effectLoop, type Factory, makeTokenfx, peers, raw, type TokenJson } from "./peers.js"
-import { blockStores } from "./stores.js"
+import { blockStores, dropPgTables } from "./stores.js"
 
 const quick = process.argv.includes("--quick")
 const sizes = quick
@@ -371,6 +371,7 @@ const fleet = await blockFleet({
   configure: (settings) => rpc("configure", { settings })
 })
 child.disconnect()
+await dropPgTables()
 
 const cpus = Os.cpus()
 const results = {

@@ -8,6 +8,7 @@ import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as NodePath from "@effect/platform-node/NodePath"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
+import * as SqlClient from "@effect/sql/SqlClient"
 import * as Token from "@tokenfx/core/Token"
 import * as TokenStore from "@tokenfx/core/TokenStore"
 import * as FileTokenStore from "@tokenfx/storage/FileTokenStore"
@@ -21,6 +22,10 @@ import * as Os from "node:os"
 import * as Path from "node:path"
 
 export const pgUrl = process.env["TOKENFX_PG_URL"] ?? "postgres://postgres@127.0.0.1:5432/test"
+
+const pgTable = "tokenfx_bench_peers"
+
+const pgLayer = PgClient.layer({ url: Redacted.make(pgUrl), connectTimeout: "3 seconds" })
 
 export const storeLayers = (dir: string): ReadonlyArray<{
   readonly name: string
@@ -39,9 +44,7 @@ export const storeLayers = (dir: string): ReadonlyArray<{
   },
   {
     name: "PostgreSQL",
-    layer: SqlTokenStore.layerSql({ table: "tokenfx_bench_peers" }).pipe(
-      Layer.provide(PgClient.layer({ url: Redacted.make(pgUrl), connectTimeout: "3 seconds" }))
-    )
+    layer: SqlTokenStore.layerSql({ table: pgTable }).pipe(Layer.provide(pgLayer))
   }
 ]
 
@@ -86,3 +89,16 @@ export const blockStores = async (writes: number) => {
   }
   return rows
 }
+
+/**
+ * Drops the PostgreSQL tables the stores and fleet blocks made (the store's and its migrations'), so
+ * that a run leaves the shared database as it found it. Nothing to do when PostgreSQL does not answer.
+ */
+export const dropPgTables = () =>
+  Effect.runPromise(
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      yield* sql`DROP TABLE IF EXISTS ${sql(pgTable)}`
+      yield* sql`DROP TABLE IF EXISTS ${sql(SqlTokenStore.migrationsTable(pgTable))}`
+    }).pipe(Effect.provide(pgLayer), Effect.scoped, Effect.ignore)
+  )
