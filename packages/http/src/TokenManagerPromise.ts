@@ -115,12 +115,19 @@ export const fromRuntime = <R extends TokenManager.TokenManager>(runtime: Runtim
       else if (response.status === 403) forbidden.unsafeUpdate(1, [])
       return response
     }
+    // The last URL text let through: the verdict depends on the text alone, so a loop of requests to
+    // one URL parses it once. A `URL` object is judged every time (it can be changed in place).
+    let allowedUrl: string | undefined
     return async (input, init) => {
-      // One parse of the URL, for the origin check; refused before a token is asked for.
+      // Refused before a token is asked for.
       const url = input instanceof Request ? input.url : input
-      const target = checkTarget(url, origin)
-      if (target !== undefined) throw target
-      const token = await getToken(options.key)
+      if (url !== allowedUrl) {
+        const target = checkTarget(url, origin)
+        if (target !== undefined) throw target
+        if (typeof url === "string") allowedUrl = url
+      }
+      // A cached token is taken as it is: no Promise of it to wait for.
+      const token = peek?.(options.key) ?? await run(manager.get(options.key))
       const response = seen(await send(fetch, input, init, token))
       if (response.status !== 401) return checkScope(response, token)
       await discard(response)
@@ -161,7 +168,14 @@ const checkTarget = (
 ): OAuthError.TransportError | undefined => {
   if (Either.isLeft(origin)) return origin.left
   if (url instanceof URL) return destination.refuse(url, origin.right)
-  return URL.canParse(url) ? destination.refuse(new URL(url), origin.right) : destination.notAbsolute()
+  // One parse (`URL.parse` is Node 22 and later).
+  let parsed: URL
+  try {
+    parsed = new URL(url)
+  } catch {
+    return destination.notAbsolute()
+  }
+  return destination.refuse(parsed, origin.right)
 }
 
 // The caller's headers with the token's: a plain record is copied (cheaper than `Headers`), any

@@ -311,6 +311,23 @@ describe("TokenManagerPromise", () => {
         assert.strictEqual(counter.started, before)
       }))
 
+    it.scoped("the verdict on a URL let through is never reused for another, nor for a URL object changed in place", () =>
+      Effect.gen(function*() {
+        const { api, fetch } = yield* fetchSetup
+        assert.strictEqual((yield* Effect.promise(() => fetch(`${ORIGIN}/ok`))).status, 200)
+        assert.strictEqual((yield* Effect.promise(() => fetch(`${ORIGIN}/ok`))).status, 200)
+        const crossOrigin = yield* rejection(() => fetch("https://evil.example/ok"))
+        assert.strictEqual((crossOrigin as OAuthError.TransportError).reason, "CrossOrigin")
+        const target = new URL(`${ORIGIN}/ok`)
+        assert.strictEqual((yield* Effect.promise(() => fetch(target))).status, 200)
+        target.host = "evil.example"
+        const changed = yield* rejection(() => fetch(target))
+        assert.strictEqual((changed as OAuthError.TransportError).reason, "CrossOrigin")
+        // And the text let through before is let through again.
+        assert.strictEqual((yield* Effect.promise(() => fetch(`${ORIGIN}/ok`))).status, 200)
+        assert.deepStrictEqual(api.sent.map((sent) => new URL(sent.url).host), Array(4).fill("api.example.com"))
+      }))
+
     it.scoped("a DPoP-bound token is never sent without its proof", () =>
       Effect.gen(function*() {
         const { api, manager, tokens } = yield* fetchSetup
