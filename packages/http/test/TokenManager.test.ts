@@ -766,5 +766,21 @@ describe("TokenManager", () => {
         assert.deepStrictEqual(yield* manager.keys, ["alice"])
         assert.strictEqual(manager.get("alice"), manager.get("alice"))
       }))
+
+    it.scoped("a get held across the release of its key's state answers what the key holds now", () =>
+      Effect.gen(function*() {
+        const { manager, server } = yield* setup({ idleTimeToLive: "5 minutes" }, { accessTokenTtl: Duration.infinity })
+        const first = yield* login(server)
+        yield* manager.set("alice", first)
+        const held = manager.get("alice")
+        assert.strictEqual(access(yield* held), access(first))
+        yield* TestClock.adjust("6 minutes")
+        assert.deepStrictEqual(yield* manager.keys, [])
+        // Still valid, but no longer the key's: the released state must not answer it.
+        const second = yield* login(server)
+        yield* manager.set("alice", second)
+        assert.strictEqual(access(yield* held), access(second))
+        assert.strictEqual(yield* refreshes(server), 0)
+      }))
   })
 })

@@ -1,6 +1,8 @@
 /**
- * The state a `TokenManager` keeps per key, and its transitions. Data and functions of `now`:
- * no effects, so that every rule about what `get` serves can be read (and tested) in one place.
+ * The state a `TokenManager` keeps per key, and its transitions. Data and functions of `now`: no
+ * effects run here, so that every rule about what `get` serves can be read (and tested) in one place.
+ * The state is also its key's `get` effect, whose `commit` the key table supplies (see `keyTable`):
+ * one object per key rather than two, and the hot path reads nothing else of the key's.
  */
 import type * as Expiry from "@tokenfx/core/Expiry"
 import * as Token from "@tokenfx/core/Token"
@@ -9,6 +11,7 @@ import type * as TokenStore from "@tokenfx/core/TokenStore"
 import * as DateTime from "effect/DateTime"
 import type * as Deferred from "effect/Deferred"
 import type * as Effect from "effect/Effect"
+import * as Effectable from "effect/Effectable"
 import * as Exit from "effect/Exit"
 import type { TokenState } from "../Telemetry.js"
 import type { GetError, RefreshError } from "../TokenManagerError.js"
@@ -29,8 +32,25 @@ interface Rare {
   dead: boolean
 }
 
-/** @internal */
-export class KeyState {
+/** The smallest `until`: `get` always looks further. @internal */
+export const never = -(2 ** 30)
+
+/**
+ * The fields the hot path reads come first, in the object's first cache line: `until` and `used` are
+ * whole seconds from the table's origin, small integers that V8 keeps inside the object, where
+ * milliseconds would each be a number boxed apart (with 100,000 keys every object read is a cache
+ * miss). `until` is never after `refreshAt` (rounded down), and every transition below that moves
+ * `refreshAt` or `result` resets it: the next `get` takes the exact path and sets it again.
+ *
+ * @internal
+ */
+export abstract class KeyState extends Effectable.Class<Token.Token, GetError> {
+  /** Until when `get` answers `result` without looking further; {@link never} when it must look. */
+  until = never
+  /** When the key was last asked for. */
+  used = 0
+  /** What the hot path answers: the token, ready-made. */
+  result: Effect.Effect<Token.Token> | undefined = undefined
   /** The best known token and its store version (`0`: held only in memory). */
   token: Token.Token | undefined = undefined
   version = 0
@@ -38,17 +58,15 @@ export class KeyState {
   refreshAt = -Infinity
   /** When the token stops being served at all. */
   expiredAt = -Infinity
-  /** What the hot path answers: the token, ready-made. */
-  result: Effect.Effect<Token.Token> | undefined = undefined
   /** The refresh (or store read) in flight, awaited by every caller of the key. */
   flight: Deferred.Deferred<Token.Token, GetError> | undefined = undefined
   /** The state under which the key is counted in `tokenfx_tokens_active`, if it is, and its next change. */
   counted: TokenState | undefined = undefined
   transition: scheduler.Entry<KeyState> | undefined = undefined
-  /** This key's `get`, built once (see `keyTable`); `undefined` once the state is released. */
-  get: Cached | undefined = undefined
   #rare: Rare | undefined = undefined
-  constructor(readonly key: string) {}
+  constructor(readonly key: string) {
+    super()
+  }
 
   #some(): Rare {
     return this.#rare ??= {
@@ -120,28 +138,9 @@ export class KeyState {
   }
 }
 
-/**
- * A key's `get` and what its hot path reads: a copy of `result`, answered while the clock is before
- * `until`, and when the key was last asked for. Both instants are whole seconds from the table's
- * origin, small integers that V8 keeps inside the object, where milliseconds would each be a number
- * boxed apart: with 100,000 keys every object read is a cache miss. `until` is never after
- * `refreshAt` (rounded down), and every transition below that moves `refreshAt` or `result` resets it:
- * the next `get` takes the exact path and copies them again.
- *
- * @internal
- */
-export interface Cached extends Effect.Effect<Token.Token, GetError> {
-  result: Effect.Effect<Token.Token> | undefined
-  until: number
-  used: number
-}
-
-/** The smallest `until`: never answered from the copy. @internal */
-export const never = -(2 ** 30)
-
-// Moves `refreshAt` or `result`: the hot path's copy is stale.
+// Moves `refreshAt` or `result`: the hot path must look again.
 const stale = (state: KeyState): void => {
-  if (state.get !== undefined) state.get.until = never
+  state.until = never
 }
 
 /** @internal */
@@ -158,9 +157,6 @@ export interface Timing {
   /** The source cannot renew a token that has no refresh token: such a token is used until it expires. */
   readonly requiresRefreshToken: boolean
 }
-
-/** @internal */
-export const make = (key: string): KeyState => new KeyState(key)
 
 /** @internal */
 export const expiredAt = (token: Token.Token, timing: Timing): number => TokenHealth.expiredAtMillis(token, timing)

@@ -1,13 +1,12 @@
 /**
- * The per-key states of a `TokenManager` and its hot path. Each state carries its own `get` effect,
- * built once: a cached `get` looks the key up, and running it reads the clock, compares, and answers
- * the held `Exit`. Nothing is allocated per call, and the hot path reads one object besides the
- * `Map` and the `Exit` (see `keyState.Cached`).
+ * The per-key states of a `TokenManager` and its hot path. Each state is its key's `get` effect: a
+ * cached `get` looks the key up, and running it reads the clock, compares, and answers the held
+ * `Exit`. Nothing is allocated per call, and the hot path reads the `Map`, the state's first fields
+ * and the `Exit`.
  */
 import type * as Token from "@tokenfx/core/Token"
 import type * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
-import * as Effectable from "effect/Effectable"
 import type { GetError } from "../TokenManagerError.js"
 import * as keyState from "./keyState.js"
 
@@ -30,104 +29,79 @@ export interface KeyTable {
 
 const maxSeconds = 2 ** 30 - 1
 
-interface Table {
-  readonly clock: Clock.Clock
-  /** Whole seconds from the table's origin, clamped to V8's small integers. */
-  readonly seconds: (millis: number) => number
-  /** A `get` whose copy has run out: the exact rule, then the copy is taken again. */
-  readonly miss: (get: KeyGet, now: number) => Effect.Effect<Token.Token, GetError>
-}
-
-// A key's `get`: an effect that is an object of its own rather than a closure. It reads the clock
-// when it runs, so that a `get` held by a caller still refreshes at the right instant.
-class KeyGet extends Effectable.Class<Token.Token, GetError> implements keyState.Cached {
-  result: Effect.Effect<Token.Token> | undefined = undefined
-  until = keyState.never
-  constructor(readonly state: keyState.KeyState, readonly table: Table, public used: number) {
-    super()
-  }
-  commit(): Effect.Effect<Token.Token, GetError> {
-    const table = this.table
-    const now = table.clock.unsafeCurrentTimeMillis()
-    const second = table.seconds(now)
-    this.used = second
-    return second < this.until ? this.result! : table.miss(this, now)
-  }
-}
-
 /** @internal */
 export const make = (
   clock: Clock.Clock,
   join: (state: keyState.KeyState) => Effect.Effect<Token.Token, GetError>
 ): KeyTable => {
-  // Keyed to each state's `get` rather than to the state: a cached `get` reads the `Map`, its `get`
-  // and the `Exit`, and not the state.
-  const gets = new Map<string, KeyGet>()
+  const states = new Map<string, keyState.KeyState>()
   const origin = clock.unsafeCurrentTimeMillis()
 
+  // Whole seconds from the table's origin, clamped to V8's small integers.
   const seconds = (millis: number): number => {
     const second = Math.floor((millis - origin) / 1000)
     return (second > maxSeconds ? maxSeconds : second < keyState.never ? keyState.never : second) | 0
   }
 
-  const stateFor = (key: string, now: number): keyState.KeyState => {
-    const get = gets.get(key)
-    if (get !== undefined) {
-      get.used = seconds(now)
-      return get.state
+  // The exact rule: `result` until `refreshAt`. Rounded down to the second, `until` is at most
+  // `refreshAt`: the hot path never answers later than the rule would.
+  const settle = (state: keyState.KeyState, now: number): Effect.Effect<Token.Token> | undefined => {
+    const result = state.result
+    if (result === undefined || now >= state.refreshAt) return undefined
+    state.until = seconds(state.refreshAt)
+    return result
+  }
+
+  // A key's state, as the effect its `get` is. It reads the clock when it runs, so that a `get` held
+  // by a caller still refreshes at the right instant. A class per table: its `commit` reaches the
+  // table through its closure, not through a field of every state.
+  class Key extends keyState.KeyState {
+    commit(): Effect.Effect<Token.Token, GetError> {
+      const now = clock.unsafeCurrentTimeMillis()
+      const second = seconds(now)
+      this.used = second
+      if (second < this.until) return this.result!
+      // A released state, still held by a caller, looks the key up again.
+      if (states.get(this.key) !== this) return lookup(this.key)
+      return settle(this, now) ?? join(this)
     }
-    const state = keyState.make(key)
-    const made = new KeyGet(state, table, seconds(now))
-    state.get = made
-    gets.set(key, made)
+  }
+
+  const stateFor = (key: string, now: number): keyState.KeyState => {
+    const held = states.get(key)
+    if (held !== undefined) {
+      held.used = seconds(now)
+      return held
+    }
+    const state = new Key(key)
+    state.used = seconds(now)
+    states.set(key, state)
     return state
   }
 
   const lookup = (key: string): Effect.Effect<Token.Token, GetError> =>
-    Effect.suspend(() => stateFor(key, clock.unsafeCurrentTimeMillis()).get!)
-
-  // The exact rule: `result` until `refreshAt`. Rounded down to the second, `until` is at most
-  // `refreshAt`: the copy never answers later than the rule would.
-  const copy = (get: KeyGet, now: number): Effect.Effect<Token.Token> | undefined => {
-    const state = get.state
-    const result = state.result
-    if (result === undefined || now >= state.refreshAt) return undefined
-    get.result = result
-    get.until = seconds(state.refreshAt)
-    return result
-  }
-
-  const table: Table = {
-    clock,
-    seconds,
-    // A released state's `get`, still held by a caller, looks the key up again.
-    miss: (get, now) => get.state.get !== get ? lookup(get.state.key) : copy(get, now) ?? join(get.state)
-  }
+    Effect.suspend(() => stateFor(key, clock.unsafeCurrentTimeMillis()))
 
   return {
-    state: (key) => gets.get(key)?.state,
-    held: function*() {
-      for (const get of gets.values()) yield get.state
-    },
-    keys: () => Array.from(gets.keys()),
+    state: (key) => states.get(key),
+    held: () => states.values(),
+    keys: () => Array.from(states.keys()),
     stateFor,
-    get: (key) => gets.get(key) ?? lookup(key),
+    get: (key) => states.get(key) ?? lookup(key),
     cached: (key) => {
-      const get = gets.get(key)
-      if (get === undefined) return undefined
+      const state = states.get(key)
+      if (state === undefined) return undefined
       const now = clock.unsafeCurrentTimeMillis()
       const second = seconds(now)
-      get.used = second
-      return second < get.until || copy(get, now) !== undefined ? get.state.token : undefined
+      state.used = second
+      return second < state.until || settle(state, now) !== undefined ? state.token : undefined
     },
     release: (now, idle, released) => {
       const second = seconds(now)
-      for (const [key, get] of gets) {
-        const state = get.state
-        if (state.flight === undefined && state.persisting === undefined && (second - get.used) * 1000 >= idle) {
-          gets.delete(key)
-          get.until = keyState.never
-          state.get = undefined
+      for (const [key, state] of states) {
+        if (state.flight === undefined && state.persisting === undefined && (second - state.used) * 1000 >= idle) {
+          states.delete(key)
+          state.until = keyState.never
           released?.(state)
         }
       }
