@@ -254,6 +254,15 @@ export * as TokenEndpoint from "./TokenEndpoint.js"
 export * as TokenEndpointError from "./TokenEndpointError.js"
 
 /**
+ * How a `TokenEndpoint` is built: where the server is and who the client is, given outright
+ * (`Options`) or found through discovery (`DiscoveryOptions`). `TokenEndpoint.Options` and
+ * `TokenEndpoint.DiscoveryOptions` are the same types.
+ *
+ * @since 0.4.0
+ */
+export * as TokenEndpointOptions from "./TokenEndpointOptions.js"
+
+/**
  * Valid tokens on demand, for any number of keys. `get` is a memory read and one comparison with
  * `Clock` while the token is fresh; inside the refresh window exactly one refresh runs per key
  * (single flight, and across processes that share a store, one lease holder whose lease outlives its

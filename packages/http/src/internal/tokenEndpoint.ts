@@ -13,8 +13,9 @@ import * as DeviceAuthorization from "../DeviceAuthorization.js"
 import * as Discovery from "../Discovery.js"
 import * as Dpop from "../Dpop.js"
 import * as Introspection from "../Introspection.js"
-import type * as TokenEndpoint from "../TokenEndpoint.js"
 import * as TokenEndpointError from "../TokenEndpointError.js"
+// The options from their own module, not from `TokenEndpoint`, which imports this one.
+import type * as TokenEndpointOptions from "../TokenEndpointOptions.js"
 import * as TokenRequest from "../TokenRequest.js"
 import * as destination from "./destination.js"
 import * as endpointCall from "./endpointCall.js"
@@ -64,9 +65,8 @@ const decodeIntrospection = transport.decode(Introspection.Introspection)
 const decodeDevice = transport.decode(DeviceAuthorization.DeviceAuthorizationResponse)
 
 /** @internal */
-export const make = (
-  options: TokenEndpoint.Options
-): Effect.Effect<TokenEndpoint.TokenEndpoint["Type"], never, HttpClient.HttpClient> =>
+// The service's type is `TokenEndpoint`'s, checked where the public `make` is declared.
+export const make = (options: TokenEndpointOptions.Options) =>
   Effect.gen(function*() {
     const base = yield* HttpClient.HttpClient
     const transform = options.transformClient ?? identity
@@ -270,8 +270,8 @@ export const make = (
 /** @internal */
 export const fromMetadata = (
   metadata: Discovery.Metadata,
-  options: TokenEndpoint.DiscoveryOptions
-): Either.Either<TokenEndpoint.Options, OAuthError.MalformedResponse> => {
+  options: TokenEndpointOptions.DiscoveryOptions
+): Either.Either<TokenEndpointOptions.Options, OAuthError.MalformedResponse> => {
   const tokenEndpoint = options.tokenEndpoint ?? metadata.token_endpoint
   if (tokenEndpoint === undefined) {
     return Either.left(
@@ -304,9 +304,7 @@ export const fromMetadata = (
 }
 
 /** @internal */
-export const discover = (
-  options: TokenEndpoint.DiscoveryOptions
-): Effect.Effect<TokenEndpoint.TokenEndpoint["Type"], Discovery.DiscoveryError, HttpClient.HttpClient> => {
+export const discover = (options: TokenEndpointOptions.DiscoveryOptions) => {
   const discovered = Discovery.discover(options.issuer, {
     kind: options.discovery,
     timeout: options.timeout,
