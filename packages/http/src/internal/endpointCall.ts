@@ -5,12 +5,11 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Metric from "effect/Metric"
 import * as MetricLabel from "effect/MetricLabel"
-import type * as Redacted from "effect/Redacted"
 import * as Backoff from "../Backoff.js"
-import type * as ClientAssertion from "../ClientAssertion.js"
 import * as ClientAuthentication from "../ClientAuthentication.js"
 import type * as Compliance from "../Compliance.js"
 import * as Telemetry from "../Telemetry.js"
+import type * as TokenEndpointOptions from "../TokenEndpointOptions.js"
 import * as clientAssertion from "./clientAssertion.js"
 import * as cooldown from "./cooldown.js"
 import * as destination from "./destination.js"
@@ -27,24 +26,25 @@ import * as transport from "./transport.js"
  *
  * @internal
  */
-export interface Options {
-  readonly tokenEndpoint: string
-  readonly revocationEndpoint?: string | undefined
-  readonly introspectionEndpoint?: string | undefined
-  readonly deviceAuthorizationEndpoint?: string | undefined
-  readonly clientId: string
-  readonly clientSecret?: Redacted.Redacted<string> | undefined
-  readonly clientAuthentication?: ClientAuthentication.Method | undefined
-  readonly clientPrivateKey?: Redacted.Redacted<string> | undefined
-  readonly clientAssertion?: Partial<ClientAssertion.Options> | undefined
-  readonly timeout?: Duration.DurationInput | undefined
-  readonly backoff?: Backoff.Options | undefined
-  readonly allowInsecureHttp?: boolean | undefined
-  readonly compliance?: Compliance.Compliance | undefined
-  readonly maxBodySize?: number | undefined
-  readonly maxCooldown?: Duration.DurationInput | undefined
-  readonly clientLabel?: string | undefined
-}
+export type Options = Pick<
+  TokenEndpointOptions.Options,
+  | "tokenEndpoint"
+  | "revocationEndpoint"
+  | "introspectionEndpoint"
+  | "deviceAuthorizationEndpoint"
+  | "clientId"
+  | "clientSecret"
+  | "clientAuthentication"
+  | "clientPrivateKey"
+  | "clientAssertion"
+  | "timeout"
+  | "backoff"
+  | "allowInsecureHttp"
+  | "compliance"
+  | "maxBodySize"
+  | "maxCooldown"
+  | "clientLabel"
+>
 
 /** @internal */
 export interface EndpointCall {
