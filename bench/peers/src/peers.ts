@@ -30,6 +30,17 @@ export interface TokenJson {
   readonly refresh_token: string
 }
 
+/** `keys` tokens as the server would issue them, and the keys they belong to (`${prefix}-${i}`). */
+export const keyTokens = (keys: number, prefix = "user") => {
+  const tokens: Array<TokenJson> = Array.from({ length: keys }, (_, i) => ({
+    access_token: `at-${i}-${Math.random().toString(36).slice(2)}`,
+    token_type: "Bearer",
+    expires_in: 3600,
+    refresh_token: `rt-${i}-${Math.random().toString(36).slice(2)}`
+  }))
+  return { tokens, names: tokens.map((_, i) => `${prefix}-${i}`) }
+}
+
 export interface Client {
   /** The library's own "a valid access token" call. */
   readonly getToken: () => Promise<unknown>
