@@ -270,7 +270,7 @@ export const makeWithSource: (
       return Effect.zipRight(warning.watch(state), Random.next).pipe(Effect.map((random) => {
         const window = Math.max(0, state.expiredAt - state.refreshAt)
         const lead = Math.floor(random * jitter * window)
-        const entry = { at: state.refreshAt - lead, target: state, lead }
+        const entry = { at: state.refreshAt - lead, target: state, lead, slot: -1 }
         scheduled.set(state, entry)
         background$.schedule(entry)
       }))

@@ -18,7 +18,7 @@ describe("scheduler", () => {
         concurrency: 1,
         scope: yield* Effect.scope
       })
-      queue.schedule({ at: 1_000, target: "a", lead: 0 })
+      queue.schedule({ at: 1_000, target: "a", lead: 0, slot: -1 })
       // Asleep until a millisecond on, when the entry is due; not awake and looking again.
       for (let i = 0; i < 20; i++) yield* Effect.yieldNow()
       assert.deepStrictEqual(Chunk.toReadonlyArray(yield* TestClock.sleeps()), [1_000 - 1e-7 + 1])
@@ -38,7 +38,7 @@ describe("scheduler", () => {
         scope: yield* Effect.scope
       })
       for (const [at, target] of [[300.5, "c"], [100, "a"], [200.25, "dropped"], [200.5, "b"]] as const) {
-        queue.schedule({ at, target, lead: 0 })
+        queue.schedule({ at, target, lead: 0, slot: -1 })
       }
       yield* TestClock.adjust(100)
       assert.deepStrictEqual(ran, ["a"])
@@ -49,4 +49,36 @@ describe("scheduler", () => {
       yield* TestClock.adjust(100)
       assert.deepStrictEqual(ran, ["a", "b", "c"])
     }), 10_000)
+
+  it.scoped(
+    "a cancelled entry leaves the queue at once and never runs; the entry replacing it does",
+    () =>
+      Effect.gen(function*() {
+        const ran: Array<number> = []
+        const queue = yield* scheduler.make<string>({
+          live: () => true,
+          run: (entry) => Effect.sync(() => ran.push(entry.at)),
+          concurrency: 1,
+          scope: yield* Effect.scope
+        })
+        let entry = { at: 100, target: "a", lead: 0, slot: -1 }
+        queue.schedule(entry)
+        // A key whose token changed a thousand times: each new entry replaces the last.
+        for (let i = 1; i <= 1_000; i++) {
+          const next = { at: 100 + i, target: "a", lead: 0, slot: -1 }
+          queue.cancel(entry)
+          queue.schedule(next)
+          entry = next
+        }
+        assert.strictEqual(queue.size(), 1)
+        yield* TestClock.adjust(1_100)
+        assert.deepStrictEqual(ran, [1_100])
+        assert.strictEqual(queue.size(), 0)
+        // Cancelling what already ran, or twice, changes nothing.
+        queue.cancel(entry)
+        queue.cancel(entry)
+        assert.strictEqual(queue.size(), 0)
+      }),
+    10_000
+  )
 })

@@ -56,7 +56,7 @@ export const make = (
         return
       }
       if (state.transition?.at === at) return
-      const entry = { at, target: state, lead: 0 }
+      const entry = { at, target: state, lead: 0, slot: -1 }
       state.transition = entry
       transitions.schedule(entry)
     }
