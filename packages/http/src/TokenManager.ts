@@ -246,7 +246,7 @@ export const makeWithSource: (
     )
     yield* Effect.addFinalizer(() => PubSub.shutdown(pubsub))
 
-    // The background scheduler's current entry per key: an older one is dropped when it comes due.
+    // The background scheduler's current entry per key: an older one is taken out of its queue.
     const scheduled = new WeakMap<keyState.KeyState, scheduler.Entry<keyState.KeyState>>()
     const background$ = background
       ? yield* scheduler.make<keyState.KeyState>({
@@ -263,16 +263,26 @@ export const makeWithSource: (
     const changed = (state: keyState.KeyState): Effect.Effect<void> => {
       gauge.follow(state)
       if (background$ === undefined) return warning.watch(state)
+      // The key's entry leaves the queue as the one replacing it goes in, not before: should the effect
+      // below not run, the old entry still refreshes the key.
+      const supersede = (entry: scheduler.Entry<keyState.KeyState> | undefined): void => {
+        const superseded = scheduled.get(state)
+        if (superseded !== undefined) background$.cancel(superseded)
+        if (entry === undefined) {
+          scheduled.delete(state)
+        } else {
+          scheduled.set(state, entry)
+          background$.schedule(entry)
+        }
+      }
       if (state.token === undefined || !Number.isFinite(state.refreshAt)) {
-        scheduled.delete(state)
+        supersede(undefined)
         return warning.watch(state)
       }
       return Effect.zipRight(warning.watch(state), Random.next).pipe(Effect.map((random) => {
         const window = Math.max(0, state.expiredAt - state.refreshAt)
         const lead = Math.floor(random * jitter * window)
-        const entry = { at: state.refreshAt - lead, target: state, lead, slot: -1 }
-        scheduled.set(state, entry)
-        background$.schedule(entry)
+        supersede({ at: state.refreshAt - lead, target: state, lead, slot: -1 })
       }))
     }
 
@@ -344,7 +354,15 @@ export const makeWithSource: (
         return atServer
       }).pipe(Effect.withSpan("TokenManager.revoke", { attributes: { "tokenfx.key": key } }))
 
-    const sweep = Effect.map(Clock.currentTimeMillis, (now) => table.release(now, idleMillis, gauge.drop))
+    // A released key leaves the gauge and the background queue with its state.
+    const released = (state: keyState.KeyState): void => {
+      gauge.drop(state)
+      const entry = scheduled.get(state)
+      if (entry === undefined) return
+      background$?.cancel(entry)
+      scheduled.delete(state)
+    }
+    const sweep = Effect.map(Clock.currentTimeMillis, (now) => table.release(now, idleMillis, released))
     yield* Effect.sleep(Duration.millis(idleMillis)).pipe(Effect.zipRight(sweep), Effect.forever, Effect.forkScoped)
 
     // Promise callers read fresh tokens through `fastPath`, without a fiber.

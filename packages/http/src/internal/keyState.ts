@@ -15,7 +15,6 @@ import * as Effectable from "effect/Effectable"
 import * as Exit from "effect/Exit"
 import type { TokenState } from "../Telemetry.js"
 import type { GetError, RefreshError } from "../TokenManagerError.js"
-import type * as scheduler from "./scheduler.js"
 
 /**
  * What a key seldom has, in an object of its own made when first set: most keys never need it, and the
@@ -60,9 +59,11 @@ export abstract class KeyState extends Effectable.Class<Token.Token, GetError> {
   expiredAt = -Infinity
   /** The refresh (or store read) in flight, awaited by every caller of the key. */
   flight: Deferred.Deferred<Token.Token, GetError> | undefined = undefined
-  /** The state under which the key is counted in `tokenfx_tokens_active`, if it is, and its next change. */
+  /** The state under which the key is counted in `tokenfx_tokens_active`, if it is. */
   counted: TokenState | undefined = undefined
-  transition: scheduler.Entry<KeyState> | undefined = undefined
+  /** When `counted` next changes with time alone, and the key's place in the heap of those (`-1`: none). */
+  transitionAt = Infinity
+  transitionSlot = -1
   #rare: Rare | undefined = undefined
   constructor(readonly key: string) {
     super()

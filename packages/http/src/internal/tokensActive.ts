@@ -9,8 +9,9 @@ import * as Metric from "effect/Metric"
 import * as MetricLabel from "effect/MetricLabel"
 import type * as Scope from "effect/Scope"
 import { tokensActive, type TokenState } from "../Telemetry.js"
+import * as alarm from "./alarm.js"
+import { Heap } from "./heap.js"
 import * as keyState from "./keyState.js"
-import * as scheduler from "./scheduler.js"
 
 /** @internal */
 export interface TokensActive {
@@ -18,6 +19,8 @@ export interface TokensActive {
   readonly follow: (state: keyState.KeyState) => void
   /** Stops counting `state` (released, or the manager closed). */
   readonly drop: (state: keyState.KeyState) => void
+  /** How many keys have a transition to come. */
+  readonly pending: () => number
 }
 
 /**
@@ -32,7 +35,6 @@ export const make = (
 ): Effect.Effect<TokensActive, never, Scope.Scope> =>
   Effect.gen(function*() {
     const clock = yield* Effect.clock
-    const scope = yield* Effect.scope
     const gauges: Record<TokenState, Metric.Metric.Gauge<number>> = {
       fresh: tagged(client, "fresh"),
       refresh_window: tagged(client, "refresh_window"),
@@ -45,29 +47,42 @@ export const make = (
       if (next !== undefined) gauges[next].unsafeModify(1, [])
       state.counted = next
     }
-    // The key's pending transition (`transition`, a field of the state rather than a `WeakMap` entry: a
-    // few dozen bytes less per key): an older entry is dropped when it comes due.
+    // Each counted key once in a heap of its next transition, the instant and the place kept on its
+    // state: no entry object per key, and none left behind when a token change moves the instant.
+    const transitions = new Heap<keyState.KeyState>({
+      at: (state) => state.transitionAt,
+      get: (state) => state.transitionSlot,
+      set: (state, slot) => {
+        state.transitionSlot = slot
+      }
+    })
     const follow = (state: keyState.KeyState): void => {
       const now = clock.unsafeCurrentTimeMillis()
       count(state, keyState.classify(state, now, timing))
       const at = keyState.nextTransition(state, now, timing)
       if (!Number.isFinite(at)) {
-        state.transition = undefined
+        transitions.remove(state)
         return
       }
-      if (state.transition?.at === at) return
-      const entry = { at, target: state, lead: 0, slot: -1 }
-      state.transition = entry
-      transitions.schedule(entry)
+      if (state.transitionSlot >= 0 && state.transitionAt === at) return
+      state.transitionAt = at
+      transitions.update(state)
+      wake(at)
     }
-    const transitions = yield* scheduler.make<keyState.KeyState>({
-      live: (entry) => entry.target.transition === entry,
-      run: (entry) => Effect.sync(() => follow(entry.target)),
-      concurrency: 1,
-      scope
+    // `nextTransition` is always after `now`, so a state followed here leaves the due ones.
+    const { wake } = yield* alarm.make({
+      fire: (now) =>
+        Effect.sync(() => {
+          let state: keyState.KeyState | undefined
+          while ((state = transitions.peek()) !== undefined && state.transitionAt <= now) {
+            transitions.remove(state)
+            follow(state)
+          }
+        }),
+      next: () => transitions.peek()?.transitionAt ?? Infinity
     })
     const drop = (state: keyState.KeyState): void => {
-      state.transition = undefined
+      transitions.remove(state)
       count(state, undefined)
     }
     yield* Effect.addFinalizer(() =>
@@ -75,7 +90,7 @@ export const make = (
         for (const state of held()) drop(state)
       })
     )
-    return { follow, drop }
+    return { follow, drop, pending: () => transitions.size }
   })
 
 const tagged = (client: MetricLabel.MetricLabel, state: TokenState): Metric.Metric.Gauge<number> =>
