@@ -39,7 +39,11 @@ export const make = (options: {
     const loop = Effect.gen(function*() {
       while (true) {
         const now = yield* Clock.currentTimeMillis
-        yield* options.fire(now)
+        // A defect in what was due (a bug) is logged, and the alarm keeps time for everything else.
+        yield* Effect.catchAllDefect(
+          options.fire(now),
+          (defect) => Effect.logError("tokenfx: a timed task died; the others still run", defect)
+        )
         woken = Deferred.unsafeMake<void>(FiberId.none)
         wakeAt = options.next()
         yield* Number.isFinite(wakeAt)
