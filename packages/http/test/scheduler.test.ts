@@ -4,6 +4,18 @@ import * as Effect from "effect/Effect"
 import * as TestClock from "effect/TestClock"
 import * as scheduler from "../src/internal/scheduler.js"
 
+// A scheduler that records the instant of each entry it runs.
+const recording = Effect.gen(function*() {
+  const ran: Array<number> = []
+  const queue = yield* scheduler.make<string>({
+    live: () => true,
+    run: (entry) => Effect.sync(() => ran.push(entry.at)),
+    concurrency: 1,
+    scope: yield* Effect.scope
+  })
+  return { ran, queue }
+})
+
 describe("scheduler", () => {
   // A sleep of fractional length leaves `TestClock` at a fractional instant. An entry less than a
   // nanosecond ahead once made the loop sleep for a zero duration, wake, find it not yet due, and
@@ -11,13 +23,7 @@ describe("scheduler", () => {
   it.scoped("waits for an entry less than a nanosecond ahead, rather than spinning", () =>
     Effect.gen(function*() {
       yield* TestClock.setTime(1_000 - 1e-7)
-      const ran: Array<number> = []
-      const queue = yield* scheduler.make<string>({
-        live: () => true,
-        run: (entry) => Effect.sync(() => ran.push(entry.at)),
-        concurrency: 1,
-        scope: yield* Effect.scope
-      })
+      const { queue, ran } = yield* recording
       queue.schedule({ at: 1_000, target: "a", lead: 0, slot: -1 })
       // Asleep until a millisecond on, when the entry is due; not awake and looking again.
       for (let i = 0; i < 20; i++) yield* Effect.yieldNow()
@@ -54,13 +60,7 @@ describe("scheduler", () => {
     "a cancelled entry leaves the queue at once and never runs; the entry replacing it does",
     () =>
       Effect.gen(function*() {
-        const ran: Array<number> = []
-        const queue = yield* scheduler.make<string>({
-          live: () => true,
-          run: (entry) => Effect.sync(() => ran.push(entry.at)),
-          concurrency: 1,
-          scope: yield* Effect.scope
-        })
+        const { queue, ran } = yield* recording
         let entry = { at: 100, target: "a", lead: 0, slot: -1 }
         queue.schedule(entry)
         // A key whose token changed a thousand times: each new entry replaces the last.
