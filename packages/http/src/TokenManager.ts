@@ -21,9 +21,9 @@ import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as PubSub from "effect/PubSub"
 import type * as Queue from "effect/Queue"
-import * as Random from "effect/Random"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import * as backgroundRefresh from "./internal/backgroundRefresh.js"
 import * as fastPath from "./internal/fastPath.js"
 import * as keyState from "./internal/keyState.js"
 import * as keyTable from "./internal/keyTable.js"
@@ -32,7 +32,6 @@ import * as managerMetrics from "./internal/managerMetrics.js"
 import * as number from "./internal/number.js"
 import * as reconnectSoon from "./internal/reconnectSoon.js"
 import * as refreshModule from "./internal/refresh.js"
-import * as scheduler from "./internal/scheduler.js"
 import * as tokensActive from "./internal/tokensActive.js"
 import * as TokenEndpoint from "./TokenEndpoint.js"
 import type * as TokenManagerError from "./TokenManagerError.js"
@@ -246,13 +245,12 @@ export const makeWithSource: (
     )
     yield* Effect.addFinalizer(() => PubSub.shutdown(pubsub))
 
-    // The background scheduler's current entry per key: an older one is taken out of its queue.
-    const scheduled = new WeakMap<keyState.KeyState, scheduler.Entry<keyState.KeyState>>()
     const background$ = background
-      ? yield* scheduler.make<keyState.KeyState>({
-        live: (entry) => scheduled.get(entry.target) === entry && table.state(entry.target.key) === entry.target,
-        run: (entry) => Effect.ignore(protocol.join(entry.target, entry.lead, true)),
+      ? yield* backgroundRefresh.make({
+        jitter,
         concurrency: Math.floor(number.finiteOr(options?.backgroundConcurrency, 16, 1)),
+        held: (state) => table.state(state.key) === state,
+        refresh: (state, lead) => protocol.join(state, lead, true),
         scope
       })
       : undefined
@@ -262,28 +260,9 @@ export const makeWithSource: (
     const warning = yield* reconnectSoon.make(millis(options?.reconnectWarning, Duration.days(1)), pubsub, metrics)
     const changed = (state: keyState.KeyState): Effect.Effect<void> => {
       gauge.follow(state)
-      if (background$ === undefined) return warning.watch(state)
-      // The key's entry leaves the queue as the one replacing it goes in, not before: should the effect
-      // below not run, the old entry still refreshes the key.
-      const supersede = (entry: scheduler.Entry<keyState.KeyState> | undefined): void => {
-        const superseded = scheduled.get(state)
-        if (superseded !== undefined) background$.cancel(superseded)
-        if (entry === undefined) {
-          scheduled.delete(state)
-        } else {
-          scheduled.set(state, entry)
-          background$.schedule(entry)
-        }
-      }
-      if (state.token === undefined || !Number.isFinite(state.refreshAt)) {
-        supersede(undefined)
-        return warning.watch(state)
-      }
-      return Effect.zipRight(warning.watch(state), Random.next).pipe(Effect.map((random) => {
-        const window = Math.max(0, state.expiredAt - state.refreshAt)
-        const lead = Math.floor(random * jitter * window)
-        supersede({ at: state.refreshAt - lead, target: state, lead, slot: -1 })
-      }))
+      return background$ === undefined
+        ? warning.watch(state)
+        : Effect.zipRight(warning.watch(state), background$.follow(state))
     }
 
     const protocol = refreshModule.make({
@@ -357,10 +336,7 @@ export const makeWithSource: (
     // A released key leaves the gauge and the background queue with its state.
     const released = (state: keyState.KeyState): void => {
       gauge.drop(state)
-      const entry = scheduled.get(state)
-      if (entry === undefined) return
-      background$?.cancel(entry)
-      scheduled.delete(state)
+      background$?.drop(state)
     }
     const sweep = Effect.map(Clock.currentTimeMillis, (now) => table.release(now, idleMillis, released))
     yield* Effect.sleep(Duration.millis(idleMillis)).pipe(Effect.zipRight(sweep), Effect.forever, Effect.forkScoped)

@@ -1,0 +1,67 @@
+/**
+ * Background refresh of a manager's keys: each key with a refresh instant has one entry in a scheduler,
+ * due that instant less a random lead within the refresh window (so that keys issued together do not
+ * all refresh at once). A token change replaces the key's entry; a released key's leaves the queue.
+ */
+import * as Effect from "effect/Effect"
+import * as Random from "effect/Random"
+import type * as Scope from "effect/Scope"
+import type * as keyState from "./keyState.js"
+import * as scheduler from "./scheduler.js"
+
+/** @internal */
+export interface BackgroundRefresh {
+  /** Schedules `state` anew after a change (or stops scheduling it once it has nothing to refresh). */
+  readonly follow: (state: keyState.KeyState) => Effect.Effect<void>
+  /** Stops scheduling `state` (released). */
+  readonly drop: (state: keyState.KeyState) => void
+}
+
+/**
+ * `jitter`: the largest lead, as a fraction of the refresh window. `held(state)`: whether `state` is
+ * still its key's (a released state is never refreshed). `refresh(state, lead)`: the refresh itself,
+ * its failures the protocol's to report.
+ *
+ * @internal
+ */
+export const make = (options: {
+  readonly jitter: number
+  readonly concurrency: number
+  readonly held: (state: keyState.KeyState) => boolean
+  readonly refresh: (state: keyState.KeyState, lead: number) => Effect.Effect<unknown, unknown>
+  readonly scope: Scope.Scope
+}): Effect.Effect<BackgroundRefresh, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    // The key's current entry: an older one is taken out of the queue.
+    const scheduled = new WeakMap<keyState.KeyState, scheduler.Entry<keyState.KeyState>>()
+    const queue = yield* scheduler.make<keyState.KeyState>({
+      live: (entry) => scheduled.get(entry.target) === entry && options.held(entry.target),
+      run: (entry) => Effect.ignore(options.refresh(entry.target, entry.lead)),
+      concurrency: options.concurrency,
+      scope: options.scope
+    })
+    // The key's entry leaves the queue as the one replacing it goes in, not before: should the effect
+    // that makes the new one not run, the old entry still refreshes the key.
+    const supersede = (state: keyState.KeyState, entry: scheduler.Entry<keyState.KeyState> | undefined): void => {
+      const superseded = scheduled.get(state)
+      if (superseded !== undefined) queue.cancel(superseded)
+      if (entry === undefined) {
+        scheduled.delete(state)
+      } else {
+        scheduled.set(state, entry)
+        queue.schedule(entry)
+      }
+    }
+    const follow = (state: keyState.KeyState): Effect.Effect<void> => {
+      if (state.token === undefined || !Number.isFinite(state.refreshAt)) {
+        supersede(state, undefined)
+        return Effect.void
+      }
+      return Effect.map(Random.next, (random) => {
+        const window = Math.max(0, state.expiredAt - state.refreshAt)
+        const lead = Math.floor(random * options.jitter * window)
+        supersede(state, { at: state.refreshAt - lead, target: state, lead, slot: -1 })
+      })
+    }
+    return { follow, drop: (state) => supersede(state, undefined) }
+  })
