@@ -36,6 +36,7 @@
  *
  * @since 0.3.0
  */
+import * as Json from "@tokenfx/core/Json"
 import * as OAuthError from "@tokenfx/core/OAuthError"
 
 /**
@@ -119,21 +120,14 @@ export const forEndpoints = (endpoints: ReadonlyArray<Endpoint>, hooks: Complian
 })
 
 /**
- * Parses a body as a JSON object, or `undefined` when it is not one.
+ * Parses a body as a JSON object, or `undefined` when it is not one. It is read as `Json.parse` reads
+ * untrusted JSON: a body nesting deeper than `Json.maxDepth` is not one (re-serialising it would
+ * overflow the stack; the endpoint then rejects it as malformed), and `__proto__` members are dropped.
  *
  * @since 0.3.0
  * @category constructors
  */
-export const parseObject = (body: string): Record<string, unknown> | undefined => {
-  try {
-    const parsed: unknown = JSON.parse(body)
-    return typeof parsed === "object" && parsed !== null && !Array.isArray(parsed)
-      ? parsed as Record<string, unknown>
-      : undefined
-  } catch {
-    return undefined
-  }
-}
+export const parseObject = (body: string): Record<string, unknown> | undefined => Json.parseObject(body)
 
 /**
  * Rewrites JSON object bodies (any other body is left alone). Return the object unchanged to leave

@@ -154,14 +154,9 @@ const secretsOf = (request: Request): Array<Redacted.Redacted<string>> => {
 // A JSON object with a non-empty string `error` and no `access_token`: an error, whatever the status.
 const hasErrorMember = (body: string): boolean => {
   if (!body.includes("\"error\"")) return false
-  try {
-    const parsed: unknown = JSON.parse(body)
-    return typeof parsed === "object" && parsed !== null && !Array.isArray(parsed) &&
-      typeof (parsed as Record<string, unknown>)["error"] === "string" &&
-      (parsed as Record<string, unknown>)["error"] !== "" && !Object.hasOwn(parsed, "access_token")
-  } catch {
-    return false
-  }
+  const parsed = Json.parseObject(body)
+  return parsed !== undefined && typeof parsed["error"] === "string" && parsed["error"] !== "" &&
+    !Object.hasOwn(parsed, "access_token")
 }
 
 /**
