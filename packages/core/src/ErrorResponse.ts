@@ -89,6 +89,25 @@ export const fromHttp = (answer: HttpAnswer, now: number): ProtocolError.Protoco
   })
 }
 
+/**
+ * A server's free-form text (a description, a URI, a challenge's parameter) as an error keeps it: cut
+ * to about a kilobyte, ending in {@link truncatedMark} when it was cut.
+ *
+ * @since 0.4.0
+ * @category combinators
+ */
+export const truncate: <T extends string | undefined>(value: T) => T = (value) => text.truncate(value)
+
+/**
+ * What ends a server's text that was cut short. The characters before it may be the start of
+ * something longer, a secret the server echoed among them: whoever masks secrets in an error masks
+ * those too.
+ *
+ * @since 0.4.0
+ * @category constants
+ */
+export const truncatedMark: string = text.truncatedMark
+
 const headerOf = (record: Readonly<Record<string, string | undefined>>, name: string): string | undefined => {
   const direct = record[name]
   if (direct !== undefined) return direct

@@ -238,6 +238,8 @@ export const rateLimitReset = (header: string): Compliance =>
     return { ...answer, headers: { ...answer.headers, "retry-after": String(seconds) } }
   })
 
+const maxSuberrorLength = 128
+
 /**
  * Reads the OpenID Connect codes that some providers send as a detail of another error (Entra ID:
  * `suberror`), or only in a description, as their own classes. `byDescription` maps a substring of
@@ -249,7 +251,10 @@ export const rateLimitReset = (header: string): Compliance =>
 export const errorDetails = (byDescription: Readonly<Record<string, string>> = {}): Compliance =>
   mapError((error, answer) => {
     const body = parseObject(answer.body)
-    const suberror = typeof body?.["suberror"] === "string" ? body["suberror"] : undefined
+    // A detail code, as short as an error code: anything longer is not one, and is left out.
+    const suberror = typeof body?.["suberror"] === "string" && body["suberror"].length <= maxSuberrorLength
+      ? body["suberror"]
+      : undefined
     const details: OAuthError.Details = {
       description: error.description,
       uri: error.uri,

@@ -7,5 +7,8 @@
 export const maxTextLength = 1_024
 
 /** @internal */
+export const truncatedMark = "… (truncated)"
+
+/** @internal */
 export const truncate = <T extends string | undefined>(text: T, max: number = maxTextLength): T =>
-  (text !== undefined && text.length > max ? `${text.slice(0, max)}… (truncated)` : text) as T
+  (text !== undefined && text.length > max ? `${text.slice(0, max)}${truncatedMark}` : text) as T

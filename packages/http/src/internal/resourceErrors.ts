@@ -31,6 +31,12 @@ export const insufficientClaims = (
   return error?._tag === "InsufficientClaims" ? scrub.scrub(error, scrub.needles([token.accessToken])) : undefined
 }
 
+// What the server wrote, cut as every server text in an error is (a header may be any length).
+const paramsOf = (challenge: WwwAuthenticate.Challenge | undefined): Record<string, string> | undefined =>
+  challenge === undefined
+    ? undefined
+    : Object.fromEntries(Object.entries(challenge.params).map(([name, value]) => [name, ErrorResponse.truncate(value)]))
+
 /**
  * A 401 that stays: the challenge of the token's own scheme (or the first), and why it was not
  * retried when it was not.
@@ -44,15 +50,17 @@ export const invalidToken = (
   token: Token.Token,
   note?: string
 ): OAuthError.InvalidToken => {
-  const challenge = challenges.find((c) => c.scheme.toLowerCase() === scheme(token).toLowerCase()) ?? challenges[0]
-  const description = challenge?.params["error_description"]
+  const params = paramsOf(
+    challenges.find((c) => c.scheme.toLowerCase() === scheme(token).toLowerCase()) ?? challenges[0]
+  )
+  const description = params?.["error_description"]
   return scrub.scrub(
     new OAuthError.InvalidToken({
       status,
       endpoint,
       description: note === undefined ? description : description === undefined ? note : `${description}; ${note}`,
-      uri: challenge?.params["error_uri"],
-      challenge: challenge?.params
+      uri: params?.["error_uri"],
+      challenge: params
     }),
     scrub.needles([token.accessToken])
   )
@@ -68,15 +76,15 @@ export const insufficientScope = (
   endpoint: string,
   token: Token.Token
 ): OAuthError.InsufficientScope | undefined => {
-  const challenge = challenges.find((c) => c.params["error"] === "insufficient_scope")
-  if (challenge === undefined) return undefined
+  const params = paramsOf(challenges.find((c) => c.params["error"] === "insufficient_scope"))
+  if (params === undefined) return undefined
   return scrub.scrub(
     new OAuthError.InsufficientScope({
       status: 403,
       endpoint,
-      description: challenge.params["error_description"],
-      uri: challenge.params["error_uri"],
-      scope: challenge.params["scope"]
+      description: params["error_description"],
+      uri: params["error_uri"],
+      scope: params["scope"]
     }),
     scrub.needles([token.accessToken])
   )

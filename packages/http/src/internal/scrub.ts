@@ -1,4 +1,5 @@
-import * as OAuthError from "@tokenfx/core/OAuthError"
+import * as ErrorResponse from "@tokenfx/core/ErrorResponse"
+import type * as OAuthError from "@tokenfx/core/OAuthError"
 import * as Redacted from "effect/Redacted"
 import * as form from "./form.js"
 import * as narrow from "./narrow.js"
@@ -44,51 +45,63 @@ export const needles = (secrets: Iterable<Redacted.Redacted<string>>): ReadonlyA
   return [...found].sort((a, b) => b.length - a.length)
 }
 
+// The end of a text that was cut short where a secret began: its longest tail that starts a needle.
+const cutSecret = (text: string, needles: ReadonlyArray<string>): number => {
+  if (!text.endsWith(ErrorResponse.truncatedMark)) return 0
+  const kept = text.length - ErrorResponse.truncatedMark.length
+  let longest = 0
+  for (const needle of needles) {
+    for (let length = Math.min(needle.length - 1, kept); length > longest; length--) {
+      if (text.startsWith(needle.slice(0, length), kept - length)) {
+        longest = length
+        break
+      }
+    }
+  }
+  return longest
+}
+
+// A challenge's parameters: the one field of an error that holds texts in a record.
+const isTexts = (value: unknown): value is Readonly<Record<string, string>> =>
+  typeof value === "object" && value !== null && Object.getPrototypeOf(value) === Object.prototype &&
+  Object.values(value).every((member) => typeof member === "string")
+
 /**
- * `error` with every echo of `needles` masked in what the server wrote: the description, the URI, an
- * unknown code, a challenge's parameters, a required scope and a claims request. Errors tokenfx wrote itself are
- * returned as they are.
+ * `error` with every echo of `needles` masked in what the server wrote: every text it carries (the
+ * description, the URI, an unknown code, a challenge's parameters, a required scope, a claims request,
+ * a provider's detail), including the first characters of a secret where a text was cut short. The
+ * error keeps its class and its other fields (a provider's `mfaToken`, `interval`). Errors tokenfx
+ * wrote itself are returned as they are.
  *
  * @internal
  */
 export const scrub = <E extends OAuthError.OAuthError>(error: E, needles: ReadonlyArray<string>): E => {
   if (needles.length === 0 || !narrow.isProtocolError(error)) return error
-  const dirty = (text: string | undefined) => text !== undefined && needles.some((needle) => text.includes(needle))
-  const clean = <T extends string | undefined>(text: T): T =>
-    (text === undefined ? text : needles.reduce((acc, needle) => acc.replaceAll(needle, mask), text)) as T
-  const challenge = error._tag === "InvalidToken" ? error.challenge : undefined
-  const scope = error._tag === "InsufficientScope" ? error.scope : undefined
-  const claims = error._tag === "InsufficientClaims" ? error.claims : undefined
-  if (
-    !dirty(error.description) && !dirty(error.uri) && !dirty(error.code) && !dirty(scope) && !dirty(claims) &&
-    !Object.values(challenge ?? {}).some(dirty)
-  ) {
-    return error
+  const dirty = (text: string) => needles.some((needle) => text.includes(needle)) || cutSecret(text, needles) > 0
+  const clean = (text: string): string => {
+    const masked = needles.reduce((acc, needle) => acc.replaceAll(needle, mask), text)
+    const cut = cutSecret(masked, needles)
+    if (cut === 0) return masked
+    const kept = masked.length - ErrorResponse.truncatedMark.length
+    return `${masked.slice(0, kept - cut)}${mask}${ErrorResponse.truncatedMark}`
   }
-  const details: OAuthError.Details = {
-    description: clean(error.description),
-    uri: clean(error.uri),
-    status: error.status,
-    endpoint: error.endpoint,
-    retryAfter: error.retryAfter
-  }
-  switch (error._tag) {
-    case "UnknownOAuthError":
-      return new OAuthError.UnknownOAuthError({ ...details, code: clean(error.code) }) as OAuthError.OAuthError as E
-    case "InvalidToken":
-      return new OAuthError.InvalidToken({
-        ...details,
-        challenge: challenge === undefined
-          ? undefined
-          : Object.fromEntries(Object.entries(challenge).map(([key, value]) => [key, clean(value)]))
-      }) as OAuthError.OAuthError as E
-    case "InsufficientScope":
-      return new OAuthError.InsufficientScope({ ...details, scope: clean(scope) }) as OAuthError.OAuthError as E
-    case "InsufficientClaims":
-      return new OAuthError.InsufficientClaims({ ...details, claims: clean(claims) }) as OAuthError.OAuthError as E
-    default:
-      return OAuthError.fromCode(error.code, details) as OAuthError.OAuthError as E
-  }
+  // The fields the error was made with; `_tag` and `disposition` come with its class.
+  const fields = Object.entries(error).filter(([name]) => name !== "_tag" && name !== "disposition")
+  const isDirty = fields.some(([, value]) =>
+    typeof value === "string" ? dirty(value) : isTexts(value) && Object.values(value).some(dirty)
+  )
+  if (!isDirty) return error
+  const cleaned = fields.map(([name, value]) =>
+    [
+      name,
+      typeof value === "string"
+        ? clean(value)
+        : isTexts(value)
+        ? Object.fromEntries(Object.entries(value).map(([key, text]) => [key, clean(text)]))
+        : value
+    ] as const
+  )
+  return new (error.constructor as new(fields: object) => E)(Object.fromEntries(cleaned))
 }
 
 /**
