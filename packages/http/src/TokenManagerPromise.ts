@@ -36,8 +36,11 @@ import * as TokenManager from "./TokenManager.js"
  * @category models
  */
 export interface TokenManagerPromise {
-  /** A valid token for `key`; rejects with a `TokenManager.GetError`. */
-  readonly getToken: (key: string) => Promise<Token.Token>
+  /**
+   * A valid token for `key`; rejects with a `TokenManager.GetError`. An abort of `options.signal`
+   * rejects with its reason at once; a refresh under way goes on for the key's other callers.
+   */
+  readonly getToken: (key: string, options?: { readonly signal?: AbortSignal | undefined }) => Promise<Token.Token>
   /** Marks exactly this token as rejected (a 401): see `TokenManager.invalidate`. */
   readonly invalidate: (key: string, token: Token.Token) => Promise<boolean>
   /** A `fetch` that authorizes its requests with the token of `options.key`. */
@@ -66,7 +69,9 @@ export interface FetchOptions {
  * address, a connection failure), `InvalidToken` (a 401 again after one refresh, or a 401 that cannot
  * be retried), `InsufficientScope` (a 403 naming it), `InsufficientClaims` (a 401 claims challenge,
  * never retried: a refresh cannot satisfy it), or a `TokenManager.GetError`. Redirects are
- * answered as they are (`redirect: "manual"`): follow them yourself, each hop checked again.
+ * answered as they are (`redirect: "manual"`): follow them yourself, each hop checked again. As with
+ * `fetch`, an abort of the request's signal (`init.signal`, else the `Request`'s) rejects with its
+ * reason, a wait for a refreshing token included.
  *
  * @since 0.2.0
  * @category models
@@ -92,12 +97,19 @@ export const fromRuntime = <R extends TokenManager.TokenManager>(runtime: Runtim
   const manager = Context.get(runtime.context as Context.Context<TokenManager.TokenManager>, TokenManager.TokenManager)
   const peek = fastPath.of(manager)
   const runExit = Runtime.runPromiseExit(runtime)
-  const run = <A, E>(effect: Effect.Effect<A, E>): Promise<A> =>
-    runExit(effect).then((exit) => Exit.isSuccess(exit) ? exit.value : Promise.reject(toError(exit.cause)))
+  // An abort interrupts only this caller's fiber: a refresh it waits for is the key's, and goes on.
+  const run = <A, E>(effect: Effect.Effect<A, E>, signal?: AbortSignal | undefined): Promise<A> => {
+    if (signal?.aborted === true) return Promise.reject(signal.reason)
+    return runExit(effect, { signal }).then((exit) =>
+      Exit.isSuccess(exit)
+        ? exit.value
+        : Promise.reject(signal?.aborted === true ? signal.reason : toError(exit.cause))
+    )
+  }
 
-  const getToken = (key: string): Promise<Token.Token> => {
+  const getToken = (key: string, options?: { readonly signal?: AbortSignal | undefined }): Promise<Token.Token> => {
     const token = peek?.(key)
-    return token === undefined ? run(manager.get(key)) : Promise.resolve(token)
+    return token === undefined ? run(manager.get(key), options?.signal) : Promise.resolve(token)
   }
   const invalidate = (key: string, token: Token.Token): Promise<boolean> => run(manager.invalidate(key, token))
 
@@ -126,9 +138,10 @@ export const fromRuntime = <R extends TokenManager.TokenManager>(runtime: Runtim
         if (target !== undefined) throw target
         if (typeof url === "string") allowedUrl = url
       }
+      const signal = signalOf(input, init)
       // A cached token is taken as it is: no Promise of it to wait for.
-      const token = peek?.(options.key) ?? await run(manager.get(options.key))
-      const response = seen(await send(fetch, input, init, token))
+      const token = peek?.(options.key) ?? await run(manager.get(options.key), signal)
+      const response = seen(await send(fetch, input, init, token, signal))
       if (response.status !== 401) return checkScope(response, token)
       await discard(response)
       checkClaims(response, token)
@@ -136,8 +149,8 @@ export const fromRuntime = <R extends TokenManager.TokenManager>(runtime: Runtim
         throw invalidToken(response, token, "not retried: a fresh token was rejected moments ago")
       }
       if (!replayable(input, init)) throw invalidToken(response, token, "not retried: the request body is a stream")
-      const fresh = await getToken(options.key)
-      const retried = seen(await send(fetch, input, init, fresh))
+      const fresh = await getToken(options.key, { signal })
+      const retried = seen(await send(fetch, input, init, fresh, signal))
       if (retried.status === 401) {
         await discard(retried)
         checkClaims(retried, fresh)
@@ -197,11 +210,16 @@ const withToken = (headers: HeadersInit | undefined, token: Token.Token): Header
   return copy
 }
 
+// The signal `fetch` itself would obey: the one in `init`, else the `Request`'s own.
+const signalOf = (input: string | URL | Request, init: RequestInit | undefined): AbortSignal | undefined =>
+  init?.signal ?? (input instanceof Request ? input.signal : undefined)
+
 const send = async (
   fetch: typeof globalThis.fetch,
   input: string | URL | Request,
   init: RequestInit | undefined,
-  token: Token.Token
+  token: Token.Token,
+  signal: AbortSignal | undefined
 ): Promise<Response> => {
   // A DPoP-bound token is useless without its proof, which this `fetch` does not make.
   if (token.tokenType === "DPoP") {
@@ -216,7 +234,7 @@ const send = async (
     return await fetch(input, { ...init, headers, redirect: "manual" })
   } catch (cause) {
     // An abort is the caller's own: it is answered as it is.
-    if (init?.signal?.aborted === true) throw cause
+    if (signal?.aborted === true) throw cause
     throw new OAuthError.TransportError({
       reason: "Connection",
       description: "the request could not be sent",

@@ -368,6 +368,70 @@ describe("TokenManagerPromise", () => {
         const error = yield* rejection(() => aborting(`${ORIGIN}/ok`, { signal: controller.signal }))
         assert.strictEqual((error as Error).message, "stop")
       }))
+
+    it.scoped("the signal of a Request is obeyed as fetch obeys it: its abort is the caller's own", () =>
+      Effect.gen(function*() {
+        const { tokens } = yield* fetchSetup
+        const controller = new AbortController()
+        const aborting = tokens.authorizedFetch({
+          key: "alice",
+          origin: ORIGIN,
+          fetch: (input) => {
+            controller.abort(new Error("stop"))
+            return Promise.reject((input as Request).signal.reason)
+          }
+        })
+        const error = yield* rejection(() => aborting(new Request(`${ORIGIN}/ok`, { signal: controller.signal })))
+        assert.notInstanceOf(error, OAuthError.TransportError)
+        assert.strictEqual((error as Error).message, "stop")
+      }))
+  })
+
+  describe("an abort while a token is refreshed", () => {
+    // A token due for refresh, and a token endpoint that takes 5 seconds to answer (on the test's clock).
+    const slowRefresh = Effect.gen(function*() {
+      const { manager, server } = yield* managerFor(yield* makeServer({ latency: "5 seconds" }))
+      const first = yield* login(server)
+      yield* manager.set("alice", first)
+      const runtime = yield* Effect.runtime<TokenManager.TokenManager>().pipe(
+        Effect.provideService(TokenManager.TokenManager, manager)
+      )
+      yield* TestClock.adjust("55 seconds")
+      const tokens = TokenManagerPromise.fromRuntime(runtime)
+      const api = resource(server, runtime as Runtime.Runtime<never>)
+      const fetch = tokens.authorizedFetch({ key: "alice", origin: ORIGIN, fetch: api.fetch })
+      return { first: access(first), server, tokens, fetch }
+    })
+
+    it.scoped("rejects with the reason at once, and the refresh goes on for the key", () =>
+      Effect.gen(function*() {
+        const { fetch, first, server, tokens } = yield* slowRefresh
+        const controller = new AbortController()
+        const fetching = fetch(`${ORIGIN}/ok`, { signal: controller.signal })
+        const getting = tokens.getToken("alice", { signal: controller.signal })
+        // The refresh has reached the server, which answers in 5 seconds.
+        for (let turns = 0; (yield* refreshes(server)) === 0 && turns < 10_000; turns++) yield* Effect.yieldNow()
+        assert.strictEqual(yield* refreshes(server), 1)
+        controller.abort(new Error("stop"))
+        // No time passes on the clock: before the fix, both waited for the server's answer.
+        assert.strictEqual(((yield* rejection(() => fetching)) as Error).message, "stop")
+        assert.strictEqual(((yield* rejection(() => getting)) as Error).message, "stop")
+        yield* TestClock.adjust("5 seconds")
+        // The refresh they had joined answered: its token is served with no further wait.
+        const fresh = yield* Effect.promise(() => tokens.getToken("alice"))
+        assert.notStrictEqual(access(fresh), first)
+        assert.strictEqual(yield* refreshes(server), 1)
+      }))
+
+    it.scoped("a signal aborted already rejects before any refresh starts", () =>
+      Effect.gen(function*() {
+        const { fetch, server, tokens } = yield* slowRefresh
+        const reason = new Error("gone")
+        const signal = AbortSignal.abort(reason)
+        assert.strictEqual(yield* rejection(() => fetch(`${ORIGIN}/ok`, { signal })), reason)
+        assert.strictEqual(yield* rejection(() => tokens.getToken("alice", { signal })), reason)
+        assert.strictEqual(yield* refreshes(server), 0)
+      }))
   })
 
   it.live("over a real socket: the token reaches the resource, and a redirect comes back unfollowed", () =>
