@@ -81,4 +81,29 @@ describe("scheduler", () => {
       }),
     10_000
   )
+
+  it.scoped("an entry that stops being live while it waits for a permit never runs", () =>
+    Effect.gen(function*() {
+      const ran: Array<string> = []
+      const dead = new Set<string>()
+      const queue = yield* scheduler.make<string>({
+        live: (entry) => !dead.has(entry.target),
+        // "slow" holds the only permit for 10 ms.
+        run: (entry) =>
+          Effect.zipRight(
+            Effect.sync(() => ran.push(entry.target)),
+            entry.target === "slow" ? Effect.sleep(10) : Effect.void
+          ),
+        concurrency: 1,
+        scope: yield* Effect.scope
+      })
+      for (const target of ["slow", "released", "kept"]) queue.schedule({ at: 100, target, lead: 0, slot: -1 })
+      yield* TestClock.adjust(100)
+      assert.deepStrictEqual(ran, ["slow"])
+      // Taken off the queue, live then: both wait for the permit.
+      assert.strictEqual(queue.size(), 0)
+      dead.add("released")
+      yield* TestClock.adjust(10)
+      assert.deepStrictEqual(ran, ["slow", "kept"])
+    }), 10_000)
 })

@@ -27,7 +27,8 @@ export interface Scheduler<K> {
 }
 
 /**
- * `live(entry)`: whether the entry is still the current one for its target (otherwise it is dropped).
+ * `live(entry)`: whether the entry is still the current one for its target (otherwise it is dropped),
+ * asked when it is due and again when a permit lets it run.
  * `run(entry)`: the work, whose failures are the caller's to report.
  *
  * @internal
@@ -54,7 +55,11 @@ export const make = <K>(options: {
           while ((entry = heap.peek()) !== undefined && entry.at <= now) {
             heap.remove(entry)
             if (!options.live(entry)) continue
-            yield* Effect.forkIn(semaphore.withPermits(1)(options.run(entry)), options.scope)
+            // Asked again under the permit: waiting for it, the entry may have been superseded or its
+            // target released.
+            const due = entry
+            const run = Effect.suspend(() => options.live(due) ? options.run(due) : Effect.void)
+            yield* Effect.forkIn(semaphore.withPermits(1)(run), options.scope)
           }
         }),
       next: () => heap.peek()?.at ?? Infinity

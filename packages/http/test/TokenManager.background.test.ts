@@ -1,0 +1,122 @@
+/**
+ * Background refresh against what happens around it: keys released while their refresh waits for a
+ * permit, outages that outlast the token, a sibling holding the lease. On `TestClock`; each test counts
+ * what reaches the token endpoint and the store.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import * as TokenStore from "@tokenfx/core/TokenStore"
+import * as Telemetry from "@tokenfx/http/Telemetry"
+import * as TokenManager from "@tokenfx/http/TokenManager"
+import * as TokenSource from "@tokenfx/http/TokenSource"
+import * as Effect from "effect/Effect"
+import * as Metric from "effect/Metric"
+import * as MetricLabel from "effect/MetricLabel"
+import * as Option from "effect/Option"
+import * as TestClock from "effect/TestClock"
+import { access, tokenAt } from "./utils/authorizationServer.js"
+
+// The keys counted in `tokenfx_tokens_active` under `client`, whatever their state.
+const counted = (client: string) =>
+  Effect.map(
+    Effect.forEach(["fresh", "refresh_window", "expired", "dead"], (state) =>
+      Metric.value(
+        Metric.taggedWithLabels(Telemetry.tokensActive, [
+          Telemetry.clientLabel(client),
+          MetricLabel.make("state", state)
+        ])
+      )),
+    (values) => values.reduce((sum, gauge) => sum + gauge.value, 0)
+  )
+
+// A manager over a memory store and a source that counts its calls per key; `slow` keys take 10 s.
+const setup = (options: TokenManager.Options, slow: ReadonlySet<string> = new Set()) =>
+  Effect.gen(function*() {
+    const calls = new Map<string, number>()
+    const source = TokenSource.make((request) =>
+      Effect.gen(function*() {
+        const n = (calls.get(request.key) ?? 0) + 1
+        calls.set(request.key, n)
+        if (slow.has(request.key)) yield* Effect.sleep("10 seconds")
+        return tokenAt(yield* TestClock.currentTimeMillis, `${request.key}-${n}`, `refresh-${request.key}-${n}`)
+      })
+    )
+    const store = yield* TokenStore.makeMemory
+    const manager = yield* TokenManager.makeWithSource({ backgroundRefresh: true, ...options }).pipe(
+      Effect.provideService(TokenStore.TokenStore, store),
+      Effect.provideService(TokenSource.TokenSource, source)
+    )
+    return { manager, store, calls: (key: string) => calls.get(key) ?? 0 }
+  })
+
+const version = (store: TokenStore.TokenStore["Type"], key: string) =>
+  Effect.map(store.get(key), Option.match({ onNone: () => 0, onSome: (entry) => entry.version }))
+
+describe("TokenManager: background refresh", () => {
+  describe("release", () => {
+    // One permit: "a" (slow) takes it at 54 s, "b" (due then too) waits; the sweep at 55 s releases "b".
+    const permitTaken = (client: string) =>
+      Effect.gen(function*() {
+        const env = yield* setup(
+          { jitter: 0, backgroundConcurrency: 1, idleTimeToLive: "55 seconds", clientLabel: client },
+          new Set(["a"])
+        )
+        yield* env.manager.set("a", tokenAt(0, "a-0", "refresh-a-0"))
+        yield* env.manager.set("b", tokenAt(0, "b-0", "refresh-b-0"))
+        yield* TestClock.adjust("54 seconds")
+        assert.deepStrictEqual([env.calls("a"), env.calls("b")], [1, 0])
+        yield* TestClock.adjust("1 second")
+        assert.deepStrictEqual(yield* env.manager.keys, ["a"])
+        return env
+      })
+
+    it.scoped("a key released while its due refresh waits for a permit is not refreshed when the permit comes", () =>
+      Effect.gen(function*() {
+        const { calls, store } = yield* permitTaken("background-release")
+        const stored = yield* version(store, "b")
+        // "a" ends at 64 s and frees the permit.
+        yield* TestClock.adjust("10 seconds")
+        assert.strictEqual(calls("a"), 1)
+        assert.strictEqual(calls("b"), 0)
+        assert.strictEqual(yield* version(store, "b"), stored)
+        assert.strictEqual(yield* counted("background-release"), 1)
+      }))
+
+    it.scoped("set again after its release, the key refreshes once, at its new token's instant", () =>
+      Effect.gen(function*() {
+        const { calls, manager } = yield* permitTaken("background-release-set")
+        // A new login for "b" at 60 s (due at 114 s); the released state's refresh is still waiting.
+        yield* TestClock.adjust("5 seconds")
+        yield* manager.set("b", tokenAt(60_000, "b-login", "refresh-b-login"))
+        yield* TestClock.adjust("5 seconds")
+        assert.strictEqual(calls("b"), 0)
+        assert.strictEqual(access(yield* manager.get("b")), "b-login")
+        // At 110 s the sweep releases "a" (unused since 0 s); "b" refreshes at 114 s.
+        yield* TestClock.adjust("49 seconds")
+        assert.strictEqual(calls("b"), 1)
+        assert.strictEqual(access(yield* manager.get("b")), "b-1")
+        assert.deepStrictEqual(yield* manager.keys, ["b"])
+        assert.strictEqual(yield* counted("background-release-set"), 1)
+      }))
+
+    it.scoped("a key is not released while its background refresh runs, and is after", () =>
+      Effect.gen(function*() {
+        const { calls, manager } = yield* setup(
+          { jitter: 0, idleTimeToLive: "55 seconds", clientLabel: "background-release-running" },
+          new Set(["a"])
+        )
+        yield* manager.set("a", tokenAt(0, "a-0", "refresh-a-0"))
+        // The refresh runs from 54 s to 64 s, across the sweep at 55 s.
+        yield* TestClock.adjust("56 seconds")
+        assert.deepStrictEqual(yield* manager.keys, ["a"])
+        yield* TestClock.adjust("8 seconds")
+        assert.strictEqual(calls("a"), 1)
+        assert.strictEqual(yield* counted("background-release-running"), 1)
+        // Released by the sweep at 110 s, before its new token's instant (118 s): never refreshed again.
+        yield* TestClock.adjust("46 seconds")
+        assert.deepStrictEqual(yield* manager.keys, [])
+        assert.strictEqual(yield* counted("background-release-running"), 0)
+        yield* TestClock.adjust("10 minutes")
+        assert.strictEqual(calls("a"), 1)
+      }))
+  })
+})
