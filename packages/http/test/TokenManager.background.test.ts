@@ -13,7 +13,7 @@ import * as Metric from "effect/Metric"
 import * as MetricLabel from "effect/MetricLabel"
 import * as Option from "effect/Option"
 import * as TestClock from "effect/TestClock"
-import { access, tokenAt } from "./utils/authorizationServer.js"
+import { access, failNext, login, makeServer, managerFor, requests, tokenAt } from "./utils/authorizationServer.js"
 
 // The keys counted in `tokenfx_tokens_active` under `client`, whatever their state.
 const counted = (client: string) =>
@@ -117,6 +117,41 @@ describe("TokenManager: background refresh", () => {
         assert.strictEqual(yield* counted("background-release-running"), 0)
         yield* TestClock.adjust("10 minutes")
         assert.strictEqual(calls("a"), 1)
+      }))
+  })
+
+  describe("outage", () => {
+    it.scoped("an outage that outlasts the token: retried after each backoff, and the first caller after it waits for nothing", () =>
+      Effect.gen(function*() {
+        const server = yield* makeServer()
+        const { manager, store } = yield* managerFor(server, {
+          backgroundRefresh: true,
+          jitter: 0,
+          idleTimeToLive: "1 day",
+          retryBackoff: { initial: "1 second", max: "4 seconds" }
+        })
+        const first = yield* login(server)
+        yield* manager.set("alice", first)
+        // Tries at 54, 55 and 57 s (token valid), at 60 s (its expiry), then 64 and 68 s fail.
+        yield* failNext(server, "server_error", { count: 6 })
+        yield* TestClock.adjust("60 seconds")
+        assert.strictEqual(yield* requests(server), 4)
+        // A caller meanwhile is answered the failure, and the background retry keeps its instant.
+        yield* TestClock.adjust("2 seconds")
+        assert.strictEqual((yield* Effect.flip(manager.get("alice")))._tag, "ServerError")
+        yield* TestClock.adjust(1_999)
+        assert.strictEqual(yield* requests(server), 4)
+        yield* TestClock.adjust(1)
+        assert.strictEqual(yield* requests(server), 5)
+        yield* TestClock.adjust("4 seconds")
+        assert.strictEqual(yield* requests(server), 6)
+        // Back at 72 s: refreshed with no caller, and the next caller is served from memory.
+        yield* TestClock.adjust("4 seconds")
+        assert.strictEqual(yield* requests(server), 7)
+        const stored = Option.getOrThrow(yield* store.get("alice")).token
+        assert.notStrictEqual(access(stored), access(first))
+        assert.strictEqual(access(yield* manager.get("alice")), access(stored))
+        assert.strictEqual(yield* requests(server), 7)
       }))
   })
 })

@@ -1,7 +1,8 @@
 /**
  * Background refresh of a manager's keys: each key with a refresh instant has one entry in a scheduler,
  * due that instant less a random lead within the refresh window (so that keys issued together do not
- * all refresh at once). A token change replaces the key's entry; a released key's leaves the queue.
+ * all refresh at once). A token change replaces the key's entry; a released key's leaves the queue. After a
+ * failed refresh of an expired token, the entry is due when the failure's backoff ends.
  */
 import * as Effect from "effect/Effect"
 import * as Random from "effect/Random"
@@ -53,7 +54,19 @@ export const make = (options: {
       }
     }
     const follow = (state: keyState.KeyState): Effect.Effect<void> => {
-      if (state.token === undefined || !Number.isFinite(state.refreshAt)) {
+      if (state.token === undefined) {
+        supersede(state, undefined)
+        return Effect.void
+      }
+      // A failed refresh of an expired token leaves `refreshAt` in the past (the hot path has nothing to
+      // serve) and a failure callers are answered until `until`: the next try is then, with no lead (there
+      // is nothing left to be early for).
+      const failure = state.failure
+      if (failure !== undefined) {
+        supersede(state, { at: failure.until, target: state, lead: 0, slot: -1 })
+        return Effect.void
+      }
+      if (!Number.isFinite(state.refreshAt)) {
         supersede(state, undefined)
         return Effect.void
       }
