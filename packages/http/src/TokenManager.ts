@@ -248,6 +248,7 @@ export const makeWithSource: (
     const background$ = background
       ? yield* backgroundRefresh.make({
         jitter,
+        timing,
         concurrency: Math.floor(number.finiteOr(options?.backgroundConcurrency, 16, 1)),
         held: (state) => table.state(state.key) === state,
         refresh: (state, lead) => protocol.join(state, lead, true),

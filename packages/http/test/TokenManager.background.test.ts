@@ -4,6 +4,7 @@
  * what reaches the token endpoint and the store.
  */
 import { assert, describe, it } from "@effect/vitest"
+import * as OAuthError from "@tokenfx/core/OAuthError"
 import * as TokenStore from "@tokenfx/core/TokenStore"
 import * as Telemetry from "@tokenfx/http/Telemetry"
 import * as TokenManager from "@tokenfx/http/TokenManager"
@@ -28,24 +29,36 @@ const counted = (client: string) =>
     (values) => values.reduce((sum, gauge) => sum + gauge.value, 0)
   )
 
-// A manager over a memory store and a source that counts its calls per key; `slow` keys take 10 s.
-const setup = (options: TokenManager.Options, slow: ReadonlySet<string> = new Set()) =>
+// A manager over a memory store (counting lease attempts) and a source that counts its calls per key
+// and records their instants; `slow` keys take 10 s, and while `down` every call fails.
+const setup = (
+  options: TokenManager.Options,
+  source: { readonly slow?: ReadonlySet<string> | undefined; readonly down?: boolean | undefined } = {}
+) =>
   Effect.gen(function*() {
     const calls = new Map<string, number>()
-    const source = TokenSource.make((request) =>
+    const instants: Array<number> = []
+    const tokens = TokenSource.make((request) =>
       Effect.gen(function*() {
         const n = (calls.get(request.key) ?? 0) + 1
         calls.set(request.key, n)
-        if (slow.has(request.key)) yield* Effect.sleep("10 seconds")
+        instants.push(yield* TestClock.currentTimeMillis)
+        if (source.down === true) return yield* new OAuthError.ServerError({ status: 500 })
+        if (source.slow?.has(request.key) === true) yield* Effect.sleep("10 seconds")
         return tokenAt(yield* TestClock.currentTimeMillis, `${request.key}-${n}`, `refresh-${request.key}-${n}`)
       })
     )
-    const store = yield* TokenStore.makeMemory
+    const memory = yield* TokenStore.makeMemory
+    let leaseTries = 0
+    const store = TokenStore.TokenStore.of({
+      ...memory,
+      acquireLease: (key, owner, ttl) => Effect.suspend(() => (leaseTries++, memory.acquireLease(key, owner, ttl)))
+    })
     const manager = yield* TokenManager.makeWithSource({ backgroundRefresh: true, ...options }).pipe(
       Effect.provideService(TokenStore.TokenStore, store),
-      Effect.provideService(TokenSource.TokenSource, source)
+      Effect.provideService(TokenSource.TokenSource, tokens)
     )
-    return { manager, store, calls: (key: string) => calls.get(key) ?? 0 }
+    return { manager, store, calls: (key: string) => calls.get(key) ?? 0, instants, leaseTries: () => leaseTries }
   })
 
 const version = (store: TokenStore.TokenStore["Type"], key: string) =>
@@ -58,7 +71,7 @@ describe("TokenManager: background refresh", () => {
       Effect.gen(function*() {
         const env = yield* setup(
           { jitter: 0, backgroundConcurrency: 1, idleTimeToLive: "55 seconds", clientLabel: client },
-          new Set(["a"])
+          { slow: new Set(["a"]) }
         )
         yield* env.manager.set("a", tokenAt(0, "a-0", "refresh-a-0"))
         yield* env.manager.set("b", tokenAt(0, "b-0", "refresh-b-0"))
@@ -102,7 +115,7 @@ describe("TokenManager: background refresh", () => {
       Effect.gen(function*() {
         const { calls, manager } = yield* setup(
           { jitter: 0, idleTimeToLive: "55 seconds", clientLabel: "background-release-running" },
-          new Set(["a"])
+          { slow: new Set(["a"]) }
         )
         yield* manager.set("a", tokenAt(0, "a-0", "refresh-a-0"))
         // The refresh runs from 54 s to 64 s, across the sweep at 55 s.
@@ -153,5 +166,55 @@ describe("TokenManager: background refresh", () => {
         assert.strictEqual(access(yield* manager.get("alice")), access(stored))
         assert.strictEqual(yield* requests(server), 7)
       }))
+  })
+
+  describe("deferral and backoff", () => {
+    const hour = (at: number, name: string) => tokenAt(at, name, `refresh-${name}`, "1 hour")
+
+    // Default jitter 0.2; 0.5 runs up to 150 s ahead of the refresh instant (55 min); 0 never ahead.
+    for (const jitter of [0, 0.2, 0.5]) {
+      it.scoped(`a sibling holding the lease: one try a second until its token is stored, then none (jitter ${jitter})`, () =>
+        Effect.gen(function*() {
+          const { calls, leaseTries, manager, store } = yield* setup({ jitter, idleTimeToLive: "1 day" })
+          yield* manager.set("a", hour(0, "a-0"))
+          assert.isTrue(yield* store.acquireLease("a", "sibling", "1 hour"))
+          yield* TestClock.adjust("52 minutes")
+          assert.strictEqual(leaseTries(), 1, "the sibling's only")
+          const perSecond: Array<number> = []
+          for (let second = 0; second < 240; second++) {
+            const before = leaseTries()
+            yield* TestClock.adjust("1 second")
+            perSecond.push(leaseTries() - before)
+          }
+          assert.isAtMost(Math.max(...perSecond), 1, `lease tries per second: ${perSecond.join(" ")}`)
+          // From 55 min at the latest, every second.
+          assert.deepStrictEqual(perSecond.slice(180), Array.from({ length: 60 }, () => 1))
+          assert.strictEqual(calls("a"), 0)
+          // The sibling stores its token and lets the lease go: adopted at the next try, without a call.
+          const held = Option.getOrThrow(yield* store.get("a"))
+          yield* store.compareAndSet("a", hour(56 * 60_000, "sibling"), held.version)
+          yield* store.releaseLease("a", "sibling")
+          yield* TestClock.adjust("1 second")
+          assert.strictEqual(access(yield* manager.get("a")), "sibling")
+          const settled = leaseTries()
+          yield* TestClock.adjust("50 minutes")
+          assert.strictEqual(leaseTries(), settled)
+          assert.strictEqual(calls("a"), 0)
+        }))
+
+      it.scoped(`a background refresh that fails waits out each backoff, ahead of the refresh instant too (jitter ${jitter})`, () =>
+        Effect.gen(function*() {
+          const { instants, manager } = yield* setup({ jitter, idleTimeToLive: "1 day" }, { down: true })
+          yield* manager.set("a", hour(0, "a-0"))
+          yield* TestClock.adjust("58 minutes")
+          const gaps = instants.slice(1).map((at, i) => at - instants[i]!)
+          // 1 s doubling to the 1-minute cap; the first try no earlier than the jitter allows.
+          assert.isAtLeast(instants[0]!, 55 * 60_000 - jitter * 5 * 60_000)
+          assert.isAtLeast(gaps.length, 6)
+          assert.deepStrictEqual(gaps, gaps.map((_, i) => Math.min(60_000, 1_000 * 2 ** i)))
+          // Still valid meanwhile: callers are served the held token.
+          assert.strictEqual(access(yield* manager.get("a")), "a-0")
+        }))
+    }
   })
 })

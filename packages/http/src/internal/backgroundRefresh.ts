@@ -1,13 +1,14 @@
 /**
  * Background refresh of a manager's keys: each key with a refresh instant has one entry in a scheduler,
  * due that instant less a random lead within the refresh window (so that keys issued together do not
- * all refresh at once). A token change replaces the key's entry; a released key's leaves the queue. After a
- * failed refresh of an expired token, the entry is due when the failure's backoff ends.
+ * all refresh at once). A token change replaces the key's entry; a released key's leaves the queue. A
+ * deferral or a backoff is due at its own instant, and after a failed refresh of an expired token the
+ * entry is due when the failure's backoff ends.
  */
 import * as Effect from "effect/Effect"
 import * as Random from "effect/Random"
 import type * as Scope from "effect/Scope"
-import type * as keyState from "./keyState.js"
+import * as keyState from "./keyState.js"
 import * as scheduler from "./scheduler.js"
 
 /** @internal */
@@ -19,14 +20,15 @@ export interface BackgroundRefresh {
 }
 
 /**
- * `jitter`: the largest lead, as a fraction of the refresh window. `held(state)`: whether `state` is
- * still its key's (a released state is never refreshed). `refresh(state, lead)`: the refresh itself,
- * its failures the protocol's to report.
+ * `jitter`: the largest lead, as a fraction of the token's refresh window (by `timing`). `held(state)`:
+ * whether `state` is still its key's (a released state is never refreshed). `refresh(state, lead)`: the
+ * refresh itself, its failures the protocol's to report.
  *
  * @internal
  */
 export const make = (options: {
   readonly jitter: number
+  readonly timing: keyState.Timing
   readonly concurrency: number
   readonly held: (state: keyState.KeyState) => boolean
   readonly refresh: (state: keyState.KeyState, lead: number) => Effect.Effect<unknown, unknown>
@@ -54,7 +56,8 @@ export const make = (options: {
       }
     }
     const follow = (state: keyState.KeyState): Effect.Effect<void> => {
-      if (state.token === undefined) {
+      const token = state.token
+      if (token === undefined) {
         supersede(state, undefined)
         return Effect.void
       }
@@ -70,10 +73,18 @@ export const make = (options: {
         supersede(state, undefined)
         return Effect.void
       }
+      // A busy lease's deferral or a backoff moved `refreshAt` to an instant counted from now: due then,
+      // never earlier (a lead drawn against it ran at once, found the lease busy again, and looped). The
+      // lead drawn for the token is kept, so the retry still wants a token fresh that far ahead.
+      const due = keyState.dueAt(token, options.timing)
+      if (state.refreshAt !== due) {
+        supersede(state, { at: state.refreshAt, target: state, lead: scheduled.get(state)?.lead ?? 0, slot: -1 })
+        return Effect.void
+      }
+      // A token just installed: the lead is drawn from its own refresh window.
       return Effect.map(Random.next, (random) => {
-        const window = Math.max(0, state.expiredAt - state.refreshAt)
-        const lead = Math.floor(random * options.jitter * window)
-        supersede(state, { at: state.refreshAt - lead, target: state, lead, slot: -1 })
+        const lead = Math.floor(random * options.jitter * Math.max(0, state.expiredAt - due))
+        supersede(state, { at: due - lead, target: state, lead, slot: -1 })
       })
     }
     return { follow, drop: (state) => supersede(state, undefined) }
