@@ -334,10 +334,12 @@ export const makeWithSource: (
         return atServer
       }).pipe(Effect.withSpan("TokenManager.revoke", { attributes: { "tokenfx.key": key } }))
 
-    // A released key leaves the gauge and the background queue with its state.
+    // A released key leaves the gauge and the background queue with its state; its reconnect warning
+    // still comes (an idle user is the one to warn), and nothing of it outlives its refresh token.
     const released = (state: keyState.KeyState): void => {
       gauge.drop(state)
       background$?.drop(state)
+      warning.forget(state.key)
     }
     const sweep = Effect.map(Clock.currentTimeMillis, (now) => table.release(now, idleMillis, released))
     yield* Effect.sleep(Duration.millis(idleMillis)).pipe(Effect.zipRight(sweep), Effect.forever, Effect.forkScoped)
