@@ -20,7 +20,9 @@
  * - Versions and compare-and-set across processes: the version is stored in the file beside the
  *   payload, and every write reads and writes it holding the key's lock file, created exclusively.
  *   A lock file whose holder died (same host: its pid no longer runs) or that is older than
- *   `staleLockAfter` (another host) is broken.
+ *   `staleLockAfter` (another host) is broken, and so is one that does not decode (empty, or over
+ *   64 KiB: it is not read whole). Lock files are read as token files are: anything but a regular
+ *   file at a lock path is `InsecureStorage`, and is left where it is.
  * - Leases: a lease file per key (owner, pid, host, deadline from `Clock`), written under the key's
  *   lock; it is taken over when its deadline has passed or its process died on this host.
  *
@@ -144,6 +146,7 @@ export const make = (
     ): Effect.Effect<A, TokenStore.StoreError> =>
       locks.withLock(lock, use).pipe(
         Effect.catchTags({
+          Refused: (e) => Effect.fail(new InsecureStorage({ key, reason: e.message })),
           LockTimeout: (e) => Effect.fail(failure(operation, key)(e)),
           SystemError: (e) => Effect.fail(failure(operation, key)(e)),
           BadArgument: (e) => Effect.fail(failure(operation, key)(e))

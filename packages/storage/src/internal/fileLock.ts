@@ -12,7 +12,7 @@ import * as Scope from "effect/Scope"
 import * as Os from "node:os"
 import * as Process from "node:process"
 import * as WorkerThreads from "node:worker_threads"
-import { isAlreadyExists, isNotFound, randomHex } from "./atomicFile.js"
+import { isAlreadyExists, isNotFound, randomHex, readWithMode } from "./atomicFile.js"
 
 /**
  * Who holds a lock file: a process (and thread) on a host.
@@ -110,11 +110,57 @@ const isStale = (holder: Holder | undefined, now: number, options: LockOptions):
   return isAlive(holder) === false
 }
 
-const readOption = (fs: FileSystem.FileSystem, path: string) =>
-  fs.readFileString(path).pipe(
-    Effect.map(Option.some),
-    Effect.catchIf(isNotFound, () => Effect.succeedNone)
-  )
+/**
+ * Something at a lock, breaker or lease path that is not a regular file (a FIFO, a symbolic link, a
+ * directory). The store never makes one, so it is refused and left where it is, as at a token path:
+ * taking it for an abandoned lock (or no lease) would grant the lock or the lease on a guess.
+ *
+ * @internal
+ */
+export class Refused extends Data.TaggedError("Refused")<{
+  readonly path: string
+  readonly reason: string
+}> {
+  readonly [OAuthError.TypeId]: OAuthError.TypeId = OAuthError.TypeId
+  override get message() {
+    return `${this.path} is refused: ${this.reason} (the store only makes regular files there: remove it)`
+  }
+}
+
+/**
+ * What a file over the cap reads as: content no holder writes (a holder is well under 1 KiB), so such
+ * a lock is abandoned, and `breakStale` still removes only the file it judged stale.
+ *
+ * @internal
+ */
+export const tooLarge = "\u0000too large"
+
+/**
+ * A small file's content, read as token files are (never through a symbolic link, never blocking on a
+ * FIFO, at most `max` bytes): `None` when absent, `Refused` when not a regular file.
+ *
+ * @internal
+ */
+export const readSmall = (path: string, max: number): Effect.Effect<
+  Option.Option<string>,
+  PlatformError.PlatformError | Refused
+> =>
+  Effect.flatMap(readWithMode(path, max), (found) => {
+    if (Option.isNone(found)) return Effect.succeedNone
+    switch (found.value._tag) {
+      case "Refused":
+        return new Refused({ path, reason: found.value.reason })
+      case "TooLarge":
+        return Effect.succeed(Option.some(tooLarge))
+      case "File":
+        return Effect.succeed(Option.some(found.value.content))
+    }
+  })
+
+// Far beyond a holder's JSON (a host name is at most 255 bytes).
+const maxLockSize = 64 * 1024
+
+const readOption = (path: string) => readSmall(path, maxLockSize)
 
 const tryLink = (fs: FileSystem.FileSystem, from: string, to: string) =>
   fs.link(from, to).pipe(
@@ -137,18 +183,18 @@ const breakStale = (
   seen: string,
   temp: string,
   options: LockOptions
-): Effect.Effect<void, PlatformError.PlatformError> =>
+): Effect.Effect<void, PlatformError.PlatformError | Refused> =>
   Effect.gen(function*() {
     const breaker = `${path}.break`
     if (yield* tryLink(fs, temp, breaker)) {
-      const current = yield* readOption(fs, path)
+      const current = yield* readOption(path)
       if (Option.isSome(current) && current.value === seen) {
         yield* fs.remove(path).pipe(Effect.catchIf(isNotFound, () => Effect.void))
       }
       yield* fs.remove(breaker).pipe(Effect.catchIf(isNotFound, () => Effect.void))
       return
     }
-    const other = yield* readOption(fs, breaker)
+    const other = yield* readOption(breaker)
     const now = yield* Clock.currentTimeMillis
     if (Option.isSome(other) && isStale(parseHolder(other.value), now, options)) {
       yield* fs.remove(breaker).pipe(Effect.catchIf(isNotFound, () => Effect.void))
@@ -167,7 +213,7 @@ export interface Locks {
   readonly withLock: <A, E, R>(
     path: string,
     use: Effect.Effect<A, E, R>
-  ) => Effect.Effect<A, E | PlatformError.PlatformError | LockTimeout, R>
+  ) => Effect.Effect<A, E | PlatformError.PlatformError | LockTimeout | Refused, R>
   /** How many lock files have a semaphore now (for tests). */
   readonly size: Effect.Effect<number>
 }
@@ -198,7 +244,7 @@ export const make = (fs: FileSystem.FileSystem, options: LockOptions): Effect.Ef
   })
 
 const release = (fs: FileSystem.FileSystem, path: string) => (nonce: string) =>
-  readOption(fs, path).pipe(
+  readOption(path).pipe(
     Effect.flatMap((current) =>
       Option.isSome(current) && parseHolder(current.value)?.nonce === nonce ? fs.remove(path) : Effect.void
     ),
@@ -218,26 +264,29 @@ const acquire = (
   fs: FileSystem.FileSystem,
   path: string,
   options: LockOptions
-): Effect.Effect<string, PlatformError.PlatformError | LockTimeout> =>
+): Effect.Effect<string, PlatformError.PlatformError | LockTimeout | Refused> =>
   Effect.gen(function*() {
     const start = yield* Clock.currentTimeMillis
     const nonce = randomHex(16)
     const temp = `${path}.tmp-${randomHex(8)}`
     const content = JSON.stringify({ ...self(), nonce, at: start })
+    // The holder last seen, for the timeout's message: the timeout is checked before each read.
+    let holder: Holder | undefined
     // One attempt; a lock released meanwhile, or just broken as stale, is tried again at once.
-    const attempt: Effect.Effect<string, PlatformError.PlatformError | LockTimeout | Busy> = Effect.suspend(() =>
-      Effect.gen(function*() {
-        if (yield* tryLink(fs, temp, path)) return nonce
-        const current = yield* readOption(fs, path)
-        if (Option.isNone(current)) return yield* attempt
-        const holder = parseHolder(current.value)
-        const now = yield* Clock.currentTimeMillis
-        if (now - start >= options.timeout) return yield* new LockTimeout({ holder })
-        if (!isStale(holder, now, options)) return yield* new Busy()
-        yield* breakStale(fs, path, current.value, temp, options)
-        return yield* attempt
-      })
-    )
+    const attempt: Effect.Effect<string, PlatformError.PlatformError | LockTimeout | Busy | Refused> = Effect
+      .suspend(() =>
+        Effect.gen(function*() {
+          if (yield* tryLink(fs, temp, path)) return nonce
+          if ((yield* Clock.currentTimeMillis) - start >= options.timeout) return yield* new LockTimeout({ holder })
+          const current = yield* readOption(path)
+          if (Option.isNone(current)) return yield* attempt
+          holder = parseHolder(current.value)
+          const now = yield* Clock.currentTimeMillis
+          if (!isStale(holder, now, options)) return yield* new Busy()
+          yield* breakStale(fs, path, current.value, temp, options)
+          return yield* attempt
+        })
+      )
     const retried = attempt.pipe(
       Effect.retry({ schedule: retrySchedule, while: (error) => error._tag === "Busy" }),
       // `Busy` is only ever retried, never returned.
