@@ -24,7 +24,8 @@
  *   64 KiB: it is not read whole). Lock files are read as token files are: anything but a regular
  *   file at a lock path is `InsecureStorage`, and is left where it is.
  * - Leases: a lease file per key (owner, pid, host, deadline from `Clock`), written under the key's
- *   lock; it is taken over when its deadline has passed or its process died on this host.
+ *   lock; it is taken over when its deadline has passed or its process died on this host. It is read
+ *   as lock files are: anything but a regular file there is `InsecureStorage`, left where it is.
  *
  * A removed token leaves a small tombstone file (no secret in it) that keeps the key's version.
  *
@@ -142,7 +143,7 @@ export const make = (
       operation: string,
       key: string,
       lock: string,
-      use: Effect.Effect<A, PlatformError.PlatformError | TokenStore.StoreError>
+      use: Effect.Effect<A, PlatformError.PlatformError | FileLock.Refused | TokenStore.StoreError>
     ): Effect.Effect<A, TokenStore.StoreError> =>
       locks.withLock(lock, use).pipe(
         Effect.catchTags({
@@ -249,7 +250,7 @@ export const make = (
           lock,
           Effect.gen(function*() {
             const now = yield* Clock.currentTimeMillis
-            const current = yield* FileLease.read(fs, lease)
+            const current = yield* FileLease.read(lease)
             return yield* f(current, now, lease)
           })
         ))

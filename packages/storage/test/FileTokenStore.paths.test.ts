@@ -97,3 +97,56 @@ describe("FileTokenStore: what sits at a lock path", () => {
       assert.isFalse(Fs.existsSync(lock))
     }).pipe(Effect.provide(NodeLayer)))
 })
+
+describe("FileTokenStore: what sits at a lease path", () => {
+  it.scoped("a FIFO is refused at once by acquire, renew and release, and left in place", () =>
+    Effect.gen(function*() {
+      const { lease, store } = yield* setup
+      Fifo.mkfifo(lease)
+      const errors = yield* Fifo.whileFed(
+        lease,
+        "x",
+        Effect.all([
+          Effect.flip(store.acquireLease("alice", "me", "1 minute")),
+          Effect.flip(store.renewLease("alice", "me", "1 minute")),
+          Effect.flip(store.releaseLease("alice", "me"))
+        ])
+      )
+      assert.deepStrictEqual(errors.map((error) => error._tag), [
+        "InsecureStorage",
+        "InsecureStorage",
+        "InsecureStorage"
+      ])
+      assert.include(errors[0].message, "lease")
+      assert.isTrue(Fs.lstatSync(lease).isFIFO())
+    }).pipe(Effect.provide(NodeLayer)))
+
+  it.scoped("a symbolic link to another store's lease is not followed", () =>
+    Effect.gen(function*() {
+      const other = yield* setup
+      assert.isTrue(yield* other.store.acquireLease("alice", "them", "1 hour"))
+      const { lease, store } = yield* setup
+      Fs.symlinkSync(other.lease, lease)
+      const error = yield* Effect.flip(store.acquireLease("alice", "me", "1 minute"))
+      assert.strictEqual(error._tag, "InsecureStorage")
+      assert.strictEqual(Fs.readlinkSync(lease), other.lease)
+      assert.strictEqual(JSON.parse(Fs.readFileSync(other.lease, "utf8")).owner, "them")
+    }).pipe(Effect.provide(NodeLayer)))
+
+  it.scoped("a directory is refused and left in place", () =>
+    Effect.gen(function*() {
+      const { lease, store } = yield* setup
+      Fs.mkdirSync(lease, { mode: 0o700 })
+      const error = yield* Effect.flip(store.acquireLease("alice", "me", "1 minute"))
+      assert.strictEqual(error._tag, "InsecureStorage")
+      assert.isTrue(Fs.lstatSync(lease).isDirectory())
+    }).pipe(Effect.provide(NodeLayer)))
+
+  it.scoped("a regular lease file of 10 MB is no lease: it is taken over", () =>
+    Effect.gen(function*() {
+      const { lease, store } = yield* setup
+      Fs.writeFileSync(lease, Buffer.alloc(10 * 1024 * 1024, " "), { mode: 0o600 })
+      assert.isTrue(yield* store.acquireLease("alice", "me", "1 minute"))
+      assert.strictEqual(JSON.parse(Fs.readFileSync(lease, "utf8")).owner, "me")
+    }).pipe(Effect.provide(NodeLayer)))
+})

@@ -2,9 +2,9 @@ import type * as PlatformError from "@effect/platform/Error"
 import type * as FileSystem from "@effect/platform/FileSystem"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import type * as Option from "effect/Option"
+import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
-import { isNotFound, writeAtomic } from "./atomicFile.js"
+import { isNotFound, maxFileSize, writeAtomic } from "./atomicFile.js"
 import * as FileLock from "./fileLock.js"
 
 // A key's lease file: who holds the lease (owner, and the process that wrote it) and until when.
@@ -24,15 +24,20 @@ export type Lease = typeof Lease.Type
 
 const decodeLease = Schema.decodeUnknownEither(Schema.parseJson(Lease))
 
-/** @internal */
-export const read = (fs: FileSystem.FileSystem, file: string): Effect.Effect<
+/**
+ * The lease in `file`, read as lock files are (no symbolic link followed, never blocking on a FIFO):
+ * anything but a regular file is `Refused`, since granting the lease on a guess could let two holders
+ * present one refresh token.
+ *
+ * @internal
+ */
+export const read = (file: string): Effect.Effect<
   Option.Option<Lease>,
-  PlatformError.PlatformError
+  PlatformError.PlatformError | FileLock.Refused
 > =>
-  fs.readFileString(file).pipe(
-    // A lease file that does not decode is no lease: it protects nothing secret.
-    Effect.map((content) => Either.getRight(decodeLease(content))),
-    Effect.catchIf(isNotFound, () => Effect.succeedNone)
+  FileLock.readSmall(file, maxFileSize).pipe(
+    // A lease file that does not decode (or is over the cap) is no lease: it protects nothing secret.
+    Effect.map(Option.flatMap((content) => Either.getRight(decodeLease(content))))
   )
 
 /** @internal */
