@@ -8,7 +8,8 @@
  *   belongs to another user. Token files are opened without following symbolic links and without
  *   blocking: a symbolic link, a FIFO or anything else but a regular file at a token path is
  *   `InsecureStorage`, whatever `strictPermissions` says, and is left where it is. A token file
- *   larger than 1 MiB is not read (it is corrupt).
+ *   larger than 1 MiB is not read (it is corrupt), and a write that would make one is refused with
+ *   `TokenStoreError` (the stored token stays).
  * - Atomicity and durability: a write goes to a temporary file in the same directory, which is
  *   flushed (`fsync`), renamed over the token file, and the directory flushed; a reader, or a crash,
  *   sees the old token or the new one, never a mix. The directory flush opens the directory read-only
@@ -162,7 +163,7 @@ export const make = (
       f: (
         current: Option.Option<TokenFile.Envelope>,
         file: string
-      ) => Effect.Effect<A, PlatformError.PlatformError | TokenStore.StoreError>
+      ) => Effect.Effect<A, PlatformError.PlatformError | TokenFile.TooLarge | TokenStore.StoreError>
     ): Effect.Effect<A, TokenStore.StoreError> =>
       Effect.flatMap(files(key), ({ lock, token }) =>
         locked(
@@ -182,7 +183,12 @@ export const make = (
               case "Found":
                 return yield* f(Option.some(current.envelope), token)
             }
-          })
+          }).pipe(
+            Effect.catchTag(
+              "TooLarge",
+              (e) => Effect.fail(new TokenStoreError({ operation, key, description: e.message, cause: e }))
+            )
+          )
         ))
 
     const live = (current: Option.Option<TokenFile.Envelope>) => Option.filter(current, (e) => e.data !== null)

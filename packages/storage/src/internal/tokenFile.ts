@@ -1,12 +1,15 @@
 import type * as PlatformError from "@effect/platform/Error"
 import type * as FileSystem from "@effect/platform/FileSystem"
 import * as Json from "@tokenfx/core/Json"
+import * as OAuthError from "@tokenfx/core/OAuthError"
 import { InsecureStorage } from "@tokenfx/core/TokenStore"
+import * as Data from "effect/Data"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
+import { Buffer } from "node:buffer"
 import { isAlreadyExists, maxFileSize, readWithMode, syncDirectory, writeAtomic } from "./atomicFile.js"
 
 // A token file on disk: its envelope (the key, its version beside the payload, or a tombstone), read
@@ -75,6 +78,20 @@ const parseEnvelope = (
   })
 }
 
+/**
+ * An envelope a read would refuse (over `maxFileSize` bytes): not written, so that a valid token on disk
+ * is never replaced by one that reads back as corrupt.
+ *
+ * @internal
+ */
+export class TooLarge extends Data.TaggedError("TooLarge")<{ readonly size: number }> {
+  readonly [OAuthError.TypeId]: OAuthError.TypeId = OAuthError.TypeId
+  override get message() {
+    return `the token file would be ${this.size} bytes, over the ${maxFileSize} bytes a read accepts: ` +
+      `nothing was written`
+  }
+}
+
 /** @internal */
 export const formatMode = (mode: number) => (mode & 0o777).toString(8).padStart(4, "0")
 
@@ -86,7 +103,7 @@ export interface TokenFiles {
     file: string,
     found: { readonly mode: number; readonly uid: Option.Option<number> }
   ) => Option.Option<InsecureStorage>
-  readonly write: (file: string, envelope: Envelope) => Effect.Effect<void, PlatformError.PlatformError>
+  readonly write: (file: string, envelope: Envelope) => Effect.Effect<void, PlatformError.PlatformError | TooLarge>
   readonly moveAside: (file: string) => Effect.Effect<string, PlatformError.PlatformError>
 }
 
@@ -145,7 +162,13 @@ export const make = (
   }
 
   const write = (file: string, envelope: Envelope) =>
-    writeAtomic(fs, { path: file, directory, content: JSON.stringify(envelope), mode: 0o600, durable: true })
+    Effect.suspend((): Effect.Effect<void, PlatformError.PlatformError | TooLarge> => {
+      const content = JSON.stringify(envelope)
+      const size = Buffer.byteLength(content, "utf8")
+      return size > maxFileSize
+        ? new TooLarge({ size })
+        : writeAtomic(fs, { path: file, directory, content, mode: 0o600, durable: true })
+    })
 
   // Renames a file to `<file>.corrupt-<time>` (plus a counter should that exist), never deleting it.
   const moveAside = (file: string) =>

@@ -1,0 +1,76 @@
+/**
+ * What the file store accepts is what it reads back: no write it would then refuse as corrupt (over the
+ * 1 MiB a read accepts, or a version past 2^53 - 1), and `keys` trusts a hashed file name only for the
+ * key that hashes to it.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import * as Token from "@tokenfx/core/Token"
+import type * as TokenStore from "@tokenfx/core/TokenStore"
+import * as FileTokenStore from "@tokenfx/storage/FileTokenStore"
+import * as RawTokenStore from "@tokenfx/storage/RawTokenStore"
+import { fullToken } from "@tokenfx/testing/TokenStoreSuite"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+import * as Fs from "node:fs"
+import * as Path from "node:path"
+import { NodeLayer, tempTokenDirectory } from "./utils/layers.js"
+
+// The documented limit of a token file.
+const maxFileSize = 1024 * 1024
+
+const setup = Effect.gen(function*() {
+  const dir = yield* tempTokenDirectory
+  const raw = yield* FileTokenStore.make(dir)
+  return { dir, raw, store: RawTokenStore.toTokenStore(raw), file: Path.join(dir, "key-alice.json") }
+})
+
+// Nothing but the token file itself: no temporary file left, nothing moved aside.
+const assertOnlyTokenFile = (dir: string) =>
+  assert.deepStrictEqual(Fs.readdirSync(dir).filter((name) => name.startsWith("key-alice")), ["key-alice.json"])
+
+describe("FileTokenStore: a write it could not read back is refused", () => {
+  it.scoped("a 1.5 MB token over a valid one: TokenStoreError, and the valid token stays", () =>
+    Effect.gen(function*() {
+      const { dir, store } = yield* setup
+      yield* store.set("alice", fullToken(1))
+      const big = Token.make({ access_token: Redacted.make("a".repeat(1_500_000)), expires_in: 3600 }, 0)
+      const writes: ReadonlyArray<Effect.Effect<unknown, TokenStore.StoreError>> = [
+        store.set("alice", big),
+        store.compareAndSet("alice", big, 1)
+      ]
+      for (const write of writes) {
+        const error = yield* Effect.flip(write)
+        assert.strictEqual(error._tag, "TokenStoreError")
+        assert.include(error.message, `${maxFileSize}`)
+      }
+      const entry = Option.getOrThrow(yield* store.get("alice"))
+      assert.strictEqual(entry.version, 1)
+      assert.isTrue(Token.Equivalence(entry.token, fullToken(1)))
+      assertOnlyTokenFile(dir)
+    }).pipe(Effect.provide(NodeLayer)))
+
+  it.scoped("a file of exactly the limit is written and read back; one byte more is refused", () =>
+    Effect.gen(function*() {
+      const { dir, file, raw } = yield* setup
+      const overhead = JSON.stringify({ format: 1, key: "alice", version: 1, data: "" }).length
+      const fits = "a".repeat(maxFileSize - overhead)
+      assert.strictEqual(yield* raw.set("alice", { data: fits }), 1)
+      assert.strictEqual(Fs.statSync(file).size, maxFileSize)
+      assert.strictEqual(Option.getOrThrow(yield* raw.get("alice")).data, fits)
+      // Version 2 is as long as version 1: one more byte of data is one byte over.
+      const error = yield* Effect.flip(raw.set("alice", { data: fits + "a" }))
+      assert.strictEqual(error._tag, "TokenStoreError")
+      assert.strictEqual(Option.getOrThrow(yield* raw.get("alice")).version, 1)
+      assertOnlyTokenFile(dir)
+    }).pipe(Effect.provide(NodeLayer)))
+
+  it.scoped("the limit is in bytes: 600,000 two-byte characters are over it", () =>
+    Effect.gen(function*() {
+      const { raw } = yield* setup
+      yield* raw.set("alice", { data: "small" })
+      const error = yield* Effect.flip(raw.set("alice", { data: "é".repeat(600_000) }))
+      assert.strictEqual(error._tag, "TokenStoreError")
+      assert.strictEqual(Option.getOrThrow(yield* raw.get("alice")).data, "small")
+    }).pipe(Effect.provide(NodeLayer)))
+})
