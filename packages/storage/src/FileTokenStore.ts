@@ -202,6 +202,14 @@ export const make = (
       mutate(operation, key, (current, file) => {
         if (!accept(live(current))) return Effect.succeedNone
         const version = Option.match(current, { onNone: () => 1, onSome: (e) => e.version + 1 })
+        // 2^53 would be written, then read back as an invalid version (corrupt): refused, as SqlTokenStore does.
+        if (!Number.isSafeInteger(version)) {
+          return new TokenStoreError({
+            operation,
+            key,
+            description: "the stored version is 2^53 - 1, the last exact one: no later version can be written"
+          })
+        }
         return Effect.as(
           write(file, { format: 1, key, version, data: payload.data, expiresAt: payload.expiresAt }),
           Option.some(version)

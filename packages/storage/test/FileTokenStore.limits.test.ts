@@ -74,3 +74,51 @@ describe("FileTokenStore: a write it could not read back is refused", () => {
       assert.strictEqual(Option.getOrThrow(yield* raw.get("alice")).data, "small")
     }).pipe(Effect.provide(NodeLayer)))
 })
+
+describe("FileTokenStore: versions stay exact", () => {
+  // Puts `version` (and a tombstone, with `data: null`) into alice's file by hand.
+  const atVersion = (file: string, version: number, tombstone = false) => {
+    const envelope = JSON.parse(Fs.readFileSync(file, "utf8"))
+    Fs.writeFileSync(file, JSON.stringify({ ...envelope, version, ...(tombstone ? { data: null } : {}) }), {
+      mode: 0o600
+    })
+    return Fs.readFileSync(file)
+  }
+
+  it.scoped("at 2^53 - 1, set and compareAndSet fail with TokenStoreError and leave the file as it was", () =>
+    Effect.gen(function*() {
+      const { dir, file, store } = yield* setup
+      yield* store.set("alice", fullToken(1))
+      const before = atVersion(file, Number.MAX_SAFE_INTEGER)
+      const writes: ReadonlyArray<Effect.Effect<unknown, TokenStore.StoreError>> = [
+        store.set("alice", fullToken(2)),
+        store.compareAndSet("alice", fullToken(2), Number.MAX_SAFE_INTEGER)
+      ]
+      for (const write of writes) {
+        const error = yield* Effect.flip(write)
+        assert.strictEqual(error._tag, "TokenStoreError")
+        assert.include(error.message, "2^53 - 1")
+      }
+      assert.deepStrictEqual(Fs.readFileSync(file), before)
+      assert.strictEqual(Option.getOrThrow(yield* store.get("alice")).version, Number.MAX_SAFE_INTEGER)
+      assertOnlyTokenFile(dir)
+    }).pipe(Effect.provide(NodeLayer)))
+
+  it.scoped("a tombstone at 2^53 - 1 refuses the next write too", () =>
+    Effect.gen(function*() {
+      const { file, store } = yield* setup
+      yield* store.set("alice", fullToken(1))
+      const before = atVersion(file, Number.MAX_SAFE_INTEGER, true)
+      assert.strictEqual((yield* Effect.flip(store.set("alice", fullToken(2))))._tag, "TokenStoreError")
+      assert.deepStrictEqual(Fs.readFileSync(file), before)
+    }).pipe(Effect.provide(NodeLayer)))
+
+  it.scoped("at 2^53 - 2, the last exact version is written and read back", () =>
+    Effect.gen(function*() {
+      const { file, store } = yield* setup
+      yield* store.set("alice", fullToken(1))
+      atVersion(file, Number.MAX_SAFE_INTEGER - 1)
+      assert.strictEqual((yield* store.set("alice", fullToken(2))).version, Number.MAX_SAFE_INTEGER)
+      assert.strictEqual(Option.getOrThrow(yield* store.get("alice")).version, Number.MAX_SAFE_INTEGER)
+    }).pipe(Effect.provide(NodeLayer)))
+})
