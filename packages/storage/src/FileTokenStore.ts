@@ -278,6 +278,12 @@ export const make = (
           const parsed = FileName.parseTokenFileName(name)
           if (parsed === undefined) continue
           const current = yield* read(parsed.key ?? undefined, path.join(dir, name))
+          // A hashed name is only its own key's file: a copy (or another key's file) under it is no key's.
+          // It is left alone, unlisted; a `get` of the key that hashes to that name moves it aside.
+          if (
+            current._tag === "Found" && parsed.key === null &&
+            (yield* FileName.baseName(current.envelope.key)) + FileName.tokenSuffix !== name
+          ) continue
           if (current._tag === "Found" && current.envelope.data !== null) {
             found.push({ key: current.envelope.key, envelope: current.envelope })
           } else if ((current._tag === "Corrupt" || current._tag === "Insecure") && parsed.key !== null) {

@@ -122,3 +122,34 @@ describe("FileTokenStore: versions stay exact", () => {
       assert.strictEqual(Option.getOrThrow(yield* store.get("alice")).version, Number.MAX_SAFE_INTEGER)
     }).pipe(Effect.provide(NodeLayer)))
 })
+
+describe("FileTokenStore: keys trusts a hashed name only for its own key", () => {
+  const foreign = (dir: string, digit: string) => Path.join(dir, `sha256-${digit.repeat(64)}.json`)
+  const copy = (from: string, to: string) => {
+    Fs.copyFileSync(from, to)
+    Fs.chmodSync(to, 0o600)
+  }
+
+  it.scoped("a copy of a key's file under a hashed name is no key's: listed once, counted once, left alone", () =>
+    Effect.gen(function*() {
+      const { dir, file, store } = yield* setup
+      yield* store.set("alice", fullToken(1))
+      copy(file, foreign(dir, "0"))
+      assert.deepStrictEqual(yield* store.keys, ["alice"])
+      assert.strictEqual(yield* store.size, 1)
+      assert.strictEqual((yield* store.stats()).total, 1)
+      assert.isTrue(Fs.existsSync(foreign(dir, "0")))
+    }).pipe(Effect.provide(NodeLayer)))
+
+  it.scoped("a long key's file copied under another hashed name: the key is listed once and still reads", () =>
+    Effect.gen(function*() {
+      const { dir, store } = yield* setup
+      const long = "x".repeat(1000)
+      yield* store.set(long, fullToken(1))
+      const [own] = Fs.readdirSync(dir).filter((name) => name.startsWith("sha256-"))
+      copy(Path.join(dir, own), foreign(dir, "f"))
+      assert.deepStrictEqual(yield* store.keys, [long])
+      assert.strictEqual(yield* store.size, 1)
+      assert.strictEqual(Option.getOrThrow(yield* store.get(long)).version, 1)
+    }).pipe(Effect.provide(NodeLayer)))
+})
