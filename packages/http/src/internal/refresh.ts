@@ -1,8 +1,8 @@
 /**
  * The refresh protocol of a key: one flight per key in a process; across processes, the store's lease
  * (kept alive while the refresh runs, checked before the refresh token is presented); a re-read under
- * the lease to adopt a sibling's token; the new token written by compare-and-set, and when the store
- * fails, kept in memory under the lease while the write is retried; a dead grant removed once.
+ * the lease to adopt a sibling's token; the new token handed to `writeBack` (written by compare-and-set,
+ * kept in memory under the lease while a failed write is retried); a dead grant removed once.
  */
 import * as OAuthError from "@tokenfx/core/OAuthError"
 import * as Token from "@tokenfx/core/Token"
@@ -12,11 +12,9 @@ import * as DateTime from "effect/DateTime"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
 import * as FiberId from "effect/FiberId"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
-import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Backoff from "../Backoff.js"
@@ -26,6 +24,7 @@ import type * as TokenSource from "../TokenSource.js"
 import * as keyState from "./keyState.js"
 import type * as lease from "./lease.js"
 import { type ManagerMetrics, reconnectReasons, type Why } from "./managerMetrics.js"
+import * as writeBack from "./writeBack.js"
 
 type KeyState = keyState.KeyState
 
@@ -61,9 +60,6 @@ export interface Refresh {
   readonly join: (state: KeyState, lead: number, root: boolean) => Effect.Effect<Token.Token, GetError>
   readonly install: (state: KeyState, entry: TokenStore.Entry) => Effect.Effect<void>
 }
-
-// Never more than this much of a server's text in a log line.
-const brief = (message: string): string => message.length > 200 ? `${message.slice(0, 200)}…` : message
 
 // The errors of an OAuth exchange decide for themselves; a store, lease or timeout failure is retried.
 const isExchangeError = Schema.is(OAuthError.OAuthError)
@@ -140,63 +136,16 @@ export const make = (env: Env): Refresh => {
       }
     })
 
-  const writeRetries = Schedule.exponential(Duration.millis(100)).pipe(Schedule.intersect(Schedule.recurs(2)))
-  const persistRetries = Schedule.exponential(Duration.millis(200)).pipe(
-    Schedule.modifyDelay((_, delay) => Duration.min(delay, Duration.seconds(30))),
-    Schedule.jittered
-  )
-
-  // The store failed after the server answered: the new token (maybe a rotated refresh token) exists
-  // only here. Serve it from memory and keep the lease, so that no sibling presents the consumed
-  // refresh token, until the write goes through.
-  const persist = (state: KeyState, current: TokenStore.Entry | undefined, token: Token.Token) =>
-    Effect.gen(function*() {
-      const cas = store.compareAndSet(state.key, token, current?.version).pipe(Effect.retry(persistRetries))
-      const written = yield* lease.hold(state.key, cas).pipe(Effect.catchTag("LeaseLost", () => cas))
-      if (Option.isSome(written)) {
-        yield* install(state, written.value)
-        yield* env.publish(Event.StoreWriteRecovered({ key: state.key, version: written.value.version }))
-        return
-      }
-      // Someone wrote meanwhile (a new login): theirs wins.
-      const now = yield* store.get(state.key).pipe(Effect.option, Effect.map(Option.flatten))
-      if (Option.isSome(now)) yield* adopt(state, now.value)
-    }).pipe(Effect.ensuring(lease.release(state.key)))
-
-  const write = (state: KeyState, current: TokenStore.Entry | undefined, token: Token.Token, handOff: () => void) =>
-    Effect.gen(function*() {
-      const written = yield* store.compareAndSet(state.key, token, current?.version).pipe(
-        Effect.retry(writeRetries),
-        Effect.either
-      )
-      if (written._tag === "Left") {
-        const error = written.left
-        const done = yield* Deferred.make<void>()
-        state.persisting = done
-        // Held at the version read, so the stale stored entry is never taken for a newer one.
-        yield* stored(state, token, current, { token, version: current?.version ?? 0 })
-        yield* env.publish(Event.StoreWriteFailed({ key: state.key, error: error._tag, message: brief(error.message) }))
-        yield* Effect.logError("TokenManager: could not store a refreshed token; retrying while serving it from memory")
-          .pipe(Effect.annotateLogs({ key: state.key, error: error._tag }))
-        handOff()
-        yield* persist(state, current, token).pipe(
-          Effect.ensuring(Effect.suspend(() => {
-            if (state.persisting === done) state.persisting = undefined
-            return Deferred.done(done, Exit.void)
-          })),
-          Effect.interruptible,
-          Effect.forkIn(env.scope)
-        )
-        return token
-      }
-      if (Option.isSome(written.right)) {
-        yield* stored(state, token, current, written.right.value)
-        return token
-      }
-      const now = yield* store.get(state.key)
-      if (Option.isSome(now)) return yield* adopt(state, now.value)
-      return yield* reconnect(state, undefined, "token_removed")
-    })
+  const writes = writeBack.make({
+    store,
+    lease,
+    scope: env.scope,
+    publish: env.publish,
+    install,
+    adopt,
+    stored,
+    removed: (state) => reconnect(state, undefined, "token_removed")
+  })
 
   // invalid_grant: unless another holder rotated the refresh token meanwhile, the grant is dead.
   const onInvalidGrant = (state: KeyState, current: TokenStore.Entry | undefined, error: OAuthError.InvalidGrant) =>
@@ -237,7 +186,7 @@ export const make = (env: Env): Refresh => {
       const token = env.source.token({ key: state.key, token: Option.fromNullable(current?.token) }).pipe(
         Effect.catchTag("InvalidGrant", (error) => onInvalidGrant(state, current, error))
       )
-      return yield* timed(Effect.flatMap(token, (token) => write(state, current, token, handOff)))
+      return yield* timed(Effect.flatMap(token, (token) => writes.write(state, current, token, handOff)))
     })
 
   const underLease = (state: KeyState, lead: number) =>
@@ -295,7 +244,7 @@ export const make = (env: Env): Refresh => {
       const stillValid = keyState.isValid(state, now)
       yield* Metric.increment(refreshFailures(error._tag))
       if (retryAfter > 0) yield* Metric.increment(rateLimitWaits)
-      const message = brief(error.message)
+      const message = writeBack.brief(error.message)
       yield* env.publish(Event.RefreshFailed({
         key: state.key,
         error: error._tag,
