@@ -143,9 +143,11 @@ export interface Options {
   /** How long a caller with no valid token waits for another holder's lease (`LeaseTimeout`). Default: `leaseTtl` + 2 s. */
   readonly leaseWait?: Duration.DurationInput | undefined
   /**
-   * The whole refresh (lease held: the token endpoint's attempts, timeouts and `Retry-After` waits, and
-   * the write) is interrupted after this long with `RefreshTimeout`. Default: 90 seconds, room for the
-   * token endpoint's default retries.
+   * How long a refresh keeps its callers waiting (lease held: the token endpoint's attempts, timeouts and
+   * `Retry-After` waits, and the write). One the server has not answered by then is interrupted with
+   * `RefreshTimeout`. An answer is never dropped: a write the store has not confirmed by then counts as a
+   * failed one (the new token is served from memory and written in the background, the lease kept until
+   * it is stored). Default: 90 seconds, room for the token endpoint's default retries.
    */
   readonly refreshTimeout?: Duration.DurationInput | undefined
   /** Backoff between failed refreshes: doubles from `initial` up to `max`. Default: 1 second to 1 minute. */

@@ -57,11 +57,12 @@ export class LeaseLost extends Schema.TaggedError<LeaseLost>("@tokenfx/http/Leas
 }
 
 /**
- * A refresh took longer than the manager's `refreshTimeout` and was interrupted. With rotating
- * refresh tokens the server may already have rotated the grant: if the answer was lost with the
- * interruption, the next refresh presents a consumed refresh token and the grant ends in
+ * A refresh took longer than the manager's `refreshTimeout` and was interrupted before the server
+ * answered. With rotating refresh tokens the server may already have rotated the grant: if its answer
+ * was on the way, the next refresh presents a consumed refresh token and the grant ends in
  * `ReconnectRequired`. The default timeout (90 seconds, inside the renewed lease) leaves room for the
- * token endpoint's own retries so that this stays rare.
+ * token endpoint's own retries so that this stays rare. A slow store write is not a `RefreshTimeout`:
+ * the answer is kept (see `StoreWriteFailed`).
  *
  * @since 0.2.0
  * @category errors

@@ -16,9 +16,9 @@ import type * as DateTime from "effect/DateTime"
  * - `RefreshFailed`: a refresh attempt failed; `tokenStillValid` says whether callers keep being served.
  * - `RefreshStopped`: failures that retrying cannot fix repeated; no refresh is tried again for the key
  *   until a new token is `set` (`error` says what to fix).
- * - `StoreWriteFailed`: a refreshed (possibly rotated) token could not be written; it is served from
- *   memory and the write is retried while the lease is held, so that no sibling presents the consumed
- *   refresh token. `StoreWriteRecovered` follows once it is stored.
+ * - `StoreWriteFailed`: a refreshed (possibly rotated) token could not be written (the store failed, or
+ *   did not answer in time); it is served from memory and the write is retried while the lease is held,
+ *   so that no sibling presents the consumed refresh token. `StoreWriteRecovered` follows once it is stored.
  * - `ReconnectSoon`: the refresh token expires at `refreshTokenExpiresAt` (`refresh_token_expires_in`)
  *   and no refresh has replaced it `reconnectWarning` ahead of that: unless the key is refreshed before
  *   then, the user must log in again.

@@ -12,6 +12,7 @@ import * as DateTime from "effect/DateTime"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
@@ -52,6 +53,14 @@ export interface Env {
   /** How long a token from a 401-triggered refresh is not refreshed again for a 401. */
   readonly invalidationWindow: number
   readonly metrics: ManagerMetrics
+}
+
+// A refresh under the lease: its caller's deadline (epoch milliseconds), whether the server has
+// answered, and whether the write took over the lease.
+interface Section {
+  readonly deadline: number
+  answered: boolean
+  handedOff: boolean
 }
 
 /** @internal */
@@ -157,7 +166,7 @@ export const make = (env: Env): Refresh => {
       return yield* reconnect(state, current, "invalid_grant", error)
     })
 
-  const renew = (state: KeyState, current: TokenStore.Entry | undefined, handOff: () => void) =>
+  const renew = (state: KeyState, current: TokenStore.Entry | undefined, section: Section) =>
     Effect.gen(function*() {
       if (env.source.requiresRefreshToken) {
         if (current === undefined) return yield* reconnect(state, undefined, "no_token")
@@ -183,10 +192,20 @@ export const make = (env: Env): Refresh => {
       }
       // Ownership right before the refresh token leaves: a holder whose lease lapsed never presents it.
       yield* lease.check(state.key)
-      const token = env.source.token({ key: state.key, token: Option.fromNullable(current?.token) }).pipe(
-        Effect.catchTag("InvalidGrant", (error) => onInvalidGrant(state, current, error))
+      const request = { key: state.key, token: Option.fromNullable(current?.token) }
+      // The answer may hold the only copy of a rotated refresh token: from here on the write owns the
+      // lease, in a fiber of its own that nothing but the manager's end interrupts. It answers by the deadline.
+      const exchange = Effect.uninterruptibleMask((restore) =>
+        Effect.flatMap(restore(env.source.token(request)), (token) => {
+          section.answered = true
+          section.handedOff = true
+          const write = Effect.interruptible(writes.write(state, current, token, section.deadline))
+          return Effect.flatMap(Effect.forkIn(write, env.scope), Fiber.join)
+        })
       )
-      return yield* timed(Effect.flatMap(token, (token) => writes.write(state, current, token, handOff)))
+      return yield* timed(
+        Effect.catchTag(exchange, "InvalidGrant", (error) => onInvalidGrant(state, current, error))
+      )
     })
 
   const underLease = (state: KeyState, lead: number) =>
@@ -207,7 +226,20 @@ export const make = (env: Env): Refresh => {
         const adopted = yield* lease.acquire(state.key, Effect.flatMap(store.get(state.key), fresh))
         if (Option.isSome(adopted)) return yield* adopt(state, adopted.value)
       }
-      let handedOff = false
+      const section: Section = {
+        deadline: (yield* Clock.currentTimeMillis) + Duration.toMillis(env.refreshTimeout),
+        answered: false,
+        handedOff: false
+      }
+      // Only a refresh the server has not answered yet times out: an answer is never dropped.
+      const expiry = Effect.zipRight(
+        Effect.sleep(env.refreshTimeout),
+        Effect.suspend(() =>
+          section.answered
+            ? Effect.never
+            : Effect.fail(new RefreshTimeout({ key: state.key, timeout: env.refreshTimeout }))
+        )
+      )
       return yield* lease.hold(
         state.key,
         Effect.gen(function*() {
@@ -216,14 +248,11 @@ export const make = (env: Env): Refresh => {
           const usable = yield* fresh(entry)
           if (Option.isSome(usable)) return yield* adopt(state, usable.value)
           if (Option.isSome(entry)) yield* remember(state, entry.value)
-          return yield* renew(state, Option.getOrUndefined(entry), () => handedOff = true)
+          return yield* renew(state, Option.getOrUndefined(entry), section)
         })
       ).pipe(
-        Effect.timeoutFail({
-          duration: env.refreshTimeout,
-          onTimeout: () => new RefreshTimeout({ key: state.key, timeout: env.refreshTimeout })
-        }),
-        Effect.ensuring(Effect.suspend(() => handedOff ? Effect.void : lease.release(state.key))),
+        Effect.raceFirst(expiry),
+        Effect.ensuring(Effect.suspend(() => section.handedOff ? Effect.void : lease.release(state.key))),
         // Lost the lease: never present the refresh token; a sibling's token is adopted when there is one.
         Effect.catchTag("LeaseLost", (error) =>
           Effect.flatMap(
