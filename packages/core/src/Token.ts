@@ -87,7 +87,9 @@ export type JsonValue =
   | { readonly [key: string]: JsonValue }
 
 /**
- * A JSON value: finite numbers only, so that whatever it holds survives storage as JSON.
+ * A JSON value: finite numbers only, so that whatever it holds survives storage as JSON. Members
+ * named `__proto__`, `constructor` or `prototype` are dropped at any depth (`Json.SafeKey`); the
+ * decoder recurses, so callers bound the depth first (`Json.valueDepthExceeds`).
  *
  * @since 0.1.0
  * @category schemas
@@ -98,7 +100,7 @@ export const JsonValue: Schema.Schema<JsonValue> = Schema.Union(
   Schema.JsonNumber,
   Schema.String,
   Schema.Array(Schema.suspend(() => JsonValue)),
-  Schema.Record({ key: Schema.String, value: Schema.suspend(() => JsonValue) })
+  Schema.Record({ key: Json.SafeKey, value: Schema.suspend(() => JsonValue) })
 ).annotations({ identifier: "JsonValue" })
 
 /**
@@ -116,7 +118,7 @@ export const IdTokenClaims = Schema.Struct(
     exp: Schema.JsonNumber,
     iat: Schema.JsonNumber
   },
-  Schema.Record({ key: Schema.String, value: JsonValue })
+  Schema.Record({ key: Json.SafeKey, value: JsonValue })
 ).annotations({ identifier: "IdTokenClaims" })
 
 /**

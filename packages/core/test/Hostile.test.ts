@@ -4,6 +4,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as ErrorResponse from "@tokenfx/core/ErrorResponse"
+import * as Json from "@tokenfx/core/Json"
 import * as Jwt from "@tokenfx/core/Jwt"
 import type * as OAuthError from "@tokenfx/core/OAuthError"
 import * as RetryAfter from "@tokenfx/core/RetryAfter"
@@ -12,6 +13,8 @@ import * as Token from "@tokenfx/core/Token"
 import * as Duration from "effect/Duration"
 import * as Either from "effect/Either"
 import * as Encoding from "effect/Encoding"
+import * as Redacted from "effect/Redacted"
+import * as Schema from "effect/Schema"
 
 const deep = (levels: number) => "[".repeat(levels) + "]".repeat(levels)
 
@@ -46,6 +49,28 @@ describe("hostile input", () => {
       assert.strictEqual(Object.getPrototypeOf(claims), Object.prototype)
       assert.isUndefined(claims.exp)
       assert.isUndefined(Jwt.expiresAtMillis(jwt))
+    })
+
+    it("ID token claims cannot set a prototype, at any depth: decoded, or read back from a store", () => {
+      const claims = `{"iss":"i","sub":"u","aud":"c","exp":2,"iat":1,"__proto__":{"polluted":1},"constructor":{},` +
+        `"address":{"__proto__":{"polluted":1},"prototype":{},"country":"NL"},"groups":[{"__proto__":[]}]}`
+      const decoded = Schema.decodeUnknownSync(Token.IdTokenClaims)(JSON.parse(claims))
+      const token = new Token.Token({ ...Token.make({ access_token: Redacted.make("a") }, 0), idTokenClaims: decoded })
+      const stored = StoredToken.toJson(token).replace(
+        `"idTokenClaims":{`,
+        `"idTokenClaims":{"__proto__":{"polluted":1},`
+      )
+      assert.include(stored, `"idTokenClaims":{"__proto__"`)
+      const read = Either.getOrThrow(StoredToken.fromJson(stored)).idTokenClaims!
+      for (const result of [decoded, read]) {
+        const address = result["address"] as Record<string, unknown>
+        for (const object of [result, address, (result["groups"] as Array<object>)[0]]) {
+          assert.strictEqual(Object.getPrototypeOf(object), Object.prototype)
+          for (const name of Json.forbiddenKeys) assert.isFalse(Object.hasOwn(object, name), name)
+        }
+        assert.isUndefined((result as Record<string, unknown>)["polluted"])
+        assert.strictEqual(address["country"], "NL")
+      }
     })
 
     it("an error body cannot set its prototype", () => {

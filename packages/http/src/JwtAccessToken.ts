@@ -7,6 +7,7 @@
  *
  * @since 0.1.0
  */
+import * as Json from "@tokenfx/core/Json"
 import * as OAuthError from "@tokenfx/core/OAuthError"
 import * as Token from "@tokenfx/core/Token"
 import * as Duration from "effect/Duration"
@@ -18,7 +19,8 @@ import * as jwtVerify from "./internal/jwtVerify.js"
 import type * as Jwks from "./Jwks.js"
 
 /**
- * The claims every RFC 9068 access token has (section 2.2), with every other claim kept.
+ * The claims every RFC 9068 access token has (section 2.2), with every other claim kept but
+ * `__proto__`, `constructor` and `prototype` (`Json.UnknownFields`).
  *
  * @since 0.1.0
  * @category schemas
@@ -34,7 +36,7 @@ export const Claims = Schema.Struct(
     client_id: Schema.String,
     scope: Schema.optional(Schema.String)
   },
-  Schema.Record({ key: Schema.String, value: Schema.Unknown })
+  Json.UnknownFields
 ).annotations({ identifier: "JwtAccessTokenClaims" })
 
 /**

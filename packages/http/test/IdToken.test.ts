@@ -1,7 +1,9 @@
 import { assert, describe, it } from "@effect/vitest"
+import * as Json from "@tokenfx/core/Json"
 import * as Token from "@tokenfx/core/Token"
 import * as IdToken from "@tokenfx/http/IdToken"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Redacted from "effect/Redacted"
 import * as TestClock from "effect/TestClock"
 import * as jose from "jose"
@@ -18,7 +20,8 @@ import {
   setup,
   sign,
   type Signer,
-  signer
+  signer,
+  signText
 } from "./utils/idTokens.js"
 
 describe("IdToken.verify", () => {
@@ -256,5 +259,72 @@ describe("TokenEndpoint.refresh and a refreshed ID token", () => {
         assert.strictEqual(Redacted.value(third.idToken!), Redacted.value(fresh))
         assert.strictEqual(third.idTokenClaims?.["email"], "new@example.com")
       }
+    }))
+})
+
+describe("IdToken.verify and claims a hostile (or compromised) issuer signs", () => {
+  const base = `"iss":"${ISSUER}","sub":"alice","aud":"${CLIENT}","iat":${NOW},"exp":${NOW + 300},"nonce":"n-1"`
+  // The claims object is one level, the empty array or object innermost another: `levels` deep in all.
+  const nested = (levels: number, [open, empty, close]: Nesting) =>
+    `{${base},"x":${open.repeat(levels - 2)}${empty}${close.repeat(levels - 2)}}`
+  type Nesting = readonly [open: string, empty: string, close: string]
+  const arrays: Nesting = ["[", "[]", "]"]
+  const objects: Nesting = [`{"a":`, "{}", "}"]
+
+  it.effect("claims nested deeper than Json.maxDepth are Malformed, not a stack overflow; at the limit they verify", () =>
+    Effect.gen(function*() {
+      const { jwks, key } = yield* setup
+      for (const nesting of [arrays, objects]) {
+        const atLimit = yield* IdToken.verify(jwks, yield* signText(key, nested(Json.maxDepth, nesting)), expected)
+        assert.strictEqual(atLimit.sub, "alice")
+        for (const levels of [Json.maxDepth + 1, 20_000]) {
+          const outcome = yield* Effect.either(
+            IdToken.verify(jwks, yield* signText(key, nested(levels, nesting)), expected)
+          )
+          const reason = Either.isLeft(outcome) && outcome.left._tag === "InvalidIdToken" && outcome.left.reason
+          assert.strictEqual(reason, "Malformed", `${levels} levels`)
+        }
+      }
+    }))
+
+  it.effect("__proto__, constructor and prototype claims are dropped at any depth; the others are kept", () =>
+    Effect.gen(function*() {
+      const { jwks, key } = yield* setup
+      const token = yield* signText(
+        key,
+        `{${base},"__proto__":{"polluted":"yes"},"constructor":{"prototype":{"polluted":"yes"}},` +
+          `"prototype":1,"address":{"__proto__":{"polluted":"yes"},"country":"NL"},"groups":[{"__proto__":[]}]}`
+      )
+      const verified: Record<string, unknown> = yield* IdToken.verify(jwks, token, expected)
+      assert.strictEqual(Object.getPrototypeOf(verified), Object.prototype)
+      assert.isUndefined(verified["polluted"])
+      assert.strictEqual(verified["constructor"], Object)
+      for (const name of Json.forbiddenKeys) assert.isFalse(Object.hasOwn(verified, name), name)
+      const address = verified["address"] as Record<string, unknown>
+      assert.strictEqual(Object.getPrototypeOf(address), Object.prototype)
+      assert.strictEqual(address["country"], "NL")
+      assert.deepStrictEqual(verified["groups"], [{}])
+    }))
+
+  it.effect("a refresh answer with such an ID token keeps the rotated refresh token and the identity verified before", () =>
+    Effect.gen(function*() {
+      const { jwks, key } = yield* setup
+      const replies: Array<FakeHttp.Reply> = []
+      const server = FakeHttp.make((request) =>
+        request.url === JWKS_URI ? FakeHttp.json({ keys: [key.publicJwk] }) : replies.shift()!
+      )
+      const endpoint = yield* Endpoint.make(server, { jwksUri: JWKS_URI })
+      const login = yield* sign(key, claims({ nonce: undefined, email: "a@example.com" }))
+      const previous = new Token.Token({
+        ...Token.make({ access_token: Redacted.make("at-1"), refresh_token: Redacted.make("rt-1") }, 0),
+        idToken: login,
+        idTokenClaims: yield* IdToken.verify(jwks, login, { ...expected, nonce: undefined })
+      })
+      const deep = yield* signText(key, nested(20_000, arrays).replace(`,"nonce":"n-1"`, ""))
+      replies.push(FakeHttp.token({ id_token: Redacted.value(deep), refresh_token: "rt-2" }))
+      const refreshed = yield* endpoint.refresh(previous)
+      assert.strictEqual(Redacted.value(refreshed.refreshToken!), "rt-2")
+      assert.strictEqual(Redacted.value(refreshed.idToken!), Redacted.value(login))
+      assert.strictEqual(refreshed.idTokenClaims?.["email"], "a@example.com")
     }))
 })

@@ -1,8 +1,10 @@
 import * as HttpClient from "@effect/platform/HttpClient"
 import { assert, describe, it } from "@effect/vitest"
+import * as Json from "@tokenfx/core/Json"
 import * as Jwks from "@tokenfx/http/Jwks"
 import * as JwtAccessToken from "@tokenfx/http/JwtAccessToken"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Redacted from "effect/Redacted"
 import * as TestClock from "effect/TestClock"
 import * as jose from "jose"
@@ -34,7 +36,15 @@ const setup = Effect.gen(function*() {
         ...claims
       }).setProtectedHeader({ alg: "RS256", kid: "k1", typ }).sign(privateKey)
     ).pipe(Effect.map(Redacted.make))
-  return { jwks, sign }
+  // The claims text as a hostile issuer writes it, past what `JSON.stringify` would make.
+  const signText = (rest: string) =>
+    Effect.promise(() =>
+      new jose.CompactSign(new TextEncoder().encode(
+        `{"iss":"${ISSUER}","sub":"alice","aud":"${API}","client_id":"app","iat":${NOW},"exp":${NOW + 300},` +
+          `"jti":"j-1",${rest}}`
+      )).setProtectedHeader({ alg: "RS256", kid: "k1", typ: "at+jwt" }).sign(privateKey)
+    ).pipe(Effect.map(Redacted.make))
+  return { jwks, sign, signText }
 })
 
 const expected = { issuer: ISSUER, audience: API }
@@ -65,6 +75,36 @@ describe("JwtAccessToken.verify", () => {
       ) {
         const error = yield* Effect.flip(JwtAccessToken.verify(jwks, yield* token, expected))
         assert.strictEqual(error._tag, "InvalidToken")
+      }
+    }))
+
+  it.effect("__proto__, constructor and prototype claims are dropped; the others are kept", () =>
+    Effect.gen(function*() {
+      const { jwks, signText } = yield* setup
+      const token = yield* signText(
+        `"__proto__":{"scope":"admin","polluted":"yes"},"constructor":{"name":"x"},"prototype":1,"tenant":"t-1"`
+      )
+      const claims: Record<string, unknown> = yield* JwtAccessToken.verify(jwks, token, expected)
+      assert.strictEqual(Object.getPrototypeOf(claims), Object.prototype)
+      assert.isUndefined(claims["polluted"])
+      assert.strictEqual(claims["constructor"], Object)
+      for (const name of Json.forbiddenKeys) assert.isFalse(Object.hasOwn(claims, name), name)
+      assert.strictEqual(claims["tenant"], "t-1")
+      // A scope only the forged prototype carried grants nothing.
+      const error = yield* Effect.flip(JwtAccessToken.verify(jwks, token, { ...expected, scopes: ["admin"] }))
+      assert.strictEqual(error._tag, "InsufficientScope")
+    }))
+
+  it.effect("claims nested deeper than Json.maxDepth are InvalidToken, not a stack overflow; at the limit they verify", () =>
+    Effect.gen(function*() {
+      const { jwks, signText } = yield* setup
+      // The claims object and the innermost array are two of the levels.
+      const nested = (levels: number) => `"x":${"[".repeat(levels - 2)}[]${"]".repeat(levels - 2)}`
+      const atLimit = yield* JwtAccessToken.verify(jwks, yield* signText(nested(Json.maxDepth)), expected)
+      assert.strictEqual(atLimit.sub, "alice")
+      for (const levels of [Json.maxDepth + 1, 20_000]) {
+        const outcome = yield* Effect.either(JwtAccessToken.verify(jwks, yield* signText(nested(levels)), expected))
+        assert.strictEqual(Either.isLeft(outcome) && outcome.left._tag, "InvalidToken", `${levels} levels`)
       }
     }))
 })

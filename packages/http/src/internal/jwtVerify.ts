@@ -1,3 +1,4 @@
+import * as Json from "@tokenfx/core/Json"
 import * as Clock from "effect/Clock"
 import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
@@ -110,8 +111,9 @@ const fromJose = (error: unknown): Rejection => {
 
 /**
  * Verifies `token` against `jwks`: the algorithm first (from the allowed list, so never `none` or a
- * symmetric one), then the signature, issuer, audience and times on `Clock` with `clockSkew`. A key id
- * the cached set lacks refetches the set once (within its cooldown).
+ * symmetric one), then the signature, issuer, audience and times on `Clock` with `clockSkew`, then the
+ * depth of the claims (at most `Json.maxDepth`). A key id the cached set lacks refetches the set once
+ * (within its cooldown).
  *
  * @internal
  */
@@ -143,7 +145,13 @@ export const verify = (
             currentDate: DateTime.toDateUtc(DateTime.unsafeMake(now))
           }),
         catch: fromJose
-      })
+      }).pipe(
+        // The claims are decoded by recursive schemas: a signature vouches for the issuer, not for its depth.
+        Effect.filterOrFail(
+          (result) => !Json.valueDepthExceeds(result.payload),
+          () => reject("Malformed", "the claims are nested too deeply")
+        )
+      )
     const first = yield* Effect.either(Effect.flatMap(jwks.current, attempt))
     if (Either.isRight(first)) return first.right
     if (first.left._tag !== "Rejection" || first.left.reason !== "UnknownKey") return yield* Effect.fail(first.left)
