@@ -11,9 +11,11 @@
  * @since 0.1.0
  */
 import * as HttpClient from "@effect/platform/HttpClient"
+import type * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as KeyValueStore from "@effect/platform/KeyValueStore"
+import * as Json from "@tokenfx/core/Json"
 import * as OAuthError from "@tokenfx/core/OAuthError"
 import * as WwwAuthenticate from "@tokenfx/core/WwwAuthenticate"
 import * as Clock from "effect/Clock"
@@ -22,6 +24,7 @@ import * as Encoding from "effect/Encoding"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
 import * as jose from "jose"
 import * as signingKey from "./internal/signingKey.js"
 
@@ -228,6 +231,64 @@ const addProof = (dpop: Dpop) => (request: HttpClientRequest.HttpClientRequest) 
 
 const maxErrorBody = 16 * 1024
 
+// An absent body reads as an empty one, as `readBounded` reads it.
+const orEmpty = (error: HttpClientError.ResponseError) =>
+  error.reason === "EmptyBody" ? Stream.empty : Stream.fail(error)
+
+/**
+ * The body's first `max` bytes as text (`undefined` when it is longer, or breaks), reading no more than
+ * `max` bytes and one chunk of it; and the response again, the bytes read replayed before the rest, so
+ * that the caller still reads (or cancels) the body the server sent.
+ */
+const peek = (response: HttpClientResponse.HttpClientResponse, max: number) =>
+  Effect.gen(function*() {
+    const body = yield* Stream.toReadableStreamEffect(Stream.catchAll(response.stream, orEmpty))
+    const reader = body.getReader()
+    const chunks: Array<Uint8Array> = []
+    let size = 0
+    let done = false
+    yield* Effect.gen(function*() {
+      while (!done && size <= max) {
+        const next = yield* Effect.tryPromise(() => reader.read())
+        if (next.done) done = true
+        else {
+          chunks.push(next.value)
+          size += next.value.length
+        }
+      }
+    }).pipe(
+      // A body that breaks is the caller's to see, as it reads the copy.
+      Effect.ignore,
+      // Interrupted (the caller's timeout): nobody will read the rest, so let the connection go.
+      Effect.onInterrupt(() => Effect.sync(() => reader.cancel().catch(() => undefined)))
+    )
+    const replayed = new ReadableStream<Uint8Array>({
+      start(controller) {
+        for (const chunk of chunks) controller.enqueue(chunk)
+        if (done) controller.close()
+      },
+      async pull(controller) {
+        const next = await reader.read()
+        if (next.done) controller.close()
+        else controller.enqueue(next.value)
+      },
+      cancel: (reason) => reader.cancel(reason)
+    })
+    const copy = HttpClientResponse.fromWeb(
+      response.request,
+      new Response(replayed, { status: response.status, headers: response.headers })
+    )
+    if (!done || size > max) return { text: undefined, response: copy }
+    const bytes = new Uint8Array(size)
+    let offset = 0
+    for (const chunk of chunks) {
+      bytes.set(chunk, offset)
+      offset += chunk.length
+    }
+    const text = new TextDecoder().decode(bytes)
+    return { text, response: copy }
+  })
+
 // The server wants a (fresher) nonce: a resource answers 401 with a DPoP challenge naming
 // `use_dpop_nonce` (section 9), an authorization server 400 with that error code (section 8).
 const asksForNonce = (
@@ -240,32 +301,21 @@ const asksForNonce = (
     return Effect.succeed({ retry, response })
   }
   if (response.status !== 400) return Effect.succeed({ retry: false, response })
-  // An error body worth reading is small; a large one is left for the caller's own limits.
-  const length = Number(response.headers["content-length"] ?? "0")
-  if (!(length <= maxErrorBody)) return Effect.succeed({ retry: false, response })
-  // The body is read to see the error code, then handed on as a fresh response.
-  return response.text.pipe(
-    Effect.map((text) => {
-      let code: unknown
-      try {
-        code = (JSON.parse(text) as { readonly error?: unknown })?.error
-      } catch {
-        code = undefined
-      }
-      const copy = HttpClientResponse.fromWeb(
-        response.request,
-        new Response(text, { status: response.status, headers: response.headers })
-      )
-      return { retry: code === "use_dpop_nonce", response: copy }
-    }),
-    Effect.orElseSucceed(() => ({ retry: false, response }))
-  )
+  // A body declared larger than an error worth reading is left, unread, for the caller's own limits.
+  const declared = response.headers["content-length"]
+  if (declared !== undefined && !(Number(declared) <= maxErrorBody)) return Effect.succeed({ retry: false, response })
+  // Undeclared (chunked) or declared falsely: the length is known only by reading, so read no further than the cap.
+  return Effect.map(peek(response, maxErrorBody), ({ response, text }) => ({
+    retry: text !== undefined && Json.parseObject(text)?.["error"] === "use_dpop_nonce",
+    response
+  }))
 }
 
 /**
  * `self` with a DPoP proof on every request, signed with `dpop`'s key: `ath` when the request carries
  * `Authorization: DPoP <token>`, and the last nonce the request's origin sent. When the server answers
- * that it wants a nonce, the request is sent once more with it.
+ * that it wants a nonce, the request is sent once more with it. To find that out, at most 16 KiB of a 400
+ * answer are read; the response handed on still holds its whole body.
  *
  * @since 0.1.0
  * @category combinators

@@ -1,5 +1,6 @@
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as KeyValueStore from "@effect/platform/KeyValueStore"
 import { assert, describe, it } from "@effect/vitest"
 import * as Token from "@tokenfx/core/Token"
@@ -9,6 +10,8 @@ import * as Dpop from "@tokenfx/http/Dpop"
 import * as TokenEndpoint from "@tokenfx/http/TokenEndpoint"
 import * as TokenManager from "@tokenfx/http/TokenManager"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Fiber from "effect/Fiber"
 import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
@@ -183,4 +186,185 @@ describe("Dpop.fromKeyValueStore", () => {
       const error = yield* Effect.flip(Dpop.fromKeyValueStore("broken"))
       assert.strictEqual(error._tag, "InvalidDpopKey")
     }).pipe(Effect.provide(KeyValueStore.layerMemory)))
+})
+
+describe("Dpop.withProofs reads at most 16 KiB of a 400 to look for use_dpop_nonce", () => {
+  const KiB = 1024
+  // A chunked body (no Content-Length): `content` in `size`-byte chunks; a number is that many spaces,
+  // `undefined` spaces without end.
+  const chunked = (content: string | number | undefined, size = 64 * KiB) => {
+    const bytes = typeof content === "string" ? new TextEncoder().encode(content) : undefined
+    const total = typeof content === "string" ? bytes!.length : content ?? Infinity
+    const stats = { pulled: 0, cancelled: false }
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (stats.pulled >= total) return controller.close()
+        const chunk = bytes?.subarray(stats.pulled, stats.pulled + size) ?? new Uint8Array(size).fill(0x20)
+        stats.pulled += chunk.length
+        controller.enqueue(chunk)
+      },
+      cancel() {
+        stats.cancelled = true
+      }
+    })
+    return { body, stats }
+  }
+  // Answers with each response in turn (the last repeated); counts the requests.
+  const serving = (...responses: ReadonlyArray<() => Response>) => {
+    let requests = 0
+    const client = HttpClient.make((request) =>
+      Effect.sync(() => HttpClientResponse.fromWeb(request, responses[Math.min(requests++, responses.length - 1)]!()))
+    )
+    return { client, requests: () => requests }
+  }
+  const asServer = (client: HttpClient.HttpClient): FakeHttp.FakeServer => ({ ...FakeHttp.make([]), client })
+  const nonce400 = (body: ReadableStream<Uint8Array>) => () =>
+    new Response(body, { status: 400, headers: { "dpop-nonce": "n-1", "content-type": "application/json" } })
+  const tokenReply = () => new Response(JSON.stringify({ access_token: "at-1", token_type: "DPoP" }), { status: 200 })
+  // `{"error":"use_dpop_nonce"}` padded with spaces (still JSON) to `length` bytes.
+  const useNonce = (length: number) => `{"error":"use_dpop_nonce"}`.padEnd(length, " ")
+
+  it.effect("a 32 MiB chunked body is not buffered: the endpoint's cap applies, typed", () =>
+    Effect.gen(function*() {
+      const { body, stats } = chunked(32 * KiB * KiB)
+      const dpop = yield* Dpop.generate()
+      const server = serving(nonce400(body))
+      const endpoint = yield* Endpoint.make(asServer(server.client), {
+        dpop,
+        backoff: { maxAttempts: 1 },
+        maxBodySize: KiB * KiB
+      })
+      const error = yield* Effect.flip(endpoint.clientCredentials())
+      assert.strictEqual(error._tag, "InvalidRequest")
+      assert.isAtMost(stats.pulled, 2 * KiB * KiB, `pulled ${stats.pulled} bytes`)
+      assert.strictEqual(server.requests(), 1)
+    }))
+
+  it.effect("a body that never ends: not retried, handed on, its first bytes still readable, cancelled by the reader", () =>
+    Effect.gen(function*() {
+      const { body, stats } = chunked(undefined)
+      const dpop = yield* Dpop.generate()
+      const server = serving(nonce400(body))
+      const response = yield* Dpop.withProofs(server.client, dpop).post("https://auth.example.com/token")
+      assert.strictEqual(response.status, 400)
+      assert.isAtMost(stats.pulled, 16 * KiB + 3 * 64 * KiB, `pulled ${stats.pulled} bytes`)
+      // The chunk sniffed is replayed, then the rest follows; a reader that stops cancels the source.
+      const first = yield* Stream.runCollect(Stream.take(response.stream, 2))
+      assert.strictEqual([...first].reduce((n, chunk) => n + chunk.length, 0), 128 * KiB)
+      assert.isTrue(stats.cancelled)
+      assert.strictEqual(server.requests(), 1)
+    }))
+
+  it.effect("exactly 16 KiB is read and retried; one byte more is not retried, and the caller reads all of it", () =>
+    Effect.gen(function*() {
+      const dpop = yield* Dpop.generate()
+      const exact = serving(nonce400(chunked(useNonce(16 * KiB), 1000).body), tokenReply)
+      const endpoint = yield* Endpoint.make(asServer(exact.client), { dpop, backoff: { maxAttempts: 1 } })
+      assert.strictEqual((yield* endpoint.clientCredentials()).tokenType, "DPoP")
+      assert.strictEqual(exact.requests(), 2)
+
+      const over = serving(nonce400(chunked(useNonce(16 * KiB + 1), 1000).body), tokenReply)
+      const refused = yield* Endpoint.make(asServer(over.client), { dpop, backoff: { maxAttempts: 1 } })
+      const outcome = yield* Effect.either(refused.clientCredentials())
+      assert.strictEqual(over.requests(), 1, "retried after reading past 16 KiB")
+      // Not cut at 16 KiB: the endpoint parsed the whole body and found the code.
+      const code = Either.isLeft(outcome) && outcome.left._tag === "UnknownOAuthError" && outcome.left.code
+      assert.strictEqual(code, "use_dpop_nonce")
+
+      const description = "d".repeat(40 * KiB)
+      const grant = serving(
+        nonce400(chunked(JSON.stringify({ error: "invalid_grant", error_description: description })).body)
+      )
+      const dead = yield* Endpoint.make(asServer(grant.client), { dpop, backoff: { maxAttempts: 1 } })
+      const failed = yield* Effect.flip(
+        dead.refresh(Token.make({ access_token: Redacted.make("at"), refresh_token: Redacted.make("rt") }, 0))
+      )
+      assert.strictEqual(failed._tag, "InvalidGrant")
+
+      // No body at all reads as an empty one: mapped by its status, as before.
+      const empty = serving(() => new Response(null, { status: 400, headers: { "dpop-nonce": "n-1" } }))
+      const none = yield* Endpoint.make(asServer(empty.client), { dpop, backoff: { maxAttempts: 1 } })
+      assert.strictEqual((yield* Effect.flip(none.clientCredentials()))._tag, "InvalidRequest")
+    }))
+
+  it.effect("a body that stalls: the endpoint's timeout ends the wait and cancels the body", () =>
+    Effect.gen(function*() {
+      const signal = () => {
+        let resolve: () => void = () => undefined
+        return { promise: new Promise<void>((r) => resolve = r), resolve: () => resolve() }
+      }
+      const answered = signal()
+      const cancelled = signal()
+      const dpop = yield* Dpop.generate()
+      const server = serving(() => {
+        answered.resolve()
+        const stalled = new ReadableStream<Uint8Array>({
+          pull: () => new Promise(() => undefined),
+          cancel: cancelled.resolve
+        })
+        return nonce400(stalled)()
+      })
+      const endpoint = yield* Endpoint.make(asServer(server.client), {
+        dpop,
+        backoff: { maxAttempts: 1 },
+        timeout: "5 seconds"
+      })
+      const fiber = yield* Effect.fork(Effect.flip(endpoint.clientCredentials()))
+      // The proof is signed with WebCrypto (a real promise): move the clock once the request is out.
+      yield* Effect.promise(() => answered.promise)
+      yield* TestClock.adjust("5 seconds")
+      const error = yield* Fiber.join(fiber)
+      assert.strictEqual(error._tag === "TransportError" && error.reason, "Timeout")
+      // Resolves only when the source is cancelled; a leak would leave it pending and the test would time out.
+      yield* Effect.promise(() => cancelled.promise)
+    }))
+
+  it.scoped("AuthorizedClient: a resource's 401s are decided on their headers, bodies unread; a 400's is handed on", () =>
+    Effect.gen(function*() {
+      const dpop = yield* Dpop.generate()
+      const bodies = [chunked(32 * KiB * KiB), chunked(32 * KiB * KiB), chunked(32 * KiB * KiB)]
+      const resource = serving(
+        () =>
+          new Response(bodies[0]!.body, {
+            status: 401,
+            headers: { "dpop-nonce": "n-1", "www-authenticate": `DPoP error="use_dpop_nonce"` }
+          }),
+        () =>
+          new Response(bodies[1]!.body, {
+            status: 401,
+            headers: { "dpop-nonce": "n-2", "www-authenticate": `DPoP error="invalid_token"` }
+          }),
+        nonce400(bodies[2]!.body)
+      )
+      const store = yield* TokenStore.makeMemory
+      const endpoint = yield* Endpoint.make(
+        FakeHttp.make([FakeHttp.token({ token_type: "DPoP", refresh_token: "rt-2" })]),
+        { dpop }
+      )
+      const manager = yield* TokenManager.make().pipe(
+        Effect.provideService(TokenStore.TokenStore, store),
+        Effect.provideService(TokenEndpoint.TokenEndpoint, endpoint)
+      )
+      yield* manager.set(
+        "alice",
+        Token.make({
+          access_token: Redacted.make("at-1"),
+          refresh_token: Redacted.make("rt-1"),
+          token_type: "dpop",
+          expires_in: 3600
+        }, 0)
+      )
+      const client = AuthorizedClient.authorize(resource.client, manager, {
+        key: "alice",
+        origin: "https://api.example.com",
+        dpop
+      })
+      // use_dpop_nonce: retried with the nonce; invalid_token: refreshed and retried; then the 400.
+      const response = yield* client.get("https://api.example.com/me")
+      assert.strictEqual(response.status, 400)
+      assert.strictEqual(resource.requests(), 3)
+      const pulled = bodies.map((b) => b.stats.pulled)
+      assert.isAtMost(pulled[0]! + pulled[1]!, 2 * 64 * KiB, `pulled ${pulled}`)
+      assert.isAtMost(pulled[2]!, 16 * KiB + 3 * 64 * KiB, `pulled ${pulled}`)
+    }).pipe(Effect.provideService(HttpClient.HttpClient, FakeHttp.make([]).client)))
 })
