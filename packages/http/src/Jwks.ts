@@ -10,6 +10,7 @@
  * @since 0.1.0
  */
 import * as HttpClient from "@effect/platform/HttpClient"
+import * as Json from "@tokenfx/core/Json"
 import * as OAuthError from "@tokenfx/core/OAuthError"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
@@ -23,13 +24,14 @@ import * as narrow from "./internal/narrow.js"
 import * as transport from "./internal/transport.js"
 
 /**
- * The key set document: an object with a `keys` array of objects (each key is checked by `jose`).
+ * The key set document: an object with a `keys` array of objects (each key is checked by `jose`), whose
+ * `__proto__`, `constructor` and `prototype` members are dropped.
  *
  * @since 0.1.0
  * @category schemas
  */
 export const KeySet = Schema.Struct({
-  keys: Schema.Array(Schema.Record({ key: Schema.String, value: Schema.Unknown }))
+  keys: Schema.Array(Json.UnknownFields)
 }).annotations({ identifier: "JsonWebKeySet" })
 
 /**

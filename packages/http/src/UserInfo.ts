@@ -6,6 +6,7 @@
  * @since 0.1.0
  */
 import * as HttpClient from "@effect/platform/HttpClient"
+import * as Json from "@tokenfx/core/Json"
 import * as OAuthError from "@tokenfx/core/OAuthError"
 import type * as Token from "@tokenfx/core/Token"
 import type * as Duration from "effect/Duration"
@@ -17,14 +18,14 @@ import * as transport from "./internal/transport.js"
 import type * as TokenEndpointError from "./TokenEndpointError.js"
 
 /**
- * The UserInfo answer: `sub` and every other claim.
+ * The UserInfo answer: `sub` and every other claim but `__proto__`, `constructor` and `prototype`.
  *
  * @since 0.1.0
  * @category schemas
  */
 export const UserInfo = Schema.Struct(
   { sub: Schema.String },
-  Schema.Record({ key: Schema.String, value: Schema.Unknown })
+  Json.UnknownFields
 ).annotations({ identifier: "UserInfo" })
 
 /**

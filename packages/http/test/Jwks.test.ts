@@ -1,9 +1,11 @@
 import * as HttpClient from "@effect/platform/HttpClient"
 import { assert, describe, it } from "@effect/vitest"
+import * as Json from "@tokenfx/core/Json"
 import * as IdToken from "@tokenfx/http/IdToken"
 import * as Jwks from "@tokenfx/http/Jwks"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
+import * as Schema from "effect/Schema"
 import * as TestClock from "effect/TestClock"
 import * as jose from "jose"
 import * as FakeHttp from "./utils/FakeHttp.js"
@@ -105,4 +107,17 @@ describe("Jwks when the issuer's key set is unreachable", () => {
       const error = yield* Effect.flip(IdToken.verify(none, yield* token(NOW + 691), expected))
       assert.strictEqual(error._tag, "TransportError")
     }))
+})
+
+describe("Jwks.KeySet", () => {
+  it("drops __proto__, constructor and prototype members of a key, whoever parsed the JSON", () => {
+    const set = Schema.decodeUnknownSync(Jwks.KeySet)(
+      JSON.parse(`{"keys":[{"kty":"EC","__proto__":{"d":"private"},"constructor":{},"prototype":1}]}`)
+    )
+    const key = set.keys[0]!
+    assert.strictEqual(Object.getPrototypeOf(key), Object.prototype)
+    assert.isUndefined(key["d"])
+    for (const name of Json.forbiddenKeys) assert.isFalse(Object.hasOwn(key, name), name)
+    assert.strictEqual(key["kty"], "EC")
+  })
 })

@@ -1,9 +1,11 @@
 import * as HttpClient from "@effect/platform/HttpClient"
 import { assert, describe, it } from "@effect/vitest"
+import * as Json from "@tokenfx/core/Json"
 import * as Token from "@tokenfx/core/Token"
 import * as UserInfo from "@tokenfx/http/UserInfo"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
+import * as Schema from "effect/Schema"
 import * as FakeHttp from "./utils/FakeHttp.js"
 
 const endpoint = "https://auth.example.com/userinfo"
@@ -62,4 +64,14 @@ describe("UserInfo.fetch", () => {
       )
       assert.strictEqual(info.sub, "alice")
     }))
+
+  it("the schema drops __proto__, constructor and prototype members, whoever parsed the JSON", () => {
+    const info = Schema.decodeUnknownSync(UserInfo.UserInfo)(
+      JSON.parse(`{"sub":"alice","__proto__":{"email_verified":true},"constructor":{},"prototype":1,"email":"a@x"}`)
+    )
+    assert.strictEqual(Object.getPrototypeOf(info), Object.prototype)
+    assert.isUndefined(info["email_verified"])
+    for (const name of Json.forbiddenKeys) assert.isFalse(Object.hasOwn(info, name), name)
+    assert.strictEqual(info["email"], "a@x")
+  })
 })
