@@ -8,11 +8,11 @@
  */
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
+import * as Json from "@tokenfx/core/Json"
 import * as Config from "effect/Config"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
-import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import * as CliError from "./CliError.js"
 
@@ -111,10 +111,16 @@ export const locations: Effect.Effect<Locations, CliError.CliError, Path.Path> =
   )
 )
 
-const decodeConfig = Schema.decodeUnknownEither(Schema.parseJson(ConfigFile))
+const decodeConfig = Schema.decodeUnknownEither(ConfigFile)
 const encodeConfig = Schema.encodeSync(Schema.parseJson(ConfigFile, { space: 2 }))
 
 const empty: ConfigFile = { profiles: {} }
+
+const problems: Record<Json.Problem, string> = {
+  "empty": "it is empty",
+  "not JSON": "it is not JSON",
+  "too deeply nested": `it nests deeper than ${Json.maxDepth} levels`
+}
 
 /**
  * Reads the config file; a missing file is an empty configuration, a broken one a configuration error
@@ -138,14 +144,19 @@ export const load: Effect.Effect<ConfigFile, CliError.CliError, FileSystem.FileS
       )
     )
     if (Option.isNone(content)) return empty
-    return yield* Either.mapLeft(decodeConfig(content.value), (error) => {
-      const issue = ParseResult.ArrayFormatter.formatErrorSync(error)[0]
-      const where = issue === undefined || issue.path.length === 0 ? "" : ` at ${issue.path.map(String).join(".")}`
-      return CliError.make(
+    const invalid = (where: string) =>
+      CliError.make(
         "Configuration",
         `The config file ${configFile} is not valid${where}`,
         `fix it, or remove it and log in again with "tokenfx login"`
       )
+    // Parsed depth-limited and the first issue found by walking the issue tree: formatting the error
+    // of a deeply nested file overflowed the stack (a defect, exit 1, instead of exit 3).
+    const json = Json.parse(content.value)
+    if (Either.isLeft(json)) return yield* invalid(`: ${problems[json.left]}`)
+    return yield* Either.mapLeft(decodeConfig(json.right), (error) => {
+      const path = Json.firstIssue(error).path
+      return invalid(path.length === 0 ? "" : ` at ${path.map(String).join(".")}`)
     })
   }
 )

@@ -1,7 +1,9 @@
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import { assert, describe, it } from "@effect/vitest"
+import * as Cause from "effect/Cause"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
@@ -50,4 +52,51 @@ describe("Profile", () => {
       assert.include(broken.message, "Next: fix it, or remove it")
       Fs.rmSync(dir, { recursive: true, force: true })
     }).pipe(Effect.provide(NodeContext.layer)))
+})
+
+// A config directory of its own (0700, as the CLI makes it), removed afterwards.
+const inConfigDir = <A, E, R>(self: (dir: string) => Effect.Effect<A, E, R>) =>
+  Effect.acquireUseRelease(
+    Effect.sync(() => Fs.mkdtempSync(Path.join(Os.tmpdir(), "tokenfx-profile-"))),
+    (dir) => withEnv([["TOKENFX_CONFIG_DIR", dir]])(self(dir)),
+    (dir) => Effect.sync(() => Fs.rmSync(dir, { recursive: true, force: true }))
+  )
+
+const writeConfig = (dir: string, content: string) =>
+  Fs.writeFileSync(Path.join(dir, "config.json"), content, { mode: 0o600 })
+
+describe("Profile.load", () => {
+  it.effect("a deeply nested file is a configuration error (exit 3), not a stack overflow", () =>
+    inConfigDir((dir) =>
+      Effect.gen(function*() {
+        const levels = 20_000
+        writeConfig(dir, `{"profiles":${"[".repeat(levels)}${"]".repeat(levels)}}`)
+        const exit = yield* Effect.exit(Profile.load)
+        if (Exit.isFailure(exit) && !Cause.isFailType(exit.cause)) {
+          assert.fail(`a defect: ${Cause.pretty(exit.cause).split("\n")[0]}`)
+        }
+        const error = yield* Effect.flip(Profile.load)
+        assert.strictEqual(error.kind, "Configuration")
+        assert.include(error.message, `${dir}/config.json is not valid: it nests deeper than 64 levels`)
+
+        // Nesting inside a profile's unknown field counts too; inside a string it does not.
+        const deepObject = `${"{\"a\":".repeat(100)}1${"}".repeat(100)}`
+        writeConfig(dir, `{"profiles":{"default":{"clientId":"c","tokenEndpoint":"https://as/t","x":${deepObject}}}}`)
+        assert.include((yield* Effect.flip(Profile.load)).message, "nests deeper than 64 levels")
+        writeConfig(dir, `{"profiles":{"default":{"clientId":"${"[".repeat(levels)}","tokenEndpoint":"https://as/t"}}}`)
+        assert.strictEqual((yield* Profile.load).profiles.default?.clientId, "[".repeat(levels))
+      })
+    ).pipe(Effect.provide(NodeContext.layer)))
+
+  it.effect("an empty file, or one that is not JSON, says so; a wrong field is named", () =>
+    inConfigDir((dir) =>
+      Effect.gen(function*() {
+        writeConfig(dir, "")
+        assert.include((yield* Effect.flip(Profile.load)).message, "is not valid: it is empty")
+        writeConfig(dir, "{\"profiles\":")
+        assert.include((yield* Effect.flip(Profile.load)).message, "is not valid: it is not JSON")
+        writeConfig(dir, `{"profiles":{"default":{"clientId":"c","tokenEndpoint":"https://as/t","scope":[1]}}}`)
+        assert.include((yield* Effect.flip(Profile.load)).message, "is not valid at profiles.default.scope.0")
+      })
+    ).pipe(Effect.provide(NodeContext.layer)))
 })
