@@ -232,8 +232,8 @@ export const run = (
 > =>
   Effect.gen(function*() {
     const config = yield* Profile.load
-    const name = Profile.resolveName(config, options.profile)
-    const profile = yield* resolveProfile(name, config.profiles[name], options)
+    const name = yield* Profile.checkName(Profile.resolveName(config, options.profile))
+    const profile = yield* resolveProfile(name, Profile.find(config, name), options)
     const { tokenDirectory } = yield* Profile.locations
     const token = yield* Effect.gen(function*() {
       const token = options.flow === "browser"

@@ -38,14 +38,16 @@ export class Profile extends Schema.Class<Profile>("@tokenfx/cli/Profile")({
 }) {}
 
 /**
- * The config file: profiles by name, and which one commands use without `--profile`.
+ * The config file: profiles by name, and which one commands use without `--profile`. A name is never
+ * one of `Json.forbiddenKeys` (`__proto__` would set the prototype of `profiles`, `constructor` would
+ * look up `Object`).
  *
  * @since 0.1.0
  * @category models
  */
 export const ConfigFile = Schema.Struct({
-  defaultProfile: Schema.optional(Schema.String),
-  profiles: Schema.Record({ key: Schema.String, value: Profile })
+  defaultProfile: Schema.optional(Json.SafeKey),
+  profiles: Schema.Record({ key: Json.SafeKey, value: Profile })
 })
 
 /**
@@ -122,6 +124,25 @@ const problems: Record<Json.Problem, string> = {
   "too deeply nested": `it nests deeper than ${Json.maxDepth} levels`
 }
 
+// Json.parse, but keeping `__proto__`, `constructor` and `prototype` (JSON.parse makes them own data
+// properties, never a prototype): its reviver would drop such a profile without a word, and the next
+// save would erase it from the file. They are refused by name instead, and the schema's keys skip them.
+const parse = (text: string): Either.Either<unknown, Json.Problem> => {
+  if (text.trim().length === 0) return Either.left("empty")
+  if (Json.depthExceeds(text)) return Either.left("too deeply nested")
+  try {
+    return Either.right(JSON.parse(text))
+  } catch {
+    return Either.left("not JSON")
+  }
+}
+
+const reservedName = (json: unknown): string | undefined => {
+  const profiles = typeof json === "object" && json !== null ? (json as { profiles?: unknown }).profiles : undefined
+  if (typeof profiles !== "object" || profiles === null || Array.isArray(profiles)) return undefined
+  return Object.keys(profiles).find((name) => Json.forbiddenKeys.has(name))
+}
+
 /**
  * Reads the config file; a missing file is an empty configuration, a broken one a configuration error
  * that names the file and the field.
@@ -152,8 +173,12 @@ export const load: Effect.Effect<ConfigFile, CliError.CliError, FileSystem.FileS
       )
     // Parsed depth-limited and the first issue found by walking the issue tree: formatting the error
     // of a deeply nested file overflowed the stack (a defect, exit 1, instead of exit 3).
-    const json = Json.parse(content.value)
+    const json = parse(content.value)
     if (Either.isLeft(json)) return yield* invalid(`: ${problems[json.left]}`)
+    const reserved = reservedName(json.right)
+    if (reserved !== undefined) {
+      return yield* invalid(` at profiles.${reserved}: "${reserved}" cannot be a profile name; rename it`)
+    }
     return yield* Either.mapLeft(decodeConfig(json.right), (error) => {
       const path = Json.firstIssue(error).path
       return invalid(path.length === 0 ? "" : ` at ${path.map(String).join(".")}`)
@@ -193,6 +218,32 @@ export const save = (config: ConfigFile): Effect.Effect<void, CliError.CliError,
   )
 
 /**
+ * The profile named `name` in `config`: its own member only, never one `Object.prototype` lends
+ * (`constructor`, `toString`).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const find = (config: ConfigFile, name: string): Profile | undefined =>
+  Object.hasOwn(config.profiles, name) ? config.profiles[name] : undefined
+
+/**
+ * `name` if it can name a profile, else a usage error: `__proto__`, `constructor` and `prototype`
+ * cannot (`Json.forbiddenKeys`).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const checkName = (name: string): Effect.Effect<string, CliError.CliError> =>
+  Json.forbiddenKeys.has(name)
+    ? Effect.fail(CliError.make(
+      "Usage",
+      `"${name}" cannot be a profile name`,
+      "choose another name for --profile"
+    ))
+    : Effect.succeed(name)
+
+/**
  * The profile named `name` (the default profile when `undefined`), or a configuration error that says
  * how to create it.
  *
@@ -202,16 +253,18 @@ export const save = (config: ConfigFile): Effect.Effect<void, CliError.CliError,
 export const get = (
   name: string | undefined
 ): Effect.Effect<readonly [string, Profile], CliError.CliError, FileSystem.FileSystem | Path.Path> =>
-  Effect.flatMap(load, (config) => {
-    const chosen = resolveName(config, name)
-    const profile = config.profiles[chosen]
-    return profile === undefined
-      ? Effect.fail(CliError.make(
+  Effect.gen(function*() {
+    const config = yield* load
+    const chosen = yield* checkName(resolveName(config, name))
+    const profile = find(config, chosen)
+    if (profile === undefined) {
+      return yield* CliError.make(
         "Configuration",
         `No profile "${chosen}" is configured`,
         `run "tokenfx login${flag(chosen)} --issuer <URL> --client-id <ID>" to create it`
-      ))
-      : Effect.succeed([chosen, profile] as const)
+      )
+    }
+    return [chosen, profile] as const
   })
 
 /**

@@ -149,7 +149,7 @@ export const read = (
     const now = yield* DateTime.now
     const profiles: Array<ProfileStatus> = []
     for (const name of names) {
-      const profile = config.profiles[name]!
+      const profile = Profile.find(config, name)!
       const stored = yield* Effect.flatMap(TokenStore.TokenStore, (store) => store.get(name)).pipe(
         Effect.provide(session.storeLayer(where.tokenDirectory, name)),
         Effect.either

@@ -100,3 +100,53 @@ describe("Profile.load", () => {
       })
     ).pipe(Effect.provide(NodeContext.layer)))
 })
+
+describe("profile names", () => {
+  const profile = { clientId: "c", tokenEndpoint: "https://as.example/token" }
+
+  it.effect("a name Object.prototype lends is no profile; __proto__, constructor, prototype are usage errors", () =>
+    inConfigDir(() =>
+      Effect.gen(function*() {
+        yield* Profile.save({ profiles: { default: new Profile.Profile(profile) } })
+        for (const name of ["toString", "hasOwnProperty", "valueOf"]) {
+          const error = yield* Effect.flip(Profile.get(name))
+          assert.strictEqual(error.kind, "Configuration", name)
+          assert.include(error.message, `No profile "${name}" is configured`)
+        }
+        for (const name of ["constructor", "__proto__", "prototype"]) {
+          const error = yield* Effect.flip(Profile.get(name))
+          assert.strictEqual(error.kind, "Usage", name)
+          assert.include(error.message, `"${name}" cannot be a profile name.\nNext: choose another name for --profile`)
+        }
+      })
+    ).pipe(Effect.provide(NodeContext.layer)))
+
+  it.effect("a file naming a profile __proto__ is refused by name, never made the prototype of profiles", () =>
+    inConfigDir((dir) =>
+      Effect.gen(function*() {
+        for (const name of ["__proto__", "constructor"]) {
+          writeConfig(dir, `{"profiles":{"${name}":{"clientId":"evil","tokenEndpoint":"https://evil.example/t"}}}`)
+          const error = yield* Effect.flip(Profile.load)
+          assert.strictEqual(error.kind, "Configuration")
+          assert.include(
+            error.message,
+            `is not valid at profiles.${name}: "${name}" cannot be a profile name; rename it`
+          )
+        }
+        writeConfig(dir, `{"defaultProfile":"constructor","profiles":{}}`)
+        assert.include((yield* Effect.flip(Profile.load)).message, "is not valid at defaultProfile")
+
+        // Elsewhere such a member is an unknown field: ignored, and nothing inherits from it.
+        writeConfig(
+          dir,
+          `{"__proto__":{"defaultProfile":"x"},"profiles":{"work":{"__proto__":{"scope":["evil"]},"clientId":"c",` +
+            `"tokenEndpoint":"https://as.example/token"}}}`
+        )
+        const config = yield* Profile.load
+        assert.strictEqual(Object.getPrototypeOf(config.profiles), Object.prototype)
+        assert.isUndefined(config.defaultProfile)
+        assert.isUndefined(config.profiles.work?.scope)
+        assert.deepStrictEqual(Object.keys(config.profiles), ["work"])
+      })
+    ).pipe(Effect.provide(NodeContext.layer)))
+})
