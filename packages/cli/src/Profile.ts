@@ -15,6 +15,7 @@ import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as CliError from "./CliError.js"
+import * as files from "./internal/configFile.js"
 
 /**
  * One profile: the server's endpoints (discovered at login and kept, so that `tokenfx token` needs no
@@ -152,19 +153,9 @@ const reservedName = (json: unknown): string | undefined => {
  */
 export const load: Effect.Effect<ConfigFile, CliError.CliError, FileSystem.FileSystem | Path.Path> = Effect.gen(
   function*() {
-    const fs = yield* FileSystem.FileSystem
     const { configFile } = yield* locations
-    const content = yield* fs.readFileString(configFile).pipe(
-      Effect.map(Option.some),
-      Effect.catchIf(
-        (error) => error._tag === "SystemError" && error.reason === "NotFound",
-        () => Effect.succeed(Option.none())
-      ),
-      Effect.mapError((error) =>
-        CliError.make("Configuration", `Cannot read ${configFile}: ${error.message}`, "check its permissions")
-      )
-    )
-    if (Option.isNone(content)) return empty
+    const found = yield* files.read(configFile)
+    if (Option.isNone(found)) return empty
     const invalid = (where: string) =>
       CliError.make(
         "Configuration",
@@ -173,7 +164,7 @@ export const load: Effect.Effect<ConfigFile, CliError.CliError, FileSystem.FileS
       )
     // Parsed depth-limited and the first issue found by walking the issue tree: formatting the error
     // of a deeply nested file overflowed the stack (a defect, exit 1, instead of exit 3).
-    const json = parse(content.value)
+    const json = parse(found.value.content)
     if (Either.isLeft(json)) return yield* invalid(`: ${problems[json.left]}`)
     const reserved = reservedName(json.right)
     if (reserved !== undefined) {

@@ -4,6 +4,7 @@ import * as Cause from "effect/Cause"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
@@ -147,6 +148,51 @@ describe("profile names", () => {
         assert.isUndefined(config.defaultProfile)
         assert.isUndefined(config.profiles.work?.scope)
         assert.deepStrictEqual(Object.keys(config.profiles), ["work"])
+      })
+    ).pipe(Effect.provide(NodeContext.layer)))
+})
+
+describe("what sits at config.json", () => {
+  // Live: with the fix, load answers at once; the timeout only bounds the old code's hang, and the
+  // finalizer opens the FIFO for writing so that a reader blocked in open(2) gets out.
+  it.live("a FIFO is refused at once, not waited on", () =>
+    inConfigDir((dir) =>
+      Effect.gen(function*() {
+        const file = Path.join(dir, "config.json")
+        ChildProcess.execFileSync("mkfifo", ["-m", "600", file])
+        const error = yield* Effect.flip(Profile.load).pipe(
+          Effect.timeoutFail({ duration: "3 seconds", onTimeout: () => "hung on the FIFO" }),
+          Effect.ensuring(Effect.sync(() => {
+            const fd = Fs.openSync(file, Fs.constants.O_RDWR | Fs.constants.O_NONBLOCK)
+            Fs.rmSync(file)
+            Fs.closeSync(fd)
+          }))
+        )
+        assert.strictEqual(typeof error === "string" ? error : error.kind, "Configuration")
+        assert.include(String(error), `The config file ${file} is refused: it is not a regular file`)
+      })
+    ).pipe(Effect.provide(NodeContext.layer)))
+
+  it.effect("a symbolic link, a directory and an oversized file are refused; a missing file is no profile", () =>
+    inConfigDir((dir) =>
+      Effect.gen(function*() {
+        const file = Path.join(dir, "config.json")
+        assert.deepStrictEqual(yield* Profile.load, { profiles: {} })
+
+        writeConfig(dir, "{\"profiles\":{}}")
+        Fs.renameSync(file, Path.join(dir, "elsewhere.json"))
+        Fs.symlinkSync(Path.join(dir, "elsewhere.json"), file)
+        const link = yield* Effect.flip(Profile.load)
+        assert.strictEqual(link.kind, "Configuration")
+        assert.include(link.message, "is refused: it is a symbolic link.\nNext: replace the link with the file")
+        Fs.rmSync(file)
+
+        Fs.mkdirSync(file, { mode: 0o700 })
+        assert.include((yield* Effect.flip(Profile.load)).message, "is refused: it is not a regular file")
+        Fs.rmdirSync(file)
+
+        writeConfig(dir, `{"profiles":{},"x":"${"a".repeat(1024 * 1024)}"}`)
+        assert.include((yield* Effect.flip(Profile.load)).message, "is refused: it is larger than 1048576 bytes")
       })
     ).pipe(Effect.provide(NodeContext.layer)))
 })
