@@ -153,9 +153,12 @@ const reservedName = (json: unknown): string | undefined => {
  */
 export const load: Effect.Effect<ConfigFile, CliError.CliError, FileSystem.FileSystem | Path.Path> = Effect.gen(
   function*() {
-    const { configFile } = yield* locations
+    const { configFile, directory } = yield* locations
+    yield* files.checkDirectory(directory)
     const found = yield* files.read(configFile)
     if (Option.isNone(found)) return empty
+    const insecure = files.insecurity("file", configFile, found.value, files.effectiveUid())
+    if (insecure !== undefined) return yield* insecure
     const invalid = (where: string) =>
       CliError.make(
         "Configuration",

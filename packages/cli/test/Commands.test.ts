@@ -17,12 +17,17 @@ import * as Path from "node:path"
 
 // Runs `tokenfx args` in a config directory of its own holding `config`; answers the exit code and
 // everything printed.
-const tokenfx = (args: ReadonlyArray<string>, config: Profile.ConfigFile) =>
+const tokenfx = (
+  args: ReadonlyArray<string>,
+  config: Profile.ConfigFile,
+  prepare: (dir: string) => void = () => {}
+) =>
   Effect.acquireUseRelease(
     Effect.sync(() => Fs.mkdtempSync(Path.join(Os.tmpdir(), "tokenfx-commands-"))),
     (dir) =>
       Effect.gen(function*() {
         yield* Profile.save(config)
+        prepare(dir)
         const output: Array<string> = []
         const record = (...values: ReadonlyArray<unknown>) => Effect.sync(() => void output.push(values.join(" ")))
         const console = yield* Console.consoleWith(Effect.succeed)
@@ -57,5 +62,21 @@ describe("profile names on the command line", () => {
       assert.strictEqual(code, 3, output)
       assert.include(output, `No profile "toString" is configured`)
       assert.notInclude(output, "server:")
+    }))
+})
+
+describe("config.json's permissions", () => {
+  it.effect("a config file others can write to stops every command with exit 3 and the chmod to run", () =>
+    Effect.gen(function*() {
+      for (const args of [["token"], ["status"], ["login", "--device"]]) {
+        const { code, output } = yield* tokenfx(
+          args,
+          configured,
+          (dir) => Fs.chmodSync(Path.join(dir, "config.json"), 0o666)
+        )
+        assert.strictEqual(code, 3, `${args[0]}: ${output}`)
+        assert.match(output, /^tokenfx: The config file \S+ has mode 0666: group or others can write to it/)
+        assert.match(output, /Next: check that its content is yours, then "chmod 600 \S+config.json"\.$/)
+      }
     }))
 })

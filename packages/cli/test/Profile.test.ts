@@ -8,6 +8,7 @@ import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
+import * as configFile from "../src/internal/configFile.js"
 import * as Profile from "../src/Profile.js"
 
 const withEnv = (entries: ReadonlyArray<readonly [string, string]>) =>
@@ -195,4 +196,72 @@ describe("what sits at config.json", () => {
         assert.include((yield* Effect.flip(Profile.load)).message, "is refused: it is larger than 1048576 bytes")
       })
     ).pipe(Effect.provide(NodeContext.layer)))
+})
+
+describe("who may write config.json", () => {
+  const config = {
+    profiles: { default: new Profile.Profile({ clientId: "c", tokenEndpoint: "https://as.example/token" }) }
+  }
+
+  it.effect("tokenfx creates it 0600 in a 0700 directory, whatever the umask", () =>
+    inConfigDir((dir) =>
+      Effect.gen(function*() {
+        const nested = Path.join(dir, "a", "tokenfx")
+        const umask = process.umask(0)
+        yield* Effect.ensuring(
+          withEnv([["TOKENFX_CONFIG_DIR", nested]])(Profile.save(config)),
+          Effect.sync(() => process.umask(umask))
+        )
+        assert.strictEqual(Fs.statSync(nested).mode & 0o777, 0o700)
+        assert.strictEqual(Fs.statSync(Path.join(nested, "config.json")).mode & 0o777, 0o600)
+        assert.deepStrictEqual(yield* withEnv([["TOKENFX_CONFIG_DIR", nested]])(Profile.load), config)
+      })
+    ).pipe(Effect.provide(NodeContext.layer)))
+
+  it.effect("a file or directory that group or others can write to is refused, saying how to fix it", () =>
+    inConfigDir((dir) =>
+      Effect.gen(function*() {
+        const file = Path.join(dir, "config.json")
+        yield* Profile.save(config)
+        for (const mode of [0o666, 0o620, 0o602]) {
+          Fs.chmodSync(file, mode)
+          const error = yield* Effect.flip(Profile.get(undefined))
+          assert.strictEqual(error.kind, "Configuration")
+          assert.include(
+            error.message,
+            `The config file ${file} has mode 0${mode.toString(8)}: group or others can write`
+          )
+          assert.include(error.message, `Next: check that its content is yours, then "chmod 600 ${file}"`)
+        }
+        // Reading reveals no secret: only writing matters.
+        Fs.chmodSync(file, 0o644)
+        assert.strictEqual((yield* Profile.get(undefined))[1].clientId, "c")
+
+        for (const mode of [0o777, 0o1777, 0o730]) {
+          Fs.chmodSync(dir, mode)
+          const error = yield* Effect.flip(Profile.load)
+          assert.strictEqual(error.kind, "Configuration")
+          assert.include(error.message, `The config directory ${dir} has mode 0${(mode & 0o777).toString(8)}`)
+          assert.include(error.message, `"chmod 700 ${dir}"`)
+        }
+        // Refused before anything is written there either.
+        Fs.rmSync(file)
+        assert.strictEqual((yield* Effect.flip(Profile.load)).kind, "Configuration")
+        Fs.chmodSync(dir, 0o755)
+        assert.deepStrictEqual(yield* Profile.load, { profiles: {} })
+      })
+    ).pipe(Effect.provide(NodeContext.layer)))
+
+  it("a file or directory another user owns is refused; nothing is checked where there is no user id", () => {
+    const owned = configFile.insecurity("file", "/c/config.json", { mode: 0o100600, uid: 1001 }, 1000)
+    assert.include(
+      owned?.message,
+      "The config file /c/config.json belongs to user 1001, not to this process's user 1000"
+    )
+    assert.include(owned?.message, `Next: check that its content is yours, then "chown 1000 /c/config.json"`)
+    const directory = configFile.insecurity("directory", "/c", { mode: 0o40700, uid: 0 }, 1000)
+    assert.strictEqual(directory?.kind, "Configuration")
+    assert.isUndefined(configFile.insecurity("file", "/c/config.json", { mode: 0o100600, uid: 1000 }, 1000))
+    assert.isUndefined(configFile.insecurity("file", "/c/config.json", { mode: 0o100666, uid: 1 }, undefined))
+  })
 })

@@ -3,6 +3,7 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
 import * as NodeFs from "node:fs"
+import * as Process from "node:process"
 import * as CliError from "../CliError.js"
 
 // config.json read as the token store reads token files (`readWithMode` in @tokenfx/storage, internal
@@ -77,4 +78,70 @@ export const read = (path: string): Effect.Effect<Option.Option<Found>, CliError
         CliError.make("Configuration", `Cannot read ${path}: ${code ?? String(cause)}`, "check its permissions")
       )
     })
+  )
+
+const octal = (mode: number) => (mode & 0o777).toString(8).padStart(4, "0")
+
+/**
+ * Why a config file or its directory must not be trusted, if it must not: group or others can write to
+ * it, or another user owns it. config.json decides where refresh tokens and the client secret are sent,
+ * so it gets the token files' checks for writing (reading it reveals no secret). `euid` is undefined
+ * where the platform has none (Windows, whose ACLs ignore modes): nothing is checked there.
+ *
+ * @internal
+ */
+export const insecurity = (
+  what: "file" | "directory",
+  path: string,
+  found: { readonly mode: number; readonly uid: number },
+  euid: number | undefined
+): CliError.CliError | undefined => {
+  if (euid === undefined) return undefined
+  const subject = what === "file" ? `The config file ${path}` : `The config directory ${path}`
+  const why = "and it decides where refresh tokens and the client secret are sent"
+  if ((found.mode & 0o022) !== 0) {
+    return CliError.make(
+      "Configuration",
+      `${subject} has mode ${octal(found.mode)}: group or others can write to it, ${why}`,
+      `check that its content is yours, then "chmod ${what === "file" ? "600" : "700"} ${path}"`
+    )
+  }
+  if (found.uid !== euid) {
+    return CliError.make(
+      "Configuration",
+      `${subject} belongs to user ${found.uid}, not to this process's user ${euid}, ${why}`,
+      `check that its content is yours, then "chown ${euid} ${path}"`
+    )
+  }
+  return undefined
+}
+
+/** @internal */
+export const effectiveUid = (): number | undefined => Process.geteuid?.()
+
+/**
+ * Refuses a config directory that others can write to (they could put their own config.json in it);
+ * a missing one is fine (tokenfx creates it 0700).
+ *
+ * @internal
+ */
+export const checkDirectory = (path: string): Effect.Effect<void, CliError.CliError> =>
+  Effect.tryPromise({ try: () => NodeFs.promises.stat(path), catch: (cause) => cause }).pipe(
+    Effect.flatMap((info) => {
+      const problem = insecurity("directory", path, info, effectiveUid())
+      return problem === undefined ? Effect.void : Effect.fail(problem)
+    }),
+    Effect.catchAll((cause) =>
+      cause instanceof CliError.CliError
+        ? Effect.fail(cause)
+        : codeOf(cause) === "ENOENT"
+        ? Effect.void
+        : Effect.fail(
+          CliError.make(
+            "Configuration",
+            `Cannot read ${path}: ${codeOf(cause) ?? String(cause)}`,
+            "check its permissions"
+          )
+        )
+    )
   )
