@@ -243,10 +243,8 @@ export const run = (
       yield* manager.set(name, token).pipe(Effect.mapError(CliError.fromError(name)))
       return token
     }).pipe(Effect.provide(session.layer(name, profile, tokenDirectory)))
-    yield* Profile.save({
-      defaultProfile: config.defaultProfile,
-      profiles: { ...config.profiles, [name]: profile }
-    })
+    // Merged into the file as it is now: other logins may have saved their profiles meanwhile.
+    yield* Profile.update((current) => ({ ...current, profiles: { ...current.profiles, [name]: profile } }))
     const now = yield* DateTime.now
     yield* Console.error(
       `✓ Logged in${profile.issuer === undefined ? "" : ` to ${profile.issuer}`} as profile "${name}" ` +

@@ -16,6 +16,7 @@ import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as CliError from "./CliError.js"
 import * as files from "./internal/configFile.js"
+import * as configLock from "./internal/configLock.js"
 
 /**
  * One profile: the server's endpoints (discovered at login and kept, so that `tokenfx token` needs no
@@ -180,8 +181,24 @@ export const load: Effect.Effect<ConfigFile, CliError.CliError, FileSystem.FileS
   }
 )
 
+const writeFailure = {
+  BadArgument: (error: { readonly message: string }) =>
+    CliError.make(
+      "Configuration",
+      `Cannot write the config file: ${error.message}`,
+      "set TOKENFX_CONFIG_DIR to a directory tokenfx may write to"
+    ),
+  SystemError: (error: { readonly message: string }) =>
+    CliError.make(
+      "Configuration",
+      `Cannot write the config file: ${error.message}`,
+      "check that the config directory is writable"
+    )
+}
+
 /**
- * Writes the config file atomically (a temporary file renamed over it), 0600 in a 0700 directory.
+ * Writes the config file atomically (a temporary file renamed over it), 0600 in a 0700 directory. A
+ * command that changes one profile uses {@link update}, which keeps what others wrote meanwhile.
  *
  * @since 0.1.0
  * @category constructors
@@ -194,28 +211,37 @@ export const save = (config: ConfigFile): Effect.Effect<void, CliError.CliError,
     const temporary = `${configFile}.${globalThis.crypto.randomUUID()}.tmp`
     yield* fs.writeFileString(temporary, encodeConfig(config) + "\n", { mode: 0o600 })
     yield* fs.rename(temporary, configFile)
-  }).pipe(
-    Effect.catchTags({
-      BadArgument: (error) =>
-        CliError.make(
-          "Configuration",
-          `Cannot write the config file: ${error.message}`,
-          "set TOKENFX_CONFIG_DIR to a directory tokenfx may write to"
-        ),
-      SystemError: (error) =>
-        CliError.make(
-          "Configuration",
-          `Cannot write the config file: ${error.message}`,
-          "check that the config directory is writable"
-        )
-    })
-  )
+  }).pipe(Effect.catchTags(writeFailure))
+
+/**
+ * Changes the config file: holding a lock file beside it, reads it again, applies `f` and writes the
+ * result. A login takes minutes between reading the config and saving its profile; saving what it read
+ * then erased the profiles other logins saved meanwhile.
+ *
+ * @since 0.4.0
+ * @category constructors
+ */
+export const update = (
+  f: (config: ConfigFile) => ConfigFile
+): Effect.Effect<ConfigFile, CliError.CliError, FileSystem.FileSystem | Path.Path> =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const { configFile, directory } = yield* locations
+    yield* fs.makeDirectory(directory, { recursive: true, mode: 0o700 }).pipe(Effect.catchTags(writeFailure))
+    return yield* configLock.withLock(
+      `${configFile}.lock`,
+      Effect.flatMap(load, (current) => {
+        const next = f(current)
+        return Effect.as(save(next), next)
+      })
+    )
+  })
 
 /**
  * The profile named `name` in `config`: its own member only, never one `Object.prototype` lends
  * (`constructor`, `toString`).
  *
- * @since 0.1.0
+ * @since 0.4.0
  * @category constructors
  */
 export const find = (config: ConfigFile, name: string): Profile | undefined =>
@@ -225,7 +251,7 @@ export const find = (config: ConfigFile, name: string): Profile | undefined =>
  * `name` if it can name a profile, else a usage error: `__proto__`, `constructor` and `prototype`
  * cannot (`Json.forbiddenKeys`).
  *
- * @since 0.1.0
+ * @since 0.4.0
  * @category constructors
  */
 export const checkName = (name: string): Effect.Effect<string, CliError.CliError> =>
