@@ -115,6 +115,9 @@ describe("profile names", () => {
           assert.strictEqual(error.kind, "Configuration", name)
           assert.include(error.message, `No profile "${name}" is configured`)
         }
+        // One that is configured under such a name is found.
+        yield* Profile.save({ profiles: { toString: new Profile.Profile({ ...profile, clientId: "t" }) } })
+        assert.strictEqual((yield* Profile.get("toString"))[1].clientId, "t")
         for (const name of ["constructor", "__proto__", "prototype"]) {
           const error = yield* Effect.flip(Profile.get(name))
           assert.strictEqual(error.kind, "Usage", name)

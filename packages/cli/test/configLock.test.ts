@@ -5,6 +5,7 @@
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import { assert, describe, it } from "@effect/vitest"
 import * as Deferred from "effect/Deferred"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as TestClock from "effect/TestClock"
@@ -25,7 +26,7 @@ const plant = (lock: string, holder: object) => Fs.writeFileSync(lock, JSON.stri
 
 // Moves the clock by `step` once `fiber` waits on it (its file operations run in real time first);
 // answers whether the fiber is still running.
-const tick = <A, E>(fiber: Fiber.RuntimeFiber<A, E>, step: string) =>
+const tick = <A, E>(fiber: Fiber.RuntimeFiber<A, E>, step: Duration.DurationInput) =>
   Effect.gen(function*() {
     while (fiber.unsafePoll() === null && (yield* TestClock.sleeps()).length === 0) yield* Effect.yieldNow()
     if (fiber.unsafePoll() !== null) return false
