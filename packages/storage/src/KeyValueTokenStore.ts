@@ -9,8 +9,8 @@
  *
  * Entries live under `<prefix>token:<key>`, leases under `<prefix>lease:<key>`, the list of keys
  * under `<prefix>keys`, and an entry that does not decode is copied to
- * `<prefix>corrupt:<key>:<time>` before it is cleared. Nothing is encrypted or access-controlled
- * beyond what the underlying store does: wrap it with `EncryptedTokenStore`.
+ * `<prefix>corrupt:<key>:<time>` (plus `-<n>` should that exist) before it is cleared. Nothing is
+ * encrypted or access-controlled beyond what the underlying store does: wrap it with `EncryptedTokenStore`.
  *
  * @since 0.1.0
  */
@@ -91,11 +91,13 @@ export const make = (
         })
       })
 
-    // Copies the value aside, never deleting it; the caller overwrites or clears the original.
+    // Copies the value aside, never deleting it; the caller overwrites or clears the original. Copies made
+    // in the same millisecond (always, under TestClock) get a counter rather than overwrite each other.
     const moveAside = (name: string, raw: string) =>
       Effect.gen(function*() {
-        const now = yield* DateTime.now
-        const target = `${name}:${DateTime.formatIso(now)}`
+        const stamp = `${name}:${DateTime.formatIso(yield* DateTime.now)}`
+        let target = stamp
+        for (let n = 1; yield* kv.has(target); n++) target = `${stamp}-${n}`
         yield* kv.set(target, raw)
         return target
       })

@@ -71,6 +71,23 @@ describe("KeyValueTokenStore", () => {
       assert.isAbove(next.version, written.version)
     }).pipe(Effect.provide(KeyValueStore.layerMemory)))
 
+  it.effect("corrupt entries of one key kept aside at the same instant are all kept, each under its own name", () =>
+    Effect.gen(function*() {
+      const { kv, store } = yield* setup()
+      // TestClock stands still: every copy is made in the same millisecond.
+      const moved: Array<string> = []
+      for (const garbage of ["garbage one", "garbage two", "garbage three"]) {
+        yield* kv.set("tokenfx:token:alice", garbage)
+        const error = yield* Effect.flip(store.get("alice"))
+        assert.strictEqual(error._tag, "CorruptedToken")
+        if (error._tag === "CorruptedToken") moved.push(error.movedTo!)
+      }
+      assert.strictEqual(new Set(moved).size, 3, `copied to ${moved.join(", ")}`)
+      for (const [i, garbage] of ["garbage one", "garbage two", "garbage three"].entries()) {
+        assert.deepStrictEqual(yield* kv.get(moved[i]), Option.some(garbage))
+      }
+    }).pipe(Effect.provide(KeyValueStore.layerMemory)))
+
   it.effect("a key list that does not decode fails keys, and is kept aside and restarted by the next write", () =>
     Effect.gen(function*() {
       const { kv, store } = yield* setup()
