@@ -46,7 +46,24 @@ const Stored = Schema.parseJson(Schema.Struct({
 }))
 
 const decodeRecord = Schema.decodeUnknownEither(Stored)
-const encodeRecord = Schema.encodeSync(Stored)
+const encodeStored = Schema.encodeEither(Stored)
+
+// A version is an exact JavaScript number up to 2^53 - 1: past it, versions would round and no
+// compare-and-set could match again (as in `SqlTokenStore`).
+const beyondSafe = (operation: string, key: string) =>
+  new TokenStore.TokenStoreError({
+    operation,
+    key,
+    description: "the version would pass 2^53 - 1 and could not be represented exactly; nothing was written"
+  })
+
+// The parse error is not kept: it would show the record, payload included.
+const encodeRecord = (operation: string, key: string, record: typeof Stored.Type) =>
+  Either.match(encodeStored(record), {
+    onLeft: () =>
+      Effect.fail(new TokenStore.TokenStoreError({ operation, key, description: "the entry does not encode" })),
+    onRight: Effect.succeed
+  })
 
 const Lease = Schema.parseJson(Schema.Struct({ owner: Schema.String, deadline: Schema.Number }))
 const decodeLease = Schema.decodeUnknownEither(Lease)
@@ -76,6 +93,11 @@ export const make = (
 
     const failure = (operation: string, key?: string) => (error: PlatformError.PlatformError) =>
       new TokenStore.TokenStoreError({ operation, key, description: error.message, cause: error })
+
+    const failureOr = (operation: string, key: string) =>
+    (
+      error: PlatformError.PlatformError | TokenStore.TokenStoreError
+    ) => error._tag === "TokenStoreError" ? error : failure(operation, key)(error)
 
     type Read =
       | { readonly _tag: "Missing" }
@@ -138,14 +160,16 @@ export const make = (
     const mutate = <A>(
       operation: string,
       key: string,
-      f: (current: Option.Option<typeof Stored.Type>) => Effect.Effect<A, PlatformError.PlatformError>
+      f: (
+        current: Option.Option<typeof Stored.Type>
+      ) => Effect.Effect<A, PlatformError.PlatformError | TokenStore.TokenStoreError>
     ) =>
       mutex.withPermits(1)(
         Effect.gen(function*() {
           const current = yield* read(key)
           if (current._tag === "Corrupt") yield* moveEntryAside(key, current.raw)
           return yield* f(current._tag === "Found" ? Option.some(current.record) : Option.none())
-        }).pipe(Effect.mapError(failure(operation, key)))
+        }).pipe(Effect.mapError(failureOr(operation, key)))
       )
 
     const live = (current: Option.Option<typeof Stored.Type>) => Option.filter(current, (r) => r.data !== null)
@@ -159,7 +183,9 @@ export const make = (
       mutate(operation, key, (current) => {
         if (!accept(live(current))) return Effect.succeedNone
         const version = Option.match(current, { onNone: () => 1, onSome: (r) => r.version + 1 })
-        return kv.set(entryKey(key), encodeRecord({ version, data: payload.data, expiresAt: payload.expiresAt })).pipe(
+        if (!Number.isSafeInteger(version)) return Effect.fail(beyondSafe(operation, key))
+        return encodeRecord(operation, key, { version, data: payload.data, expiresAt: payload.expiresAt }).pipe(
+          Effect.flatMap((record) => kv.set(entryKey(key), record)),
           Effect.zipRight(remember(key)),
           Effect.as(Option.some(version))
         )
@@ -246,14 +272,22 @@ export const make = (
           if (Option.isNone(entry) || (expected !== undefined && entry.value.version !== expected)) {
             return Effect.succeed(false)
           }
-          return Effect.as(kv.set(entryKey(key), encodeRecord({ version: entry.value.version, data: null })), true)
+          return encodeRecord("remove", key, { version: entry.value.version, data: null }).pipe(
+            Effect.flatMap((record) => kv.set(entryKey(key), record)),
+            Effect.as(true)
+          )
         }),
       quarantine: (key, version) =>
         mutate("quarantine", key, (current) => {
           const entry = live(current)
           if (Option.isNone(entry) || entry.value.version !== version) return Effect.succeedNone
-          return moveAside(`${prefix}corrupt:${key}`, encodeRecord(entry.value)).pipe(
-            Effect.tap(() => kv.set(entryKey(key), encodeRecord({ version, data: null }))),
+          return Effect.all([
+            encodeRecord("quarantine", key, entry.value),
+            encodeRecord("quarantine", key, { version, data: null })
+          ]).pipe(
+            Effect.flatMap(([kept, tombstone]) =>
+              Effect.tap(moveAside(`${prefix}corrupt:${key}`, kept), () => kv.set(entryKey(key), tombstone))
+            ),
             Effect.map(Option.some)
           )
         }),

@@ -88,6 +88,33 @@ describe("KeyValueTokenStore", () => {
       }
     }).pipe(Effect.provide(KeyValueStore.layerMemory)))
 
+  it.effect("a write past version 2^53 - 1 is a TokenStoreError, and nothing is written", () =>
+    Effect.gen(function*() {
+      const { kv, store } = yield* setup()
+      yield* store.set("alice", fullToken(1))
+      const record = JSON.parse(Option.getOrThrow(yield* kv.get("tokenfx:token:alice")))
+      const top = JSON.stringify({ ...record, version: Number.MAX_SAFE_INTEGER })
+      yield* kv.set("tokenfx:token:alice", top)
+      const writes = [
+        store.set("alice", fullToken(2)),
+        store.compareAndSet("alice", fullToken(2), Number.MAX_SAFE_INTEGER)
+      ]
+      for (const write of writes) {
+        const error = yield* Effect.flip(write)
+        assert.strictEqual(error._tag, "TokenStoreError")
+        assert.include(error.message, "2^53 - 1")
+        assert.deepStrictEqual(yield* kv.get("tokenfx:token:alice"), Option.some(top))
+      }
+      // The token still reads, at its version.
+      assert.strictEqual(Option.getOrThrow(yield* store.get("alice")).version, Number.MAX_SAFE_INTEGER)
+      // After a removal (the tombstone keeps the version), a new token is refused too.
+      yield* store.remove("alice")
+      const removed = yield* kv.get("tokenfx:token:alice")
+      const error = yield* Effect.flip(store.compareAndSet("alice", fullToken(3), undefined))
+      assert.include(error.message, "2^53 - 1")
+      assert.deepStrictEqual(yield* kv.get("tokenfx:token:alice"), removed)
+    }).pipe(Effect.provide(KeyValueStore.layerMemory)))
+
   it.effect("a key list that does not decode fails keys, and is kept aside and restarted by the next write", () =>
     Effect.gen(function*() {
       const { kv, store } = yield* setup()
