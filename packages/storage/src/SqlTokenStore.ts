@@ -160,6 +160,17 @@ const toVersion =
       )
   }
 
+// Writes stop at 2^53 - 1 (a condition of each statement) rather than store a version `toVersion`
+// refuses to read back: nothing is written, and the writer gets this error.
+const maxVersion = Number.MAX_SAFE_INTEGER
+
+const beyondSafe = (operation: string, key: string) =>
+  new TokenStore.TokenStoreError({
+    operation,
+    key,
+    description: "the version would pass 2^53 - 1 and could not be represented exactly; nothing was written"
+  })
+
 type Counts = { total: number; fresh: number; refresh_window: number; expired: number }
 
 const zero = (): Counts => ({ total: 0, fresh: 0, refresh_window: 0, expired: 0 })
@@ -232,9 +243,17 @@ export const make = (
               user_id = excluded.user_id,
               expires_at = excluded.expires_at,
               updated_at = excluded.updated_at
-            ${onlyIfEmpty ? sql`WHERE t.payload IS NULL` : sql``}
+            WHERE t.version < ${maxVersion} ${onlyIfEmpty ? sql`AND t.payload IS NULL` : sql``}
             RETURNING version`
         ))
+
+    // Why an insert that only fills an empty row changed nothing: the row is taken, or at the last version.
+    const notInserted = (operation: string, key: string) =>
+      run(
+        operation,
+        key,
+        sql`SELECT version FROM ${table} WHERE token_key = ${key} AND payload IS NULL AND version >= ${maxVersion}`
+      ).pipe(Effect.flatMap((rows) => rows.length === 0 ? Effect.succeedNone : Effect.fail(beyondSafe(operation, key))))
 
     // One query: the live rows grouped by state (and user), the state from `expires_at` alone, as
     // `TokenHealth.classifyExpiry` decides it.
@@ -279,11 +298,18 @@ export const make = (
       set: (key, payload) =>
         upsert("set", key, payload, false).pipe(
           Effect.flatMap(returnedVersion("set", key)),
-          Effect.map(Option.getOrElse(() => 0))
+          Effect.flatMap(Option.match({ onNone: () => Effect.fail(beyondSafe("set", key)), onSome: Effect.succeed }))
         ),
       compareAndSet: (key, payload, expected) =>
         expected === undefined
-          ? Effect.flatMap(upsert("compareAndSet", key, payload, true), returnedVersion("compareAndSet", key))
+          ? upsert("compareAndSet", key, payload, true).pipe(
+            Effect.flatMap(returnedVersion("compareAndSet", key)),
+            Effect.flatMap((written) =>
+              Option.isSome(written) ? Effect.succeed(written) : notInserted("compareAndSet", key)
+            )
+          )
+          : expected >= maxVersion
+          ? Effect.fail(beyondSafe("compareAndSet", key))
           : Effect.flatMap(Clock.currentTimeMillis, (now) =>
             run(
               "compareAndSet",

@@ -150,6 +150,34 @@ const sqlSuite = <Client>(
         })
       ))
 
+    it.effect("a write past version 2^53 - 1 is a TokenStoreError, and nothing is written", () =>
+      withStore((store, sql) =>
+        Effect.gen(function*() {
+          const key = freshKey("overflow")
+          yield* store.set(key, fullToken(1))
+          yield* sql`UPDATE ${sql(table)} SET version = ${Number.MAX_SAFE_INTEGER} WHERE token_key = ${key}`
+          const before = yield* row(sql, key)
+          for (
+            const write of [
+              store.set(key, fullToken(2)),
+              store.compareAndSet(key, fullToken(2), Number.MAX_SAFE_INTEGER)
+            ]
+          ) {
+            const error = yield* Effect.flip(write)
+            assert.strictEqual(error._tag, "TokenStoreError")
+            assert.include(error.message, "2^53 - 1")
+            assert.deepStrictEqual(yield* row(sql, key), before)
+          }
+          assert.strictEqual(Option.getOrThrow(yield* store.get(key)).version, Number.MAX_SAFE_INTEGER)
+          // After a removal, a write into the empty row is refused too (not reported as a lost race).
+          yield* store.remove(key)
+          const removed = yield* row(sql, key)
+          const error = yield* Effect.flip(store.compareAndSet(key, fullToken(3), undefined))
+          assert.include(error.message, "2^53 - 1")
+          assert.deepStrictEqual(yield* row(sql, key), removed)
+        })
+      ))
+
     it.effect("a payload that does not decode is CorruptedToken, and stays in its row", () =>
       withStore((store, sql) =>
         Effect.gen(function*() {
