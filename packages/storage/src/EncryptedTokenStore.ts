@@ -30,6 +30,7 @@ import { dual } from "effect/Function"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
+import { isWellFormed } from "./internal/storeKey.js"
 import * as RawTokenStore from "./RawTokenStore.js"
 
 /**
@@ -172,8 +173,22 @@ export const makeKeyRingConfig = (
 
 const format = "tfx2"
 
+// Injective in the key. A well-formed key goes in as UTF-8, as it always has (stored tokens still
+// decrypt); TextEncoder would turn every lone surrogate into U+FFFD, making `"a\uD800"` and `"a\uDBFF"`
+// one key, so any other key goes in by its UTF-16 code units, under a label of its own.
 const additionalData = (key: string, version: number) =>
-  new TextEncoder().encode(`tokenfx/token/v2\u0000${key}\u0000${version}`)
+  new TextEncoder().encode(
+    isWellFormed(key)
+      ? `tokenfx/token/v2\u0000${key}\u0000${version}`
+      : `tokenfx/token/v2-utf16\u0000${codeUnits(key)}\u0000${version}`
+  )
+
+// Four hex digits per code unit (not per code point: a pair stays two units).
+const codeUnits = (key: string) => {
+  let out = ""
+  for (let i = 0; i < key.length; i++) out += key.charCodeAt(i).toString(16).padStart(4, "0")
+  return out
+}
 
 /**
  * The store with payloads encrypted under `keyRing`, bound to their keys.

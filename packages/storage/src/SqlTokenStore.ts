@@ -14,6 +14,8 @@
  * - A removed token leaves its row, without payload, to keep the version (and any lease).
  * - A payload that does not decode stays in its row for inspection (`CorruptedToken` has no
  *   `movedTo`) until a write replaces it.
+ * - A key that is not well-formed UTF-16 (a lone surrogate) is a `TokenStoreError`: the database would
+ *   store it as UTF-8 with U+FFFD in its place, one row for many keys.
  * - Nothing is encrypted here: wrap `layerRaw` with `EncryptedTokenStore`, which binds each
  *   ciphertext to its key so rows cannot be swapped between users.
  *
@@ -34,6 +36,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
+import { requireWellFormed } from "./internal/storeKey.js"
 import * as RawTokenStore from "./RawTokenStore.js"
 
 /**
@@ -278,7 +281,7 @@ export const make = (
     const leaseRows = (operation: string, key: string, query: Effect.Effect<ReadonlyArray<unknown>, SqlError>) =>
       Effect.map(run(operation, key, query), (rows) => rows.length > 0)
 
-    return RawTokenStore.RawTokenStore.of({
+    return requireWellFormed(RawTokenStore.RawTokenStore.of({
       get: (key) =>
         run(
           "get",
@@ -376,7 +379,7 @@ export const make = (
           sql`UPDATE ${table} SET lease_owner = NULL, lease_deadline = NULL
             WHERE token_key = ${key} AND lease_owner = ${owner}`
         ).pipe(Effect.asVoid)
-    })
+    }))
   })
 
 /**

@@ -31,6 +31,12 @@ const storeOf = (raw: RawTokenStore.RawTokenStore["Type"], keyRing: EncryptedTok
 
 const stored = (raw: RawTokenStore.RawTokenStore["Type"], key: string) => Effect.map(raw.get(key), Option.getOrThrow)
 
+const sealedBefore =
+  "tfx2.fe6407fc01b6e7bd.iXXvBlVxZOkWMnDp.MjQbztMU4yxIc-q0PfGPQ845zcUdCIbLqk67YZwdqj9CJrOU6VSSdKwndV1Sg5N" +
+  "FdIrnWfZeLtmvoo85zCyj0ksXcvN6sSn-a_QEQCMlWxltjRu6qq3W4c0r7jf-HJG57jHq6Qt2Tm4ouSCZ7xnsZb7E9NgJd8Q5HQz8uIMmBGgXJHC5ExLWPC" +
+  "CTxsGcmsKDQ9EbvLKVhAV5yZMLOtopb43Acr3uHROUHW1He__PRyFQtp_IgUmAcfdHwYQeoHyS_i5gVVF1kYzd8Vf13fYDJpC51GoWbZFjOkYOamvvaAeX" +
+  "85YY_Dq-79TdJTJ5_v0z4uPw5ElFVtB4aXJimbXuFtq7Ow5eUfEqOE2jDmDojuitLluR98soPGjVw1y752bhnsjO3svtJhYNcbrMYnxkBrXZCbdx"
+
 const keyIdOf = (data: string) => data.split(".")[1]
 
 const readToken = (store: TokenStore.TokenStore["Type"], key: string) =>
@@ -133,6 +139,29 @@ describe("EncryptedTokenStore", () => {
       assert.strictEqual(error._tag, "CorruptedToken")
       assert.include(error.message, "another key")
       assert.isTrue(Token.Equivalence(yield* readToken(store, "alice"), fullToken(1)))
+    }))
+
+  it.scoped("keys that differ only in a lone surrogate are authenticated apart (over files, which keep them)", () =>
+    Effect.gen(function*() {
+      const raw = yield* FileTokenStore.make(yield* tempTokenDirectory)
+      const store = storeOf(raw, yield* ring(yield* EncryptedTokenStore.generateKey))
+      // As UTF-8 both are "user-\uFFFD": the authenticated data must not be built from that.
+      const alice = "user-\uD800"
+      const mallory = "user-\uDBFF"
+      yield* store.set(alice, fullToken(1))
+      yield* raw.set(mallory, { data: (yield* stored(raw, alice)).data })
+      const error = yield* Effect.flip(store.get(mallory))
+      assert.strictEqual(error._tag, "CorruptedToken")
+      assert.isTrue(Token.Equivalence(yield* readToken(store, alice), fullToken(1)))
+    }).pipe(Effect.provide(NodeLayer)))
+
+  it.effect("a token stored before this version still decrypts (the authenticated data of a key is unchanged)", () =>
+    Effect.gen(function*() {
+      const raw = yield* memoryRaw
+      // Sealed for "alice" at version 1 by 0.x, under this test-only key.
+      const key = Redacted.make("q2z8Kx1fV0mJb7wYcT4nP3sLh6uRg9dE5aWoXkN2iQs=")
+      yield* raw.set("alice", { data: sealedBefore })
+      assert.isTrue(Token.Equivalence(yield* readToken(storeOf(raw, yield* ring(key)), "alice"), fullToken(1)))
     }))
 
   it.scoped("over files: a tampered file is kept aside", () =>

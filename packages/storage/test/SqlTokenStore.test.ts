@@ -178,6 +178,33 @@ const sqlSuite = <Client>(
         })
       ))
 
+    it.effect("a key that is not well-formed UTF-16 is a TokenStoreError (two such keys would share a row)", () =>
+      withStore((store, sql) =>
+        Effect.gen(function*() {
+          // Both lone surrogates become U+FFFD in UTF-8: in PostgreSQL they were one key.
+          const alice = `user-\uD800${freshKey("lone")}`
+          const mallory = `user-\uDBFF${alice.slice(6)}`
+          const calls = [
+            store.set(alice, fullToken(1)),
+            store.get(mallory),
+            store.compareAndSet(alice, fullToken(1), undefined),
+            store.remove(alice),
+            store.acquireLease(alice, "owner", "30 seconds")
+          ]
+          for (const call of calls) {
+            const error = yield* Effect.flip(call)
+            assert.strictEqual(error._tag, "TokenStoreError")
+            assert.include(error.message, "not well-formed UTF-16")
+          }
+          const rows = yield* sql`SELECT token_key FROM ${sql(table)} WHERE token_key LIKE ${"user-%"}`
+          assert.deepStrictEqual(rows, [])
+          // A surrogate pair is a well-formed key.
+          const emoji = `user-\uD83D\uDE00${freshKey("pair")}`
+          yield* store.set(emoji, fullToken(2))
+          assert.isTrue(Token.Equivalence(Option.getOrThrow(yield* store.get(emoji)).token, fullToken(2)))
+        })
+      ))
+
     it.effect("a payload that does not decode is CorruptedToken, and stays in its row", () =>
       withStore((store, sql) =>
         Effect.gen(function*() {
