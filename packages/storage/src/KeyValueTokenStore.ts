@@ -11,10 +11,12 @@
  * under `<prefix>keys`, and an entry that does not decode is copied to
  * `<prefix>corrupt:<key>:<time>` (plus `-<n>` should that exist) before it is cleared. Nothing is
  * encrypted or access-controlled beyond what the underlying store does: wrap it with `EncryptedTokenStore`.
+ * A key that is not well-formed UTF-16 (a lone surrogate) is a `TokenStoreError`: back-ends keep keys as
+ * UTF-8 or URI components, where it has no faithful form.
  *
  * @since 0.1.0
  */
-import type * as PlatformError from "@effect/platform/Error"
+import * as PlatformError from "@effect/platform/Error"
 import * as KeyValueStore from "@effect/platform/KeyValueStore"
 import * as TokenStore from "@tokenfx/core/TokenStore"
 import * as Clock from "effect/Clock"
@@ -25,6 +27,7 @@ import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
+import { requireWellFormed } from "./internal/storeKey.js"
 import * as RawTokenStore from "./RawTokenStore.js"
 
 /**
@@ -73,6 +76,30 @@ const Keys = Schema.parseJson(Schema.Array(Schema.String))
 const decodeKeys = Schema.decodeUnknownEither(Keys)
 const encodeKeys = Schema.encodeSync(Keys)
 
+// A back-end may throw while it builds an effect (`layerFileSystem`'s `encodeURIComponent` throws on a
+// lone surrogate, in a prefix too): a failure of that call, not a defect. The thrown error's message
+// only: a `set` carries the payload.
+const guard = (
+  kv: KeyValueStore.KeyValueStore
+): Pick<KeyValueStore.KeyValueStore, "get" | "set" | "remove" | "has"> => {
+  const call = <A>(method: string, f: () => Effect.Effect<A, PlatformError.PlatformError>) =>
+    Effect.flatten(Effect.try({
+      try: f,
+      catch: (thrown) =>
+        new PlatformError.BadArgument({
+          module: "KeyValueStore",
+          method,
+          description: thrown instanceof Error ? thrown.message : "the store threw"
+        })
+    }))
+  return {
+    get: (key) => call("get", () => kv.get(key)),
+    set: (key, value) => call("set", () => kv.set(key, value)),
+    remove: (key) => call("remove", () => kv.remove(key)),
+    has: (key) => call("has", () => kv.has(key))
+  }
+}
+
 /**
  * A payload store over the `KeyValueStore` in context.
  *
@@ -83,7 +110,7 @@ export const make = (
   options?: Options
 ): Effect.Effect<RawTokenStore.RawTokenStore["Type"], never, KeyValueStore.KeyValueStore> =>
   Effect.gen(function*() {
-    const kv = yield* KeyValueStore.KeyValueStore
+    const kv = guard(yield* KeyValueStore.KeyValueStore)
     const prefix = options?.prefix ?? "tokenfx:"
     const entryKey = (key: string) => `${prefix}token:${key}`
     const leaseKey = (key: string) => `${prefix}lease:${key}`
@@ -258,7 +285,7 @@ export const make = (
         })
       ).pipe(Effect.mapError(failure(operation, key)))
 
-    return RawTokenStore.RawTokenStore.of({
+    return requireWellFormed(RawTokenStore.RawTokenStore.of({
       get,
       set: (key, payload) => Effect.map(writeIf("set", key, payload, () => true), Option.getOrElse(() => 0)),
       compareAndSet: (key, payload, expected) =>
@@ -309,7 +336,7 @@ export const make = (
       releaseLease: (key, owner) =>
         withLease("releaseLease", key, (current) =>
           Option.isSome(current) && current.value.owner === owner ? kv.remove(leaseKey(key)) : Effect.void)
-    })
+    }))
   })
 
 /**

@@ -9,6 +9,7 @@ import { fullToken } from "@tokenfx/testing/TokenStoreSuite"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
+import { NodeLayer, tempTokenDirectory } from "./utils/layers.js"
 
 const setup = (options?: KeyValueTokenStore.Options) =>
   Effect.gen(function*() {
@@ -114,6 +115,37 @@ describe("KeyValueTokenStore", () => {
       assert.include(error.message, "2^53 - 1")
       assert.deepStrictEqual(yield* kv.get("tokenfx:token:alice"), removed)
     }).pipe(Effect.provide(KeyValueStore.layerMemory)))
+
+  it.effect("a key that is not well-formed UTF-16 is a TokenStoreError", () =>
+    Effect.gen(function*() {
+      const { kv, store } = yield* setup()
+      for (const call of [store.set("user-\uD800", fullToken(1)), store.get("user-\uDBFF")]) {
+        const error = yield* Effect.flip(call)
+        assert.strictEqual(error._tag, "TokenStoreError")
+        assert.include(error.message, "not well-formed UTF-16")
+      }
+      assert.isTrue(Option.isNone(yield* kv.get("tokenfx:keys")), "nothing was written")
+    }).pipe(Effect.provide(KeyValueStore.layerMemory)))
+
+  it.scoped("over layerFileSystem: a key or prefix the back-end cannot name is a TokenStoreError, not a defect", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempTokenDirectory
+      const onFiles = (options?: KeyValueTokenStore.Options) =>
+        KeyValueTokenStore.make(options).pipe(
+          Effect.map(RawTokenStore.toTokenStore),
+          Effect.provide(KeyValueStore.layerFileSystem(dir))
+        )
+      const store = yield* onFiles()
+      const lone = yield* Effect.flip(store.set("user-\uD800", fullToken(1)))
+      assert.strictEqual(lone._tag, "TokenStoreError")
+      // The platform's `encodeURIComponent` throws while the effect is built: a failure all the same.
+      const badPrefix = yield* onFiles({ prefix: "\uDC00/" })
+      const thrown = yield* Effect.flip(badPrefix.set("alice", fullToken(1)))
+      assert.strictEqual(thrown._tag, "TokenStoreError")
+      assert.include(thrown.message, "URI malformed")
+      yield* store.set("alice", fullToken(2))
+      assert.isTrue(Token.Equivalence(yield* readToken(store, "alice"), fullToken(2)))
+    }).pipe(Effect.provide(NodeLayer)))
 
   it.effect("a key list that does not decode fails keys, and is kept aside and restarted by the next write", () =>
     Effect.gen(function*() {
