@@ -61,7 +61,11 @@ const beyondSafe = (operation: string, key: string) =>
   })
 
 // The parse error is not kept: it would show the record, payload included.
-const encodeRecord = (operation: string, key: string, record: typeof Stored.Type) =>
+const encodeRecord = (
+  operation: string,
+  key: string,
+  record: typeof Stored.Type
+): Effect.Effect<string, TokenStore.TokenStoreError> =>
   Either.match(encodeStored(record), {
     onLeft: () =>
       Effect.fail(new TokenStore.TokenStoreError({ operation, key, description: "the entry does not encode" })),

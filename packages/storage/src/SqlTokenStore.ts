@@ -307,7 +307,7 @@ export const make = (
         expected === undefined
           ? upsert("compareAndSet", key, payload, true).pipe(
             Effect.flatMap(returnedVersion("compareAndSet", key)),
-            Effect.flatMap((written) =>
+            Effect.flatMap((written): Effect.Effect<Option.Option<number>, TokenStore.TokenStoreError> =>
               Option.isSome(written) ? Effect.succeed(written) : notInserted("compareAndSet", key)
             )
           )

@@ -96,7 +96,7 @@ describe("KeyValueTokenStore", () => {
       const record = JSON.parse(Option.getOrThrow(yield* kv.get("tokenfx:token:alice")))
       const top = JSON.stringify({ ...record, version: Number.MAX_SAFE_INTEGER })
       yield* kv.set("tokenfx:token:alice", top)
-      const writes = [
+      const writes: Array<Effect.Effect<unknown, TokenStore.StoreError>> = [
         store.set("alice", fullToken(2)),
         store.compareAndSet("alice", fullToken(2), Number.MAX_SAFE_INTEGER)
       ]
@@ -119,7 +119,11 @@ describe("KeyValueTokenStore", () => {
   it.effect("a key that is not well-formed UTF-16 is a TokenStoreError", () =>
     Effect.gen(function*() {
       const { kv, store } = yield* setup()
-      for (const call of [store.set("user-\uD800", fullToken(1)), store.get("user-\uDBFF")]) {
+      const calls: Array<Effect.Effect<unknown, TokenStore.StoreError>> = [
+        store.set("user-\uD800", fullToken(1)),
+        store.get("user-\uDBFF")
+      ]
+      for (const call of calls) {
         const error = yield* Effect.flip(call)
         assert.strictEqual(error._tag, "TokenStoreError")
         assert.include(error.message, "not well-formed UTF-16")

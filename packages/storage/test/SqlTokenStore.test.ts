@@ -157,12 +157,11 @@ const sqlSuite = <Client>(
           yield* store.set(key, fullToken(1))
           yield* sql`UPDATE ${sql(table)} SET version = ${Number.MAX_SAFE_INTEGER} WHERE token_key = ${key}`
           const before = yield* row(sql, key)
-          for (
-            const write of [
-              store.set(key, fullToken(2)),
-              store.compareAndSet(key, fullToken(2), Number.MAX_SAFE_INTEGER)
-            ]
-          ) {
+          const writes: Array<Effect.Effect<unknown, TokenStore.StoreError>> = [
+            store.set(key, fullToken(2)),
+            store.compareAndSet(key, fullToken(2), Number.MAX_SAFE_INTEGER)
+          ]
+          for (const write of writes) {
             const error = yield* Effect.flip(write)
             assert.strictEqual(error._tag, "TokenStoreError")
             assert.include(error.message, "2^53 - 1")
@@ -184,7 +183,7 @@ const sqlSuite = <Client>(
           // Both lone surrogates become U+FFFD in UTF-8: in PostgreSQL they were one key.
           const alice = `user-\uD800${freshKey("lone")}`
           const mallory = `user-\uDBFF${alice.slice(6)}`
-          const calls = [
+          const calls: Array<Effect.Effect<unknown, TokenStore.StoreError>> = [
             store.set(alice, fullToken(1)),
             store.get(mallory),
             store.compareAndSet(alice, fullToken(1), undefined),
