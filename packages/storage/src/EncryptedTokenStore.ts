@@ -5,8 +5,9 @@
  *   to a stored ciphertext makes it fail to decrypt (`CorruptedToken`, and the entry is kept aside).
  * - Binding: the store key and the entry's version are authenticated data, so a ciphertext copied to
  *   another key (another user's row), or an older ciphertext of the same key put back (a rollback to
- *   an old refresh token or old scopes), fails to decrypt. A write after a removal learns its version
- *   from the store and is sealed again for it; a reader in between sees a `CorruptedToken`.
+ *   an old refresh token or old scopes), fails to decrypt. A write after a removal is sealed for the
+ *   version the store will give it (`RawTokenStore`'s `head`); over a back-end without `head` it is
+ *   written, then sealed again for the version it got, and a reader in between sees a `CorruptedToken`.
  * - Rotation: a key ring decrypts with any of its keys and encrypts with the current one. Each key is
  *   named by an id derived from it (HMAC-SHA-256 of a fixed label under the key, truncated, which
  *   reveals nothing of the key), stored with the ciphertext, so a token written under a key the ring
@@ -272,54 +273,81 @@ export const encrypt: {
     )
   }
 
-  // A version is bound before it is written, so every write names the version it expects: each store
-  // numbers a write `expected + 1`. After a removal the store's next version is not known (its
-  // tombstone keeps the count): the write is sealed for 1, then sealed again for the version the
-  // store gave it.
-  const settle = (key: string, payload: RawTokenStore.Payload, written: number, sealedFor: number) =>
-    written === sealedFor ? Effect.succeed(written) : Effect.flatMap(
-      seal(key, payload, written + 1),
-      (sealed) => Effect.map(self.compareAndSet(key, sealed, written), Option.getOrElse(() => written))
+  // A version is bound before it is written, so every write names the version it will get: each store
+  // numbers a write `expected + 1`. A write into an empty key gets the version after its tombstone's,
+  // which the store reports (`head`), so the write is sealed for it and lands only if that still holds.
+  const head = self.head
+  const compareAndSetRemoved = self.compareAndSetRemoved
+  const maxAttempts = 10
+
+  const contended = (operation: string, key: string) =>
+    new TokenStore.TokenStoreError({
+      operation,
+      key,
+      description: `other writers changed the key ${maxAttempts} times in a row; the token was not stored`
+    })
+
+  const insert = (
+    key: string,
+    payload: RawTokenStore.Payload,
+    attempt: number
+  ): Effect.Effect<Option.Option<number>, TokenStore.StoreError> => {
+    const again = Effect.suspend(() =>
+      attempt >= maxAttempts ? Effect.fail(contended("compareAndSet", key)) : insert(key, payload, attempt + 1)
     )
+    if (head !== undefined && compareAndSetRemoved !== undefined) {
+      return Effect.flatMap(
+        head(key),
+        (current) =>
+          current.stored ? Effect.succeedNone : seal(key, payload, current.version + 1).pipe(
+            Effect.flatMap((sealed) => compareAndSetRemoved(key, sealed, current.version)),
+            // Lost: the key was written (then `head` says so) or written and removed again.
+            Effect.flatMap((written) => Option.isSome(written) ? Effect.succeed(written) : again)
+          )
+      )
+    }
+    // A back-end without `head`: sealed for 1, then again for the version the store gave. A reader in
+    // between finds a ciphertext that does not decrypt and quarantines it; the second write then loses,
+    // and the token is written anew rather than reported stored.
+    return Effect.flatMap(
+      seal(key, payload, 1),
+      (sealed) =>
+        Effect.flatMap(self.compareAndSet(key, sealed, undefined), (written) => {
+          if (Option.isNone(written) || written.value === 1) return Effect.succeed(written)
+          return seal(key, payload, written.value + 1).pipe(
+            Effect.flatMap((resealed) => self.compareAndSet(key, resealed, written.value)),
+            Effect.flatMap((settled) => Option.isSome(settled) ? Effect.succeed(settled) : again)
+          )
+        })
+    )
+  }
 
   const compareAndSet = (
     key: string,
     payload: RawTokenStore.Payload,
     expected: number | undefined
-  ): Effect.Effect<Option.Option<number>, TokenStore.StoreError> => {
-    const next = expected === undefined ? 1 : expected + 1
-    return Effect.flatMap(
-      seal(key, payload, next),
-      (sealed) =>
-        Effect.flatMap(self.compareAndSet(key, sealed, expected), (written) =>
-          Option.isNone(written)
-            ? Effect.succeedNone
-            : Effect.asSome(settle(key, payload, written.value, next)))
-    )
-  }
+  ): Effect.Effect<Option.Option<number>, TokenStore.StoreError> =>
+    expected === undefined
+      ? insert(key, payload, 1)
+      : Effect.flatMap(seal(key, payload, expected + 1), (sealed) => self.compareAndSet(key, sealed, expected))
 
-  // An unconditional write, as compare-and-set against whatever is there, retried while other
-  // writers win the race; after a few losses, written unconditionally and settled.
+  // An unconditional write, as compare-and-set against whatever is there, retried while other writers win
+  // the race, a bounded number of times: never an unconditional write, whose version is known only after.
   const set = (
     key: string,
     payload: RawTokenStore.Payload,
     attempt: number
   ): Effect.Effect<number, TokenStore.StoreError> =>
     // An entry that does not decode was moved aside (or is kept for inspection): it is overwritten.
-    Effect.flatMap(Effect.catchTag(self.get(key), "CorruptedToken", () => Effect.succeedNone), (current) => {
-      const expected = Option.isSome(current) ? current.value.version : undefined
-      if (attempt >= 8) {
-        const next = (expected ?? 0) + 1
-        return Effect.flatMap(
-          seal(key, payload, next),
-          (sealed) => Effect.flatMap(self.set(key, sealed), (written) => settle(key, payload, written, next))
-        )
-      }
-      return Effect.flatMap(
-        compareAndSet(key, payload, expected),
-        Option.match({ onNone: () => set(key, payload, attempt + 1), onSome: Effect.succeed })
-      )
-    })
+    Effect.flatMap(Effect.catchTag(self.get(key), "CorruptedToken", () => Effect.succeedNone), (current) =>
+      Effect.flatMap(
+        compareAndSet(key, payload, Option.isSome(current) ? current.value.version : undefined),
+        Option.match({
+          onSome: Effect.succeed,
+          onNone: () =>
+            attempt >= maxAttempts ? Effect.fail(contended("set", key)) : set(key, payload, attempt + 1)
+        })
+      ))
 
   return RawTokenStore.RawTokenStore.of({
     ...self,
@@ -328,8 +356,13 @@ export const encrypt: {
         self.get(key),
         (entry) => Option.isNone(entry) ? Effect.succeedNone : Effect.asSome(open(key, entry.value))
       ),
-    set: (key, payload) => set(key, payload, 0),
-    compareAndSet
+    set: (key, payload) => set(key, payload, 1),
+    compareAndSet,
+    // Passed through, it would write the payload unencrypted.
+    compareAndSetRemoved: compareAndSetRemoved === undefined ?
+      undefined :
+      (key, payload, version) =>
+        Effect.flatMap(seal(key, payload, version + 1), (sealed) => compareAndSetRemoved(key, sealed, version))
   })
 })
 

@@ -209,10 +209,10 @@ export const make = (
       operation: string,
       key: string,
       payload: RawTokenStore.Payload,
-      accept: (live: Option.Option<typeof Stored.Type>) => boolean
+      accept: (current: Option.Option<typeof Stored.Type>) => boolean
     ) =>
       mutate(operation, key, (current) => {
-        if (!accept(live(current))) return Effect.succeedNone
+        if (!accept(current)) return Effect.succeedNone
         const version = Option.match(current, { onNone: () => 1, onSome: (r) => r.version + 1 })
         if (!Number.isSafeInteger(version)) return Effect.fail(beyondSafe(operation, key))
         return encodeRecord(operation, key, { version, data: payload.data, expiresAt: payload.expiresAt }).pipe(
@@ -295,8 +295,24 @@ export const make = (
       compareAndSet: (key, payload, expected) =>
         writeIf("compareAndSet", key, payload, (current) =>
           expected === undefined
-            ? Option.isNone(current)
-            : Option.isSome(current) && current.value.version === expected),
+            ? Option.isNone(live(current))
+            : Option.exists(live(current), (record) => record.version === expected)),
+      // A corrupt entry reads as never written: a write moves it aside first.
+      head: (key) =>
+        read(key).pipe(
+          Effect.map((current): RawTokenStore.Head =>
+            current._tag === "Found"
+              ? { version: current.record.version, stored: current.record.data !== null }
+              : { version: 0, stored: false }
+          ),
+          Effect.mapError(failure("head", key))
+        ),
+      compareAndSetRemoved: (key, payload, version) =>
+        writeIf("compareAndSetRemoved", key, payload, (current) =>
+          Option.match(current, {
+            onNone: () => version === 0,
+            onSome: (record) => record.data === null && record.version === version
+          })),
       remove: (key, expected) =>
         mutate("remove", key, (current) => {
           const entry = live(current)

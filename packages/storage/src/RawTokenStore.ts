@@ -44,9 +44,27 @@ export interface Payload {
 }
 
 /**
+ * What a key holds: the version of its last write, whether its payload is still stored or was removed
+ * since (`0`: never written), and whether a payload is stored.
+ *
+ * @since 0.5.0
+ * @category models
+ */
+export interface Head {
+  readonly version: number
+  readonly stored: boolean
+}
+
+/**
  * The payload store. The semantics are those of `TokenStore` with strings for tokens; in addition,
  * `quarantine(key, version)` keeps an entry that its reader found unreadable aside (never deleting it)
  * when it is still at `version`, and answers where it went when the back-end can move data aside.
+ *
+ * `head` and `compareAndSetRemoved` are optional, and go together: `compareAndSetRemoved(key, payload,
+ * version)` writes only when no payload is stored and the last version is `version` (`0`: never
+ * written), and answers the new version, `version + 1`. With them `EncryptedTokenStore` seals a write
+ * after a removal for the version it will get, in one step; without them it must write, learn the
+ * version, and write again, and a reader in between sees a `CorruptedToken`.
  *
  * @since 0.1.0
  * @category tags
@@ -61,6 +79,10 @@ export class RawTokenStore extends Context.Tag("@tokenfx/storage/RawTokenStore")
   ) => Effect.Effect<Option.Option<number>, TokenStore.StoreError>
   readonly remove: (key: string, expected?: number | undefined) => Effect.Effect<boolean, TokenStore.StoreError>
   readonly quarantine: (key: string, version: number) => Effect.Effect<Option.Option<string>, TokenStore.StoreError>
+  readonly head?: ((key: string) => Effect.Effect<Head, TokenStore.StoreError>) | undefined
+  readonly compareAndSetRemoved?:
+    | ((key: string, payload: Payload, version: number) => Effect.Effect<Option.Option<number>, TokenStore.StoreError>)
+    | undefined
   readonly keys: Effect.Effect<ReadonlyArray<string>, TokenStore.StoreError>
   readonly size: Effect.Effect<number, TokenStore.StoreError>
   /** Stored payloads by state, from the expiry kept beside each (see `TokenStore.stats`). */

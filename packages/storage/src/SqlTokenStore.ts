@@ -29,13 +29,14 @@
 import * as Migrator from "@effect/sql/Migrator"
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
+import type * as Statement from "@effect/sql/Statement"
 import * as TokenStore from "@tokenfx/core/TokenStore"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import * as Predicate from "effect/Predicate"
+import { beyondSafe, countRows, failure, maxVersion, toNumber, toVersion } from "./internal/sqlRows.js"
 import { requireWellFormed } from "./internal/storeKey.js"
 import * as RawTokenStore from "./RawTokenStore.js"
 
@@ -103,26 +104,6 @@ export const migrations = (
   }
 }
 
-// The messages (and the driver's error code) along a database error's chain of causes. The error
-// itself is not kept as a cause: drivers attach data to it, such as PostgreSQL's `detail` ("Failing
-// row contains (…)", the payload included), which `JSON.stringify` or `inspect` would print.
-const describeFailure = (error: unknown): string => {
-  const messages: Array<string> = []
-  let code: string | undefined
-  let current = error
-  for (let depth = 0; depth < 4 && Predicate.isObject(current); depth++) {
-    if (Predicate.hasProperty(current, "message") && Predicate.isString(current.message) && current.message !== "") {
-      if (!messages.includes(current.message)) messages.push(current.message)
-    }
-    if (Predicate.hasProperty(current, "code") && Predicate.isString(current.code)) code = current.code
-    current = Predicate.hasProperty(current, "cause") ? current.cause : undefined
-  }
-  return `${messages.length === 0 ? "unknown error" : messages.join(": ")}${code === undefined ? "" : ` (${code})`}`
-}
-
-const failure = (operation: string, key?: string) => (error: unknown) =>
-  new TokenStore.TokenStoreError({ operation, key, description: `the database failed: ${describeFailure(error)}` })
-
 /**
  * Runs the migrations for the table (idempotent; safe when several processes start at once).
  *
@@ -142,67 +123,6 @@ export const migrate = (
     Effect.catchAllDefect((defect) => Effect.fail(failure("migrate")(defect))),
     Effect.asVoid
   )
-
-// Drivers answer BIGINT as a number (SQLite) or a string (PostgreSQL).
-const toNumber = (u: unknown): number => typeof u === "number" ? u : Number(u)
-
-// A version is an exact JavaScript number up to 2^53 - 1. A larger one (no store counts that far, but
-// a database may hold one) would come back rounded, and no compare-and-set could ever match it again:
-// it is a typed error instead.
-const toVersion =
-  (operation: string, key: string) => (u: unknown): Effect.Effect<number, TokenStore.TokenStoreError> => {
-    const version = toNumber(u)
-    return Number.isSafeInteger(version)
-      ? Effect.succeed(version)
-      : Effect.fail(
-        new TokenStore.TokenStoreError({
-          operation,
-          key,
-          description: "the stored version is beyond 2^53 - 1 and cannot be represented exactly"
-        })
-      )
-  }
-
-// Writes stop at 2^53 - 1 (a condition of each statement) rather than store a version `toVersion`
-// refuses to read back: nothing is written, and the writer gets this error.
-const maxVersion = Number.MAX_SAFE_INTEGER
-
-const beyondSafe = (operation: string, key: string) =>
-  new TokenStore.TokenStoreError({
-    operation,
-    key,
-    description: "the version would pass 2^53 - 1 and could not be represented exactly; nothing was written"
-  })
-
-type Counts = { total: number; fresh: number; refresh_window: number; expired: number }
-
-const zero = (): Counts => ({ total: 0, fresh: 0, refresh_window: 0, expired: 0 })
-
-const countRows = (
-  rows: ReadonlyArray<{ readonly state: string; readonly user_id?: string; readonly n: unknown }>,
-  byUser: boolean
-): TokenStore.Stats => {
-  const all = zero()
-  const users = new Map<string, Counts>()
-  for (const row of rows) {
-    const state = row.state as "fresh" | "refresh_window" | "expired"
-    const n = toNumber(row.n)
-    all.total += n
-    all[state] += n
-    if (byUser && row.user_id !== undefined) {
-      const user = users.get(row.user_id) ?? zero()
-      user.total += n
-      user[state] += n
-      users.set(row.user_id, user)
-    }
-  }
-  return {
-    ...all,
-    byUser: byUser
-      ? Array.from(users, ([user, counts]) => ({ user, ...counts })).sort((a, b) => a.user.localeCompare(b.user))
-      : undefined
-  }
-}
 
 /**
  * A payload store in the table, on the `SqlClient` in context (SQLite or PostgreSQL).
@@ -232,7 +152,13 @@ export const make = (
     const returnedVersion = (operation: string, key: string) => (rows: ReadonlyArray<{ readonly version: unknown }>) =>
       rows.length === 0 ? Effect.succeedNone : Effect.asSome(toVersion(operation, key)(rows[0].version))
 
-    const upsert = (operation: string, key: string, payload: RawTokenStore.Payload, onlyIfEmpty: boolean) =>
+    const upsert = (
+      operation: string,
+      key: string,
+      payload: RawTokenStore.Payload,
+      onlyIfEmpty: boolean,
+      also: Statement.Fragment = sql``
+    ) =>
       Effect.flatMap(Clock.currentTimeMillis, (now) =>
         run(
           operation,
@@ -246,7 +172,7 @@ export const make = (
               user_id = excluded.user_id,
               expires_at = excluded.expires_at,
               updated_at = excluded.updated_at
-            WHERE t.version < ${maxVersion} ${onlyIfEmpty ? sql`AND t.payload IS NULL` : sql``}
+            WHERE t.version < ${maxVersion} ${onlyIfEmpty ? sql`AND t.payload IS NULL` : sql``} ${also}
             RETURNING version`
         ))
 
@@ -338,6 +264,43 @@ export const make = (
           ).pipe(Effect.map((rows) => rows.length > 0))),
       // The row stays as it is, for inspection, until a write replaces it.
       quarantine: () => Effect.succeedNone,
+      head: (key) =>
+        run(
+          "head",
+          key,
+          sql<{ readonly version: unknown; readonly stored: unknown }>`SELECT version,
+            CASE WHEN payload IS NULL THEN 0 ELSE 1 END AS stored FROM ${table} WHERE token_key = ${key}`
+        ).pipe(Effect.flatMap((rows) =>
+          rows.length === 0
+            ? Effect.succeed<RawTokenStore.Head>({ version: 0, stored: false })
+            : Effect.map(
+              toVersion("head", key)(rows[0].version),
+              (version): RawTokenStore.Head => ({ version, stored: toNumber(rows[0].stored) === 1 })
+            )
+        )),
+      // Version 0 may have no row yet (or a lease's row): an insert that only fills an empty row at 0.
+      // Past 0 the row exists: an update of the tombstone at that version.
+      compareAndSetRemoved: (key, payload, version) =>
+        version >= maxVersion
+          ? Effect.fail(beyondSafe("compareAndSetRemoved", key))
+          : version === 0
+          ? Effect.flatMap(
+            upsert("compareAndSetRemoved", key, payload, true, sql`AND t.version = 0`),
+            returnedVersion("compareAndSetRemoved", key)
+          )
+          : Effect.flatMap(Clock.currentTimeMillis, (now) =>
+            run(
+              "compareAndSetRemoved",
+              key,
+              sql<{ readonly version: unknown }>`UPDATE ${table} SET
+                payload = ${payload.data},
+                version = version + 1,
+                user_id = ${userId(key)},
+                expires_at = ${payload.expiresAt ?? null},
+                updated_at = ${now}
+                WHERE token_key = ${key} AND version = ${version} AND payload IS NULL
+                RETURNING version`
+            ).pipe(Effect.flatMap(returnedVersion("compareAndSetRemoved", key)))),
       keys: run(
         "keys",
         undefined,

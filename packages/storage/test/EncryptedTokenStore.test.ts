@@ -164,6 +164,56 @@ describe("EncryptedTokenStore", () => {
       assert.isTrue(Token.Equivalence(yield* readToken(storeOf(raw, yield* ring(key)), "alice"), fullToken(1)))
     }))
 
+  describe("a write after a removal", () => {
+    // The back-end, with another process's reader getting the key right after the writer's next write.
+    const interleaved = (base: RawTokenStore.RawTokenStore["Type"], keyRing: EncryptedTokenStore.KeyRing) => {
+      const reader = storeOf(base, keyRing)
+      const seen: Array<string> = []
+      const hook = { armed: false }
+      const read = (key: string) =>
+        !hook.armed ? Effect.void : Effect.tap(Effect.either(reader.get(key)), (result) => {
+          hook.armed = false
+          seen.push(Either.isRight(result) ? "token" : result.left._tag)
+        })
+      const hooked: RawTokenStore.RawTokenStore["Type"] = {
+        ...base,
+        compareAndSet: (key, payload, expected) =>
+          Effect.tap(base.compareAndSet(key, payload, expected), () => read(key)),
+        compareAndSetRemoved: base.compareAndSetRemoved &&
+          ((key, payload, version) => Effect.tap(base.compareAndSetRemoved!(key, payload, version), () => read(key)))
+      }
+      return { writer: storeOf(hooked, keyRing), seen, hook }
+    }
+
+    const scenario = (base: RawTokenStore.RawTokenStore["Type"]) =>
+      Effect.gen(function*() {
+        const keyRing = yield* ring(yield* EncryptedTokenStore.generateKey)
+        const { hook, seen, writer } = interleaved(base, keyRing)
+        yield* writer.set("alice", fullToken(1))
+        assert.isTrue(yield* writer.remove("alice"))
+        hook.armed = true
+        const written = Option.getOrThrow(yield* writer.compareAndSet("alice", fullToken(2), undefined))
+        const after = Option.getOrThrow(yield* storeOf(base, keyRing).get("alice"))
+        assert.strictEqual(after.version, written.version)
+        assert.isTrue(Token.Equivalence(after.token, fullToken(2)))
+        return seen
+      })
+
+    it.effect("is sealed for its final version in one write: a reader in between reads it", () =>
+      Effect.gen(function*() {
+        const seen = yield* scenario(yield* memoryRaw)
+        assert.deepStrictEqual(seen, ["token"])
+      }))
+
+    it.effect("over a back-end without head, a reader in between loses nothing: the write is made again", () =>
+      Effect.gen(function*() {
+        const { compareAndSetRemoved: _, head: __, ...legacy } = yield* memoryRaw
+        // The reader finds the first ciphertext sealed for version 1 at version 2 and quarantines it.
+        const seen = yield* scenario(legacy)
+        assert.deepStrictEqual(seen, ["CorruptedToken"])
+      }))
+  })
+
   it.scoped("over files: a tampered file is kept aside", () =>
     Effect.gen(function*() {
       const dir = yield* tempTokenDirectory

@@ -151,6 +151,22 @@ describe("KeyValueTokenStore", () => {
       assert.isTrue(Token.Equivalence(yield* readToken(store, "alice"), fullToken(2)))
     }).pipe(Effect.provide(NodeLayer)))
 
+  it.effect("head and compareAndSetRemoved: a write after a removal names the tombstone's version", () =>
+    Effect.gen(function*() {
+      const { kv } = yield* setup()
+      const raw = yield* KeyValueTokenStore.make()
+      assert.deepStrictEqual(yield* raw.head!("alice"), { version: 0, stored: false })
+      assert.deepStrictEqual(yield* raw.compareAndSetRemoved!("alice", { data: "p" }, 0), Option.some(1))
+      assert.deepStrictEqual(yield* raw.head!("alice"), { version: 1, stored: true })
+      assert.isTrue(Option.isNone(yield* raw.compareAndSetRemoved!("alice", { data: "q" }, 1)), "a payload is stored")
+      yield* raw.remove("alice")
+      assert.deepStrictEqual(yield* raw.head!("alice"), { version: 1, stored: false })
+      assert.isTrue(Option.isNone(yield* raw.compareAndSetRemoved!("alice", { data: "q" }, 0)), "a stale version")
+      assert.deepStrictEqual(yield* raw.compareAndSetRemoved!("alice", { data: "q" }, 1), Option.some(2))
+      assert.strictEqual(JSON.parse(Option.getOrThrow(yield* kv.get("tokenfx:token:alice"))).data, "q")
+      assert.deepStrictEqual(yield* raw.keys, ["alice"])
+    }).pipe(Effect.provide(KeyValueStore.layerMemory)))
+
   it.effect("a key list that does not decode fails keys, and is kept aside and restarted by the next write", () =>
     Effect.gen(function*() {
       const { kv, store } = yield* setup()

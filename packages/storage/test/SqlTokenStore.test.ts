@@ -204,6 +204,32 @@ const sqlSuite = <Client>(
         })
       ))
 
+    it.effect("head and compareAndSetRemoved: a write after a removal names the tombstone's version", () =>
+      withStore((_, sql, raw) =>
+        Effect.gen(function*() {
+          const key = freshKey("head")
+          const payload = { data: "p" }
+          assert.deepStrictEqual(yield* raw.head!(key), { version: 0, stored: false })
+          yield* raw.acquireLease(key, "owner", "30 seconds") // a row at version 0, without payload
+          assert.deepStrictEqual(yield* raw.head!(key), { version: 0, stored: false })
+          assert.deepStrictEqual(yield* raw.compareAndSetRemoved!(key, payload, 0), Option.some(1))
+          assert.deepStrictEqual(yield* raw.head!(key), { version: 1, stored: true })
+          assert.isTrue(Option.isNone(yield* raw.compareAndSetRemoved!(key, payload, 1)), "a payload is stored")
+          yield* raw.remove(key)
+          assert.deepStrictEqual(yield* raw.head!(key), { version: 1, stored: false })
+          assert.isTrue(Option.isNone(yield* raw.compareAndSetRemoved!(key, payload, 0)), "a stale tombstone version")
+          assert.deepStrictEqual(yield* raw.compareAndSetRemoved!(key, { data: "q" }, 1), Option.some(2))
+          assert.strictEqual((yield* row(sql, key)).payload, "q")
+          // Encrypted, the write after a removal is sealed for that version and reads back.
+          const keyRing = yield* EncryptedTokenStore.makeKeyRing({ current: yield* EncryptedTokenStore.generateKey })
+          const store = RawTokenStore.toTokenStore(EncryptedTokenStore.encrypt(raw, keyRing))
+          yield* raw.remove(key)
+          const written = Option.getOrThrow(yield* store.compareAndSet(key, fullToken(3), undefined))
+          assert.strictEqual(written.version, 3)
+          assert.isTrue(Token.Equivalence(Option.getOrThrow(yield* store.get(key)).token, fullToken(3)))
+        })
+      ))
+
     it.effect("a payload that does not decode is CorruptedToken, and stays in its row", () =>
       withStore((store, sql) =>
         Effect.gen(function*() {

@@ -42,6 +42,8 @@ export const requireWellFormed = (store: RawTokenStore.RawTokenStore["Type"]): R
     quarantine: checked("quarantine", store.quarantine),
     acquireLease: checked("acquireLease", store.acquireLease),
     renewLease: checked("renewLease", store.renewLease),
-    releaseLease: checked("releaseLease", store.releaseLease)
+    releaseLease: checked("releaseLease", store.releaseLease),
+    head: store.head && checked("head", store.head),
+    compareAndSetRemoved: store.compareAndSetRemoved && checked("compareAndSetRemoved", store.compareAndSetRemoved)
   }
 }
