@@ -11,8 +11,9 @@
  *   to a stored ciphertext makes it fail to decrypt (`CorruptedToken`, and the entry is kept aside).
  * - Binding: the store key and the entry's version are authenticated data, so a ciphertext copied to
  *   another key (another user's row), or an older ciphertext of the same key put back (a rollback to
- *   an old refresh token or old scopes), fails to decrypt. A write after a removal learns its version
- *   from the store and is sealed again for it; a reader in between sees a `CorruptedToken`.
+ *   an old refresh token or old scopes), fails to decrypt. A write after a removal is sealed for the
+ *   version the store will give it (`RawTokenStore`'s `head`); over a back-end without `head` it is
+ *   written, then sealed again for the version it got, and a reader in between sees a `CorruptedToken`.
  * - Rotation: a key ring decrypts with any of its keys and encrypts with the current one. Each key is
  *   named by an id derived from it (HMAC-SHA-256 of a fixed label under the key, truncated, which
  *   reveals nothing of the key), stored with the ciphertext, so a token written under a key the ring
@@ -40,8 +41,10 @@ export * as EncryptedTokenStore from "./EncryptedTokenStore.js"
  *
  * Entries live under `<prefix>token:<key>`, leases under `<prefix>lease:<key>`, the list of keys
  * under `<prefix>keys`, and an entry that does not decode is copied to
- * `<prefix>corrupt:<key>:<time>` before it is cleared. Nothing is encrypted or access-controlled
- * beyond what the underlying store does: wrap it with `EncryptedTokenStore`.
+ * `<prefix>corrupt:<key>:<time>` (plus `-<n>` should that exist) before it is cleared. Nothing is
+ * encrypted or access-controlled beyond what the underlying store does: wrap it with `EncryptedTokenStore`.
+ * A key that is not well-formed UTF-16 (a lone surrogate) is a `TokenStoreError`: back-ends keep keys as
+ * UTF-8 or URI components, where it has no faithful form.
  *
  * @since 0.1.0
  */
