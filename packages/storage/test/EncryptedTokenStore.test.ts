@@ -205,6 +205,26 @@ describe("EncryptedTokenStore", () => {
         assert.deepStrictEqual(seen, ["token"])
       }))
 
+    it.effect("concurrent writes after a removal: exactly one wins, and it is the one stored", () =>
+      Effect.gen(function*() {
+        const raw = yield* memoryRaw
+        const store = storeOf(raw, yield* ring(yield* EncryptedTokenStore.generateKey))
+        yield* store.set("alice", fullToken(1))
+        yield* store.remove("alice")
+        const results = yield* Effect.all(
+          [2, 3, 4, 5, 6].map((i) =>
+            Effect.map(store.compareAndSet("alice", fullToken(i), undefined), (r) => [i, r] as const)
+          ),
+          { concurrency: "unbounded" }
+        )
+        const winners = results.filter(([, r]) => Option.isSome(r))
+        assert.strictEqual(winners.length, 1)
+        const [i, written] = winners[0]
+        const after = Option.getOrThrow(yield* store.get("alice"))
+        assert.strictEqual(after.version, Option.getOrThrow(written).version)
+        assert.isTrue(Token.Equivalence(after.token, fullToken(i)))
+      }))
+
     it.effect("over a back-end without head, a reader in between loses nothing: the write is made again", () =>
       Effect.gen(function*() {
         const { compareAndSetRemoved: _, head: __, ...legacy } = yield* memoryRaw
