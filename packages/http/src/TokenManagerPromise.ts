@@ -100,7 +100,7 @@ export const fromRuntime = <R extends TokenManager.TokenManager>(runtime: Runtim
   // An abort interrupts only this caller's fiber: a refresh it waits for is the key's, and goes on.
   const run = <A, E>(effect: Effect.Effect<A, E>, signal?: AbortSignal | undefined): Promise<A> => {
     if (signal?.aborted === true) return Promise.reject(signal.reason)
-    return runExit(effect, { signal }).then((exit) =>
+    return runExit(effect, signal === undefined ? undefined : { signal }).then((exit) =>
       Exit.isSuccess(exit)
         ? exit.value
         : Promise.reject(signal?.aborted === true ? signal.reason : toError(exit.cause))
