@@ -131,9 +131,10 @@ describe("FileTokenStore crash safety", () => {
         const interrupted = results.reduce((sum, r) => sum + r.interrupted, 0)
         console.info(`[storage] crash test: ${rounds} kills, ${interrupted} between temporary file and rename`)
         // Enough kills must have landed inside the atomic write itself (a temporary token file left
-        // behind) for the test to mean something.
+        // behind) for the test to mean something. Counted, not as a share of the kills: the share
+        // follows how long the rest of a write's cycle takes (the lock's reads and release), and the load.
         assert.isAtLeast(rounds, 60, `only ${rounds} rounds ran within the time budget`)
-        assert.isAtLeast(interrupted, rounds / 10, `${interrupted} of ${rounds} kills landed inside a write`)
+        assert.isAtLeast(interrupted, 5, `${interrupted} of ${rounds} kills landed inside a write`)
       }),
     120_000
   )

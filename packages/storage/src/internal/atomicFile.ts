@@ -122,10 +122,17 @@ export const readWithMode = (
           const info = await handle.stat()
           if (!info.isFile()) return Option.some({ _tag: "Refused", reason: "it is not a regular file" })
           if (info.size > max) return Option.some({ _tag: "TooLarge", size: info.size })
-          const buffer = new Uint8Array(max + 1)
+          // Sized by `stat`, one byte over to see the end (or growth since), and grown up to the cap
+          // only when the file did grow: not a buffer of the cap for every read.
+          let buffer = new Uint8Array(Math.min(max, info.size) + 1)
           let length = 0
           while (length <= max) {
-            const { bytesRead } = await handle.read(buffer, length, max + 1 - length, null)
+            if (length === buffer.length) {
+              const grown = new Uint8Array(Math.min(max + 1, buffer.length * 2))
+              grown.set(buffer)
+              buffer = grown
+            }
+            const { bytesRead } = await handle.read(buffer, length, buffer.length - length, null)
             if (bytesRead === 0) break
             length += bytesRead
           }
