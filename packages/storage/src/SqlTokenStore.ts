@@ -204,6 +204,28 @@ export const make = (
         ).pipe(Effect.map((rows) => countRows(rows, byUser)))
       })
 
+    // The row's next version, if it is still at `version` and `stored` holds of it (a token, or a tombstone).
+    const updateAt = (
+      operation: string,
+      key: string,
+      payload: RawTokenStore.Payload,
+      version: number,
+      stored: Statement.Fragment
+    ) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) =>
+        run(
+          operation,
+          key,
+          sql<{ readonly version: unknown }>`UPDATE ${table} SET
+            payload = ${payload.data},
+            version = version + 1,
+            user_id = ${userId(key)},
+            expires_at = ${payload.expiresAt ?? null},
+            updated_at = ${now}
+            WHERE token_key = ${key} AND version = ${version} AND ${stored}
+            RETURNING version`
+        ).pipe(Effect.flatMap(returnedVersion(operation, key))))
+
     const leaseRows = (operation: string, key: string, query: Effect.Effect<ReadonlyArray<unknown>, SqlError>) =>
       Effect.map(run(operation, key, query), (rows) => rows.length > 0)
 
@@ -239,19 +261,7 @@ export const make = (
           )
           : expected >= maxVersion
           ? Effect.fail(beyondSafe("compareAndSet", key))
-          : Effect.flatMap(Clock.currentTimeMillis, (now) =>
-            run(
-              "compareAndSet",
-              key,
-              sql<{ readonly version: unknown }>`UPDATE ${table} SET
-                payload = ${payload.data},
-                version = version + 1,
-                user_id = ${userId(key)},
-                expires_at = ${payload.expiresAt ?? null},
-                updated_at = ${now}
-                WHERE token_key = ${key} AND version = ${expected} AND payload IS NOT NULL
-                RETURNING version`
-            ).pipe(Effect.flatMap(returnedVersion("compareAndSet", key)))),
+          : updateAt("compareAndSet", key, payload, expected, sql`payload IS NOT NULL`),
       remove: (key, expected) =>
         Effect.flatMap(Clock.currentTimeMillis, (now) =>
           run(
@@ -288,19 +298,7 @@ export const make = (
             upsert("compareAndSetRemoved", key, payload, true, sql`AND t.version = 0`),
             returnedVersion("compareAndSetRemoved", key)
           )
-          : Effect.flatMap(Clock.currentTimeMillis, (now) =>
-            run(
-              "compareAndSetRemoved",
-              key,
-              sql<{ readonly version: unknown }>`UPDATE ${table} SET
-                payload = ${payload.data},
-                version = version + 1,
-                user_id = ${userId(key)},
-                expires_at = ${payload.expiresAt ?? null},
-                updated_at = ${now}
-                WHERE token_key = ${key} AND version = ${version} AND payload IS NULL
-                RETURNING version`
-            ).pipe(Effect.flatMap(returnedVersion("compareAndSetRemoved", key)))),
+          : updateAt("compareAndSetRemoved", key, payload, version, sql`payload IS NULL`),
       keys: run(
         "keys",
         undefined,
