@@ -165,7 +165,11 @@ const crash = (storeUnderTest: StoreUnderTest, work: string) =>
         spawn({
           ...env,
           TOKENFX_XP_ROLE: i === processes - 1 ? "victim" : "worker",
-          TOKENFX_XP_VICTIM: "rotator"
+          TOKENFX_XP_VICTIM: "rotator",
+          // The victim holds the lease for its whole refresh, which a loaded machine can stretch past the
+          // default wait (the lease's 3 s + 2 s): a worker then fails with LeaseTimeout, rightly, and this
+          // test is about what happens once the lease lapses.
+          TOKENFX_XP_LEASE_WAIT: "20000"
         })
     )
     yield* Effect.addFinalizer(() => Effect.sync(() => children.forEach((child) => child.process.kill("SIGKILL"))))
