@@ -44,6 +44,15 @@ const stuckStore = (inner: TokenStore.TokenStore["Type"]) => {
   return { store, state }
 }
 
+// A manager over a memory store whose writes the test can make hang, or lose their answer.
+const stuck = (options: TokenManager.Options) =>
+  Effect.gen(function*() {
+    const server = yield* makeServer()
+    const inner = yield* TokenStore.makeMemory
+    const { state, store } = stuckStore(inner)
+    return { inner, state, ...(yield* managerFor(server, options, store)) }
+  })
+
 const tags = (queue: Queue.Dequeue<TokenManager.Event>) =>
   Effect.map(Queue.takeAll(queue), (events) => Chunk.toReadonlyArray(events).map((event) => event._tag))
 
@@ -70,10 +79,7 @@ const answered = <E extends { readonly _tag: string }>(caller: Fiber.RuntimeFibe
 describe("TokenManager: a hung store write after a refresh", () => {
   it.scoped("a write hung past refreshTimeout: the caller gets the rotated token, the lease is kept, and it is stored later", () =>
     Effect.gen(function*() {
-      const server = yield* makeServer()
-      const inner = yield* TokenStore.makeMemory
-      const { state, store } = stuckStore(inner)
-      const { events, manager } = yield* managerFor(server, { refreshTimeout: "5 seconds" }, store)
+      const { server, inner, state, events, manager } = yield* stuck({ refreshTimeout: "5 seconds" })
       const initial = yield* login(server)
       yield* manager.set("alice", initial)
       yield* TestClock.adjust("55 seconds")
@@ -155,10 +161,7 @@ describe("TokenManager: a hung store write after a refresh", () => {
 
   it.scoped("a write that hangs once is tried again within the call: stored, and the lease let go", () =>
     Effect.gen(function*() {
-      const server = yield* makeServer()
-      const inner = yield* TokenStore.makeMemory
-      const { state, store } = stuckStore(inner)
-      const { events, manager } = yield* managerFor(server, {}, store)
+      const { server, inner, state, events, manager } = yield* stuck({})
       yield* manager.set("alice", yield* login(server))
       yield* TestClock.adjust("55 seconds")
       state.hangs = 1
@@ -174,10 +177,7 @@ describe("TokenManager: a hung store write after a refresh", () => {
 
   it.scoped("a write done whose answer was lost: the next attempt finds the token stored and keeps it", () =>
     Effect.gen(function*() {
-      const server = yield* makeServer()
-      const inner = yield* TokenStore.makeMemory
-      const { state, store } = stuckStore(inner)
-      const { events, manager } = yield* managerFor(server, {}, store)
+      const { server, inner, state, events, manager } = yield* stuck({})
       yield* manager.set("alice", yield* login(server))
       yield* TestClock.adjust("55 seconds")
       state.lostAnswers = 1
@@ -197,10 +197,7 @@ describe("TokenManager: a hung store write after a refresh", () => {
 
   it.scoped("a hung write whose caller was interrupted: the rotated token is still stored", () =>
     Effect.gen(function*() {
-      const server = yield* makeServer()
-      const inner = yield* TokenStore.makeMemory
-      const { state, store } = stuckStore(inner)
-      const { manager } = yield* managerFor(server, { refreshTimeout: "5 seconds" }, store)
+      const { server, inner, state, manager } = yield* stuck({ refreshTimeout: "5 seconds" })
       const initial = yield* login(server)
       yield* manager.set("alice", initial)
       yield* TestClock.adjust("55 seconds")
