@@ -23,7 +23,8 @@
  *   A lock file whose holder died (same host: its pid no longer runs) or that is older than
  *   `staleLockAfter` (another host) is broken, and so is one that does not decode (empty, or over
  *   64 KiB: it is not read whole). Lock files are read as token files are: anything but a regular
- *   file at a lock path is `InsecureStorage`, and is left where it is.
+ *   file at a lock path is `InsecureStorage`, and is left where it is. A write after a removal can be
+ *   conditional on the tombstone's version (`head`, `compareAndSetRemoved`): `EncryptedTokenStore` seals it once.
  * - Leases: a lease file per key (owner, pid, host, deadline from `Clock`), written under the key's
  *   lock; it is taken over when its deadline has passed or its process died on this host. It is read
  *   as lock files are: anything but a regular file there is `InsecureStorage`, left where it is.
@@ -47,6 +48,7 @@ import * as Option from "effect/Option"
 import * as FileLease from "./internal/fileLease.js"
 import * as FileLock from "./internal/fileLock.js"
 import * as FileName from "./internal/fileName.js"
+import * as TokenDirectory from "./internal/tokenDirectory.js"
 import * as TokenFile from "./internal/tokenFile.js"
 import * as RawTokenStore from "./RawTokenStore.js"
 
@@ -197,10 +199,10 @@ export const make = (
       operation: string,
       key: string,
       payload: RawTokenStore.Payload,
-      accept: (live: Option.Option<TokenFile.Envelope>) => boolean
+      accept: (current: Option.Option<TokenFile.Envelope>) => boolean
     ) =>
       mutate(operation, key, (current, file) => {
-        if (!accept(live(current))) return Effect.succeedNone
+        if (!accept(current)) return Effect.succeedNone
         const version = Option.match(current, { onNone: () => 1, onSome: (e) => e.version + 1 })
         // 2^53 would be written, then read back as an invalid version (corrupt): refused, as SqlTokenStore does.
         if (!Number.isSafeInteger(version)) {
@@ -248,6 +250,22 @@ export const make = (
         }
       })
 
+    // Read as a write reads: no lock (the conditional write decides), no mode check (a write replaces the
+    // file with a 0600 one), and a corrupt file is no version (a write moves it aside first).
+    const head = (key: string): Effect.Effect<RawTokenStore.Head, TokenStore.StoreError> =>
+      Effect.gen(function*() {
+        const { token } = yield* files(key)
+        const current = yield* read(key, token).pipe(Effect.mapError(failure("head", key)))
+        switch (current._tag) {
+          case "Insecure":
+            return yield* refuse(key, current)
+          case "Found":
+            return { version: current.envelope.version, stored: current.envelope.data !== null }
+          default:
+            return { version: 0, stored: false }
+        }
+      })
+
     const withLease = <A>(
       operation: string,
       key: string,
@@ -269,30 +287,8 @@ export const make = (
           })
         ))
 
-    // Every token file: its key, and its envelope when it reads (an unreadable one is still listed).
     const scan = (operation: string) =>
-      Effect.gen(function*() {
-        const names = yield* fs.readDirectory(dir)
-        const found: Array<{ readonly key: string; readonly envelope: TokenFile.Envelope | undefined }> = []
-        for (const name of names) {
-          const parsed = FileName.parseTokenFileName(name)
-          if (parsed === undefined) continue
-          const current = yield* read(parsed.key ?? undefined, path.join(dir, name))
-          // A hashed name is only its own key's file: a copy (or another key's file) under it is no key's.
-          // It is left alone, unlisted; a `get` of the key that hashes to that name moves it aside.
-          if (
-            current._tag === "Found" && parsed.key === null &&
-            (yield* FileName.baseName(current.envelope.key)) + FileName.tokenSuffix !== name
-          ) continue
-          if (current._tag === "Found" && current.envelope.data !== null) {
-            found.push({ key: current.envelope.key, envelope: current.envelope })
-          } else if ((current._tag === "Corrupt" || current._tag === "Insecure") && parsed.key !== null) {
-            // Still there, if unreadable: `get` will report it.
-            found.push({ key: parsed.key, envelope: undefined })
-          }
-        }
-        return found
-      }).pipe(Effect.mapError(failure(operation)))
+      TokenDirectory.scan(fs, path, dir, read).pipe(Effect.mapError(failure(operation)))
 
     const keys = Effect.map(scan("keys"), (found) => found.map((file) => file.key).sort())
 
@@ -323,9 +319,18 @@ export const make = (
           key,
           payload,
           (current) =>
-            expected === undefined ? Option.isNone(current) : Option.isSome(current) &&
-              current.value.version === expected
+            expected === undefined
+              ? Option.isNone(live(current))
+              : Option.exists(live(current), (e) => e.version === expected)
         ),
+      head,
+      // Under the key's lock, one atomic rename, as every write: a crash leaves the tombstone or the token.
+      compareAndSetRemoved: (key, payload, version) =>
+        writeIf("compareAndSetRemoved", key, payload, (current) =>
+          Option.match(current, {
+            onNone: () => version === 0,
+            onSome: (e) => e.data === null && e.version === version
+          })),
       remove: (key, expected) =>
         mutate("remove", key, (current, file) => {
           const entry = live(current)

@@ -12,6 +12,7 @@ import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Encoding from "effect/Encoding"
+import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
@@ -204,6 +205,45 @@ describe("EncryptedTokenStore", () => {
         const seen = yield* scenario(yield* memoryRaw)
         assert.deepStrictEqual(seen, ["token"])
       }))
+
+    it.scoped("over files: is sealed for its final version in one write, a reader in between reads it", () =>
+      Effect.gen(function*() {
+        const seen = yield* scenario(yield* FileTokenStore.make(yield* tempTokenDirectory))
+        assert.deepStrictEqual(seen, ["token"])
+      }).pipe(Effect.provide(NodeLayer)))
+
+    // Live: the two stores wait for each other's lock files on the real clock.
+    it.scopedLive("over files: a reader running beside removals and rewrites never finds a corrupted token", () =>
+      Effect.gen(function*() {
+        const dir = yield* tempTokenDirectory
+        const keyRing = yield* ring(yield* EncryptedTokenStore.generateKey)
+        // Two stores on one directory, as two processes would have: only the files are shared.
+        const writer = storeOf(yield* FileTokenStore.make(dir), keyRing)
+        const reader = storeOf(yield* FileTokenStore.make(dir), keyRing)
+        const done = { value: false }
+        const failures: Array<string> = []
+        let reads = 0
+        const readLoop = Effect.whileLoop({
+          while: () => !done.value,
+          body: () => Effect.either(reader.get("alice")),
+          step: (result) => {
+            reads++
+            if (Either.isLeft(result)) failures.push(result.left._tag)
+          }
+        })
+        const fiber = yield* Effect.fork(readLoop)
+        yield* writer.set("alice", fullToken(0))
+        for (let i = 1; i <= 40; i++) {
+          assert.isTrue(yield* writer.remove("alice"))
+          const written = yield* writer.compareAndSet("alice", fullToken(i), undefined)
+          assert.isTrue(Option.isSome(written), `write ${i} after a removal is stored`)
+          yield* Effect.yieldNow()
+        }
+        done.value = true
+        yield* Fiber.join(fiber)
+        assert.deepStrictEqual(failures, [], `${failures.length} of ${reads} reads failed`)
+        assert.isTrue(Token.Equivalence(yield* readToken(writer, "alice"), fullToken(40)))
+      }).pipe(Effect.provide(NodeLayer)))
 
     it.effect("concurrent writes after a removal: exactly one wins, and it is the one stored", () =>
       Effect.gen(function*() {

@@ -49,6 +49,10 @@ export const encrypted = <E>(
     })
   ).pipe(Layer.provide(raw))
 
+export const keyValueRaw: Layer.Layer<RawTokenStore.RawTokenStore> = KeyValueTokenStore.layerRaw().pipe(
+  Layer.provide(KeyValueStore.layerMemory)
+)
+
 export const keyValue: Layer.Layer<TokenStore.TokenStore> = KeyValueTokenStore.layerKeyValueStore().pipe(
   Layer.provide(KeyValueStore.layerMemory)
 )
@@ -66,7 +70,17 @@ export const sqlite: Layer.Layer<TokenStore.TokenStore, TokenStore.StoreError> =
   Layer.provide(sqliteClient)
 )
 
+export const sqliteRaw: Layer.Layer<RawTokenStore.RawTokenStore, TokenStore.StoreError> = SqlTokenStore.layerRaw().pipe(
+  Layer.provide(sqliteClient)
+)
+
 export const pgClient = (url: string) => PgClient.layer({ url: Redacted.make(url) }).pipe(Layer.orDie)
 
 export const postgres = (url: string, table: string): Layer.Layer<TokenStore.TokenStore, TokenStore.StoreError> =>
   SqlTokenStore.layerSql({ table }).pipe(Layer.provide(pgClient(url)))
+
+export const postgresRaw = (
+  url: string,
+  table: string
+): Layer.Layer<RawTokenStore.RawTokenStore, TokenStore.StoreError> =>
+  SqlTokenStore.layerRaw({ table }).pipe(Layer.provide(pgClient(url)))
