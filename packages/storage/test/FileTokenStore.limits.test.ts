@@ -106,11 +106,32 @@ describe("FileTokenStore: versions stay exact", () => {
 
   it.scoped("a tombstone at 2^53 - 1 refuses the next write too", () =>
     Effect.gen(function*() {
-      const { file, store } = yield* setup
+      const { file, raw, store } = yield* setup
       yield* store.set("alice", fullToken(1))
       const before = atVersion(file, Number.MAX_SAFE_INTEGER, true)
       assert.strictEqual((yield* Effect.flip(store.set("alice", fullToken(2))))._tag, "TokenStoreError")
+      const afterRemoval = yield* Effect.flip(
+        raw.compareAndSetRemoved!("alice", { data: "p" }, Number.MAX_SAFE_INTEGER)
+      )
+      assert.strictEqual(afterRemoval._tag, "TokenStoreError")
       assert.deepStrictEqual(Fs.readFileSync(file), before)
+    }).pipe(Effect.provide(NodeLayer)))
+
+  // Written by another tool, or corrupted: JSON.parse rounds it to 2^53, a version a compare-and-set meant
+  // for another could match. The file is unreadable instead, and kept aside byte for byte.
+  it.scoped("a version past 2^53 - 1 in the file is CorruptedToken, never a rounded version", () =>
+    Effect.gen(function*() {
+      const { file, raw, store } = yield* setup
+      yield* store.set("alice", fullToken(1))
+      const content = Fs.readFileSync(file, "utf8").replace(/"version":1\b/, `"version":9007199254740993`)
+      Fs.writeFileSync(file, content, { mode: 0o600 })
+      assert.deepStrictEqual(yield* raw.head!("alice"), { version: 0, stored: false })
+      assert.isFalse(yield* raw.remove("alice", 2 ** 53))
+      Fs.writeFileSync(file, content, { mode: 0o600 })
+      const error = yield* Effect.flip(store.get("alice"))
+      assert.strictEqual(error._tag, "CorruptedToken")
+      if (error._tag !== "CorruptedToken") return
+      assert.strictEqual(Fs.readFileSync(error.movedTo!, "utf8"), content)
     }).pipe(Effect.provide(NodeLayer)))
 
   it.scoped("at 2^53 - 2, the last exact version is written and read back", () =>

@@ -116,6 +116,30 @@ describe("KeyValueTokenStore", () => {
       assert.deepStrictEqual(yield* kv.get("tokenfx:token:alice"), removed)
     }).pipe(Effect.provide(KeyValueStore.layerMemory)))
 
+  // Written by another tool, or corrupted: JSON.parse would round these to 2^53 (or further), a version that
+  // would match a compare-and-set meant for another. They are unreadable records, kept aside verbatim.
+  for (const version of ["9007199254740992", "9007199254740993", "18446744073709551615", "1e300"]) {
+    it.effect(`a stored version of ${version}, past 2^53 - 1, is CorruptedToken, never a rounded version`, () =>
+      Effect.gen(function*() {
+        const { kv } = yield* setup()
+        const raw = yield* KeyValueTokenStore.make()
+        const store = RawTokenStore.toTokenStore(raw)
+        const record = `{"version":${version},"data":${JSON.stringify(StoredToken.toJson(fullToken(1)))}}`
+        const rounded = Number(version)
+        yield* kv.set("tokenfx:token:alice", record)
+        assert.deepStrictEqual(yield* raw.head!("alice"), { version: 0, stored: false })
+        assert.isFalse(yield* raw.remove("alice", rounded), "no removal at the rounded version")
+        assert.deepStrictEqual(yield* kv.get("tokenfx:token:alice"), Option.none(), "moved aside by the removal")
+        yield* kv.set("tokenfx:token:alice", record)
+        const error = yield* Effect.flip(store.get("alice"))
+        assert.strictEqual(error._tag, "CorruptedToken")
+        if (error._tag !== "CorruptedToken") return
+        assert.deepStrictEqual(yield* kv.get(error.movedTo!), Option.some(record), "kept aside, digit for digit")
+        yield* kv.set("tokenfx:token:alice", record)
+        assert.isTrue(Option.isNone(yield* store.compareAndSet("alice", fullToken(2), rounded)))
+      }).pipe(Effect.provide(KeyValueStore.layerMemory)))
+  }
+
   it.effect("a key that is not well-formed UTF-16 is a TokenStoreError", () =>
     Effect.gen(function*() {
       const { kv, store } = yield* setup()
