@@ -27,7 +27,8 @@
  *   conditional on the tombstone's version (`head`, `compareAndSetRemoved`): `EncryptedTokenStore` seals it once.
  * - Leases: a lease file per key (owner, pid, host, deadline from `Clock`), written under the key's
  *   lock; it is taken over when its deadline has passed or its process died on this host. It is read
- *   as lock files are: anything but a regular file there is `InsecureStorage`, left where it is.
+ *   as lock files are: anything but a regular file there is `InsecureStorage`, left where it is. An
+ *   owner that would make it over 1 MiB (then read as no lease) is refused with `TokenStoreError`.
  *
  * A removed token leaves a small tombstone file (no secret in it) that keeps the key's version.
  *
@@ -146,11 +147,12 @@ export const make = (
       operation: string,
       key: string,
       lock: string,
-      use: Effect.Effect<A, PlatformError.PlatformError | FileLock.Refused | TokenStore.StoreError>
+      use: Effect.Effect<A, PlatformError.PlatformError | FileLock.Refused | FileLease.TooLarge | TokenStore.StoreError>
     ): Effect.Effect<A, TokenStore.StoreError> =>
       locks.withLock(lock, use).pipe(
         Effect.catchTags({
           Refused: (e) => Effect.fail(new InsecureStorage({ key, reason: e.message })),
+          LeaseTooLarge: (e) => Effect.fail(new TokenStoreError({ operation, key, description: e.message, cause: e })),
           LockTimeout: (e) => Effect.fail(failure(operation, key)(e)),
           SystemError: (e) => Effect.fail(failure(operation, key)(e)),
           BadArgument: (e) => Effect.fail(failure(operation, key)(e))
@@ -273,7 +275,7 @@ export const make = (
         current: Option.Option<FileLease.Lease>,
         now: number,
         file: string
-      ) => Effect.Effect<A, PlatformError.PlatformError>
+      ) => Effect.Effect<A, PlatformError.PlatformError | FileLease.TooLarge>
     ) =>
       Effect.flatMap(files(key), ({ lease, lock }) =>
         locked(

@@ -12,6 +12,7 @@ import { fullToken } from "@tokenfx/testing/TokenStoreSuite"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
+import * as TestClock from "effect/TestClock"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { NodeLayer, tempTokenDirectory } from "./utils/layers.js"
@@ -48,6 +49,26 @@ describe("FileTokenStore: a write it could not read back is refused", () => {
       assert.strictEqual(entry.version, 1)
       assert.isTrue(Token.Equivalence(entry.token, fullToken(1)))
       assertOnlyTokenFile(dir)
+    }).pipe(Effect.provide(NodeLayer)))
+
+  it.scoped("a lease owner that makes the lease file over 1 MiB: TokenStoreError, the lapsed lease file untouched", () =>
+    Effect.gen(function*() {
+      const { dir, store } = yield* setup
+      const lease = Path.join(dir, "key-alice.lease")
+      yield* store.acquireLease("alice", "earlier", "1 second")
+      yield* TestClock.adjust("2 seconds")
+      const before = Fs.readFileSync(lease)
+      // Written as JSON, each control character takes six bytes: the bound is on the file, not the string.
+      for (const owner of ["o".repeat(maxFileSize), "\u0001".repeat(200_000)]) {
+        const error = yield* Effect.flip(store.acquireLease("alice", owner, "1 minute"))
+        assert.strictEqual(error._tag, "TokenStoreError")
+        assert.include(error.message, `${maxFileSize}`)
+        assert.notInclude(error.message, "oooo")
+        assert.deepStrictEqual(Fs.readFileSync(lease), before)
+      }
+      assert.deepStrictEqual(Fs.readdirSync(dir).filter((name) => name.includes(".lease.tmp-")), [])
+      assert.isTrue(yield* store.acquireLease("alice", "o".repeat(512 * 1024), "1 minute"), "a long owner that fits")
+      assert.isFalse(yield* store.acquireLease("alice", "other", "1 minute"))
     }).pipe(Effect.provide(NodeLayer)))
 
   it.scoped("a file of exactly the limit is written and read back; one byte more is refused", () =>

@@ -1,9 +1,12 @@
 import type * as PlatformError from "@effect/platform/Error"
 import type * as FileSystem from "@effect/platform/FileSystem"
+import * as OAuthError from "@tokenfx/core/OAuthError"
+import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
+import { Buffer } from "node:buffer"
 import { isNotFound, maxFileSize, writeAtomic } from "./atomicFile.js"
 import * as FileLock from "./fileLock.js"
 
@@ -40,6 +43,20 @@ export const read = (file: string): Effect.Effect<
     Effect.map(Option.flatMap((content) => Either.getRight(decodeLease(content))))
   )
 
+/**
+ * A lease file a read would not read (over `maxFileSize` bytes, from a long owner): not written, since
+ * it would read back as no lease and let a second holder take it.
+ *
+ * @internal
+ */
+export class TooLarge extends Data.TaggedError("LeaseTooLarge")<{ readonly size: number }> {
+  readonly [OAuthError.TypeId]: OAuthError.TypeId = OAuthError.TypeId
+  override get message() {
+    return `the lease file would be ${this.size} bytes, over the ${maxFileSize} bytes a read accepts ` +
+      `(the owner is too long): nothing was written`
+  }
+}
+
 /** @internal */
 export const write = (
   fs: FileSystem.FileSystem,
@@ -47,14 +64,18 @@ export const write = (
   file: string,
   owner: string,
   deadline: number
-): Effect.Effect<void, PlatformError.PlatformError> =>
-  writeAtomic(fs, {
-    path: file,
-    directory,
-    content: JSON.stringify({ owner, ...FileLock.self(), deadline }),
-    mode: 0o600,
-    // A lease lost to a power failure has expired anyway by the time the machine is back.
-    durable: false
+): Effect.Effect<void, PlatformError.PlatformError | TooLarge> =>
+  Effect.suspend((): Effect.Effect<void, PlatformError.PlatformError | TooLarge> => {
+    const content = JSON.stringify({ owner, ...FileLock.self(), deadline })
+    const size = Buffer.byteLength(content, "utf8")
+    return size > maxFileSize ? new TooLarge({ size }) : writeAtomic(fs, {
+      path: file,
+      directory,
+      content,
+      mode: 0o600,
+      // A lease lost to a power failure has expired anyway by the time the machine is back.
+      durable: false
+    })
   })
 
 /** @internal */

@@ -1,7 +1,11 @@
 /**
- * The laws of `RawTokenStore`'s `head` and `compareAndSetRemoved`, run against every back-end that
- * should have them: a write after a removal is one conditional write, so that the encrypted store
- * seals it for its final version and a reader in between never finds a ciphertext that does not open.
+ * Laws of `RawTokenStore` beyond the `TokenStore` suite, run against every back-end:
+ *
+ * - `head` and `compareAndSetRemoved`: a write after a removal is one conditional write, so that the
+ *   encrypted store seals it for its final version and a reader in between never finds a ciphertext
+ *   that does not open.
+ * - A lease is what it reads back: an owner the store could not read back is refused, never granted
+ *   and then taken for no lease.
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as Token from "@tokenfx/core/Token"
@@ -100,5 +104,26 @@ export const rawStoreSuite = <E>(name: string, layer: Layer.Layer<RawTokenStore.
         assert.strictEqual(after.version, written.version)
         assert.isTrue(Token.Equivalence(after.token, fullToken(2)))
       }))
+  })
+
+  describe(`RawTokenStore leases with long owners: ${name}`, () => {
+    // 2 MiB of plain characters, and 300,000 control characters that JSON writes six bytes each.
+    const owners = [["2 MiB", "o".repeat(2 * 1024 * 1024)], ["escaped to 1.8 MB", "\u0001".repeat(300_000)]]
+    for (const [label, owner] of owners) {
+      test(`an owner of ${label}: refused with TokenStoreError, or held as any other`, (raw) =>
+        Effect.gen(function*() {
+          const key = freshKey("lease-owner")
+          const acquired = yield* Effect.either(raw.acquireLease(key, owner, "1 minute"))
+          if (Either.isLeft(acquired)) {
+            assert.strictEqual(acquired.left._tag, "TokenStoreError")
+            // Nothing was written: the lease is free.
+            assert.isTrue(yield* raw.acquireLease(key, "other", "1 minute"))
+            return
+          }
+          assert.isTrue(acquired.right)
+          assert.isFalse(yield* raw.acquireLease(key, "other", "1 minute"), "the lease keeps another owner out")
+          assert.isTrue(yield* raw.renewLease(key, owner, "1 minute"), "its owner holds it")
+        }))
+    }
   })
 }
