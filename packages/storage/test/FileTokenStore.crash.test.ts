@@ -144,11 +144,11 @@ const run = (mode: Mode, rounds: number) =>
   })
 
 describe("FileTokenStore crash safety", () => {
-  it.live("SIGKILL at random points while writing never leaves a torn token file", () => run("set", 100), 120_000)
+  it.live("SIGKILL at random points while writing never leaves a torn token file", () => run("set", 70), 120_000)
 
   it.live(
     "SIGKILL at random points while writing after removals leaves the tombstone or a whole token",
-    () => run("removal", 50),
+    () => run("removal", 35),
     120_000
   )
 })
