@@ -11,6 +11,7 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import { LeaseLost, LeaseTimeout } from "../TokenManagerError.js"
+import { within } from "./storeBound.js"
 
 /** @internal */
 export interface Options {
@@ -33,13 +34,14 @@ export interface Lease {
   ) => Effect.Effect<Option.Option<TokenStore.Entry>, LeaseTimeout | TokenStore.StoreError | E>
   /**
    * Runs `use` while renewing the lease every third of its time to live. When a renewal finds the
-   * lease taken, or the store has not confirmed it for so long that it may expire, `use` is
-   * interrupted and the result is `LeaseLost`: nothing may be presented or written without it.
+   * lease taken, or the store has not confirmed it for so long that it may expire (a renewal that
+   * hangs counts as failed), `use` is interrupted and the result is `LeaseLost`: nothing may be
+   * presented or written without it.
    */
   readonly hold: <A, E, R>(key: string, use: Effect.Effect<A, E, R>) => Effect.Effect<A, E | LeaseLost, R>
   /** Takes the lease if it is free (or already ours), without waiting. */
   readonly tryAcquire: (key: string) => Effect.Effect<boolean, TokenStore.StoreError>
-  /** Renews the lease now: fails with `LeaseLost` when it is no longer ours. */
+  /** Renews the lease now: fails with `LeaseLost` when it is no longer ours (a `StoreError` when unanswered). */
   readonly check: (key: string) => Effect.Effect<void, LeaseLost | TokenStore.StoreError>
   readonly release: (key: string) => Effect.Effect<void>
 }
@@ -50,7 +52,8 @@ class Busy extends Data.TaggedError("Busy") {}
 export const make = (options: Options): Lease => {
   const { owner, store, ttl } = options
   const ttlMillis = Duration.toMillis(ttl)
-  const interval = Duration.millis(Math.max(1, Math.floor(ttlMillis / 3)))
+  const intervalMillis = Math.max(1, Math.floor(ttlMillis / 3))
+  const interval = Duration.millis(intervalMillis)
   const waiting = Schedule.exponential(Duration.millis(20)).pipe(
     Schedule.union(Schedule.spaced(Duration.seconds(1))),
     Schedule.jittered,
@@ -71,8 +74,13 @@ export const make = (options: Options): Lease => {
       )
     )
 
+  // A renewal that has not answered within `bound` is a failed one: a hung store must not keep us
+  // believing we hold a lease that may have lapsed.
+  const renew = (key: string, bound: Duration.DurationInput) =>
+    within("renewLease", key, bound, store.renewLease(key, owner, ttl))
+
   const check = (key: string) =>
-    Effect.flatMap(store.renewLease(key, owner, ttl), (held) => held ? Effect.void : new LeaseLost({ key }))
+    Effect.flatMap(renew(key, interval), (held) => held ? Effect.void : new LeaseLost({ key }))
 
   // Never succeeds: fails once the lease can no longer be vouched for.
   const keepAlive = (key: string): Effect.Effect<never, LeaseLost> =>
@@ -81,11 +89,14 @@ export const make = (options: Options): Lease => {
       while (true) {
         yield* Effect.sleep(interval)
         const now = yield* Clock.currentTimeMillis
-        const renewed = yield* Effect.either(store.renewLease(key, owner, ttl))
+        // An answer is awaited no later than half an interval before the lease would lapse.
+        const bound = Math.min(intervalMillis, heldUntil - now - Math.floor(intervalMillis / 2))
+        if (bound <= 0) return yield* new LeaseLost({ key })
+        const renewed = yield* Effect.either(renew(key, Duration.millis(bound)))
         if (renewed._tag === "Right") {
           if (!renewed.right) return yield* new LeaseLost({ key })
           heldUntil = now + ttlMillis
-        } else if (now + Duration.toMillis(interval) >= heldUntil) {
+        } else if ((yield* Clock.currentTimeMillis) + intervalMillis >= heldUntil) {
           // The store is not answering and the lease would lapse before the next try.
           return yield* new LeaseLost({ key })
         }

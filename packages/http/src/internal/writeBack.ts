@@ -5,7 +5,7 @@
  */
 import type * as OAuthError from "@tokenfx/core/OAuthError"
 import * as Token from "@tokenfx/core/Token"
-import * as TokenStore from "@tokenfx/core/TokenStore"
+import type * as TokenStore from "@tokenfx/core/TokenStore"
 import * as Clock from "effect/Clock"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
@@ -17,6 +17,7 @@ import type * as Scope from "effect/Scope"
 import { Event } from "../TokenManagerEvent.js"
 import type * as keyState from "./keyState.js"
 import type * as lease from "./lease.js"
+import { attemptTimeout, within } from "./storeBound.js"
 
 type KeyState = keyState.KeyState
 type StoreError = TokenStore.StoreError
@@ -55,9 +56,6 @@ export interface WriteBack {
   ) => Effect.Effect<Token.Token, StoreError | OAuthError.ReconnectRequired>
 }
 
-// A store operation that has not answered after this long is taken for a stuck connection.
-const attemptTimeout = Duration.seconds(10)
-
 /** Never more than this much of a server's or store's text in a log line. @internal */
 export const brief = (message: string): string => message.length > 200 ? `${message.slice(0, 200)}…` : message
 
@@ -70,14 +68,6 @@ export const make = (env: Env): WriteBack => {
     Schedule.modifyDelay((_, delay) => Duration.min(delay, Duration.seconds(30))),
     Schedule.jittered
   )
-
-  // Past its bound, a store operation that has not answered is taken for a failed one.
-  const within = <A>(operation: string, key: string, duration: Duration.Duration, self: Effect.Effect<A, StoreError>) =>
-    Effect.timeoutFail(self, {
-      duration,
-      onTimeout: () =>
-        new TokenStore.TokenStoreError({ operation, key, description: `no answer within ${Duration.format(duration)}` })
-    })
 
   const cas = (key: string, token: Token.Token, expected: number | undefined) =>
     within("compareAndSet", key, attemptTimeout, store.compareAndSet(key, token, expected))

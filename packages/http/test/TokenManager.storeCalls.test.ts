@@ -1,0 +1,93 @@
+/**
+ * The store calls of the refresh protocol other than the write after a refresh, when the store hangs
+ * (a stuck database connection) instead of failing: lease renewals, lease releases, and the reads made
+ * while another holder has the lease. A hung call must end like a failed one: no caller waits past its
+ * bound, and a lease the store no longer vouches for is given up before another holder can take it
+ * (DESIGN.md, the refresh protocol, rules 2 and 3).
+ */
+import { assert, describe, it } from "@effect/vitest"
+import type * as Token from "@tokenfx/core/Token"
+import * as TokenStore from "@tokenfx/core/TokenStore"
+import * as TokenEndpoint from "@tokenfx/http/TokenEndpoint"
+import * as TokenManager from "@tokenfx/http/TokenManager"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Fiber from "effect/Fiber"
+import * as Option from "effect/Option"
+import * as TestClock from "effect/TestClock"
+import { endpointFor, login, makeServer, reusedRefreshTokens, type Server } from "./utils/authorizationServer.js"
+
+// A store whose lease renewals, releases or reads hang while their flag is set; `renewalsLost`
+// answers every renewal "no longer yours".
+const hangingStore = (inner: TokenStore.TokenStore["Type"]) => {
+  const state = { renewalsHang: false, renewalsLost: false, releasesHang: false, readsHang: false, releases: 0 }
+  const store = TokenStore.TokenStore.of({
+    ...inner,
+    renewLease: (key, owner, ttl) =>
+      Effect.suspend(() =>
+        state.renewalsHang
+          ? Effect.never
+          : state.renewalsLost
+          ? Effect.succeed(false)
+          : inner.renewLease(key, owner, ttl)
+      ),
+    releaseLease: (key, owner) =>
+      Effect.suspend(() => {
+        state.releases++
+        return state.releasesHang ? Effect.never : inner.releaseLease(key, owner)
+      }),
+    get: (key) => Effect.suspend(() => state.readsHang ? Effect.never : inner.get(key))
+  })
+  return { store, state }
+}
+
+// A manager whose requests may take a minute: the server's latency is what keeps a refresh running.
+const managerOver = (server: Server, store: TokenStore.TokenStore["Type"], options: TokenManager.Options = {}) =>
+  Effect.flatMap(endpointFor(server, { timeout: "1 minute" }), (endpoint) =>
+    TokenManager.make(options).pipe(
+      Effect.provideService(TokenStore.TokenStore, store),
+      Effect.provideService(TokenEndpoint.TokenEndpoint, endpoint)
+    ))
+
+// Alice's manager over a hanging store (and the memory store under it), holding her first token.
+const aliceOver = (serverOptions: Parameters<typeof makeServer>[0] = {}, options: TokenManager.Options = {}) =>
+  Effect.gen(function*() {
+    const server = yield* makeServer(serverOptions)
+    const inner = yield* TokenStore.makeMemory
+    const { state, store } = hangingStore(inner)
+    const manager = yield* managerOver(server, store, options)
+    const initial = yield* login(server)
+    yield* manager.set("alice", initial)
+    return { server, inner, state, manager, initial }
+  })
+
+const stillWaiting = <A>(fiber: Fiber.RuntimeFiber<A>) => Effect.map(Fiber.poll(fiber), Option.isNone)
+
+const answer = <E>(fiber: Fiber.RuntimeFiber<Either.Either<Token.Token, E>>) =>
+  Effect.gen(function*() {
+    assert.isFalse(yield* stillWaiting(fiber), "the caller is still waiting")
+    return yield* Fiber.join(fiber)
+  })
+
+describe("TokenManager: store calls that hang", () => {
+  it.scoped("a renewal that hangs: the lease is given up before it can lapse, never presented while another may hold it", () =>
+    Effect.gen(function*() {
+      // The request stays on the wire for 40 s; the lease (30 s) lapses in the middle of it.
+      const { inner, manager, server, state } = yield* aliceOver({ latency: "40 seconds" })
+      const b = yield* managerOver(server, inner)
+      yield* b.get("alice")
+      yield* TestClock.adjust("55 seconds")
+      const a = yield* Effect.fork(Effect.either(manager.get("alice")))
+      yield* TestClock.adjust("1 second")
+      state.renewalsHang = true
+      // 86 s: A's lease, last renewed at 55 s, has lapsed in the store.
+      yield* TestClock.adjust("30 seconds")
+      assert.isFalse(yield* stillWaiting(a), "A still believes it holds a lease that has lapsed")
+      // B's token has expired: it takes the free lease and refreshes.
+      const fromB = yield* Effect.fork(Effect.either(b.get("alice")))
+      yield* TestClock.adjust("1 minute")
+      const refreshed = yield* answer(fromB)
+      assert.isTrue(Either.isRight(refreshed), "B got no token")
+      assert.strictEqual(yield* reusedRefreshTokens(server), 0, "A and B both presented the refresh token")
+    }))
+})
