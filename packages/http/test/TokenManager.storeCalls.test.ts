@@ -15,7 +15,14 @@ import * as Either from "effect/Either"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as TestClock from "effect/TestClock"
-import { endpointFor, login, makeServer, reusedRefreshTokens, type Server } from "./utils/authorizationServer.js"
+import {
+  access,
+  endpointFor,
+  login,
+  makeServer,
+  reusedRefreshTokens,
+  type Server
+} from "./utils/authorizationServer.js"
 
 // A store whose lease renewals, releases or reads hang while their flag is set; `renewalsLost`
 // answers every renewal "no longer yours".
@@ -89,5 +96,26 @@ describe("TokenManager: store calls that hang", () => {
       const refreshed = yield* answer(fromB)
       assert.isTrue(Either.isRight(refreshed), "B got no token")
       assert.strictEqual(yield* reusedRefreshTokens(server), 0, "A and B both presented the refresh token")
+    }))
+
+  it.scoped("a release that hangs: the caller gets its token at once, the key is released when idle, and refreshes again", () =>
+    Effect.gen(function*() {
+      const { initial, inner, manager, state } = yield* aliceOver({}, { idleTimeToLive: "1 minute" })
+      yield* TestClock.adjust("55 seconds")
+      state.releasesHang = true
+      const caller = yield* Effect.fork(Effect.either(manager.get("alice")))
+      yield* TestClock.adjust("1 millis")
+      const first = Either.getOrThrow(yield* answer(caller))
+      assert.notStrictEqual(access(first), access(initial))
+      assert.isAbove(state.releases, 0)
+      // Nothing in flight any more: the idle sweep lets the key go.
+      yield* TestClock.adjust("3 minutes")
+      assert.deepStrictEqual(yield* manager.keys, [])
+      // Loaded again and refreshed again, releases still hanging.
+      const again = yield* Effect.fork(Effect.either(manager.get("alice")))
+      yield* TestClock.adjust("11 seconds")
+      const second = Either.getOrThrow(yield* answer(again))
+      assert.notStrictEqual(access(second), access(first))
+      assert.strictEqual(access((yield* inner.get("alice")).pipe(Option.getOrThrow).token), access(second))
     }))
 })

@@ -6,10 +6,14 @@
 import type * as TokenStore from "@tokenfx/core/TokenStore"
 import * as Clock from "effect/Clock"
 import * as Data from "effect/Data"
+import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as FiberId from "effect/FiberId"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
+import type * as Scope from "effect/Scope"
 import { LeaseLost, LeaseTimeout } from "../TokenManagerError.js"
 import { within } from "./storeBound.js"
 
@@ -20,6 +24,8 @@ export interface Options {
   readonly owner: string
   readonly ttl: Duration.Duration
   readonly wait: Duration.Duration
+  /** Where releases run, so that nobody waits for one. */
+  readonly scope: Scope.Scope
 }
 
 /** @internal */
@@ -43,6 +49,10 @@ export interface Lease {
   readonly tryAcquire: (key: string) => Effect.Effect<boolean, TokenStore.StoreError>
   /** Renews the lease now: fails with `LeaseLost` when it is no longer ours (a `StoreError` when unanswered). */
   readonly check: (key: string) => Effect.Effect<void, LeaseLost | TokenStore.StoreError>
+  /**
+   * Lets the lease go in the background, within a third of its time to live (it lapses on its own
+   * otherwise); the next `acquire` or `tryAcquire` of the key waits for it.
+   */
   readonly release: (key: string) => Effect.Effect<void>
 }
 
@@ -60,9 +70,19 @@ export const make = (options: Options): Lease => {
     Schedule.upTo(options.wait)
   )
 
+  // The releases under way per key. A release landing after our next acquisition would let go of the
+  // new lease (same owner): an acquisition waits for the release before it.
+  const releasing = new Map<string, Deferred.Deferred<void>>()
+  const released = (key: string) =>
+    Effect.suspend(() => {
+      const pending = releasing.get(key)
+      return pending === undefined ? Effect.void : Deferred.await(pending)
+    })
+  const tryAcquire = (key: string) => Effect.zipRight(released(key), store.acquireLease(key, owner, ttl))
+
   const acquire = <E>(key: string, adoptable: Effect.Effect<Option.Option<TokenStore.Entry>, E>) =>
     Effect.gen(function*() {
-      if (yield* store.acquireLease(key, owner, ttl)) return Option.none<TokenStore.Entry>()
+      if (yield* tryAcquire(key)) return Option.none<TokenStore.Entry>()
       const found = yield* adoptable
       if (Option.isSome(found)) return found
       return yield* new Busy()
@@ -106,14 +126,31 @@ export const make = (options: Options): Lease => {
   const hold = <A, E, R>(key: string, use: Effect.Effect<A, E, R>): Effect.Effect<A, E | LeaseLost, R> =>
     Effect.raceFirst(use, keepAlive(key))
 
+  // A hung release must hold up neither the callers whose refresh is done nor the key's release from
+  // memory: it runs in a fiber of its own, bounded, after any release of the key still under way.
   const release = (key: string) =>
-    store.releaseLease(key, owner).pipe(
-      Effect.catchAll((error) =>
-        Effect.logWarning("TokenManager: could not release the refresh lease").pipe(
-          Effect.annotateLogs({ key, error: error._tag })
-        )
+    Effect.suspend(() => {
+      const before = releasing.get(key)
+      const done = Deferred.unsafeMake<void>(FiberId.none)
+      releasing.set(key, done)
+      return Effect.zipRight(
+        before === undefined ? Effect.void : Deferred.await(before),
+        within("releaseLease", key, interval, store.releaseLease(key, owner))
+      ).pipe(
+        Effect.catchAll((error) =>
+          Effect.logWarning("TokenManager: could not release the refresh lease").pipe(
+            Effect.annotateLogs({ key, error: error._tag })
+          )
+        ),
+        Effect.ensuring(Effect.sync(() => {
+          if (releasing.get(key) === done) releasing.delete(key)
+          Deferred.unsafeDone(done, Exit.void)
+        })),
+        Effect.interruptible,
+        Effect.forkIn(options.scope),
+        Effect.asVoid
       )
-    )
+    })
 
-  return { acquire, tryAcquire: (key) => store.acquireLease(key, owner, ttl), hold, check, release }
+  return { acquire, tryAcquire, hold, check, release }
 }
