@@ -118,4 +118,44 @@ describe("TokenManager: store calls that hang", () => {
       assert.notStrictEqual(access(second), access(first))
       assert.strictEqual(access((yield* inner.get("alice")).pipe(Option.getOrThrow).token), access(second))
     }))
+
+  it.scoped("a read that hangs while another holds the lease, the held token valid: it is served within refreshTimeout", () =>
+    Effect.gen(function*() {
+      const { initial, inner, manager, state } = yield* aliceOver({}, { refreshTimeout: "3 seconds" })
+      yield* TestClock.adjust("55 seconds")
+      assert.isTrue(yield* inner.acquireLease("alice", "someone-else", "5 minutes"))
+      state.readsHang = true
+      const caller = yield* Effect.fork(Effect.either(manager.get("alice")))
+      yield* TestClock.adjust("3 seconds")
+      const served = yield* answer(caller)
+      assert.strictEqual(access(Either.getOrThrow(served)), access(initial))
+    }))
+
+  it.scoped("a read that hangs while waiting for another's lease, no valid token: the caller is answered by leaseWait", () =>
+    Effect.gen(function*() {
+      const { manager, state, inner } = yield* aliceOver({}, { leaseWait: "20 seconds" })
+      yield* TestClock.adjust("61 seconds")
+      assert.isTrue(yield* inner.acquireLease("alice", "someone-else", "5 minutes"))
+      state.readsHang = true
+      const caller = yield* Effect.fork(Effect.either(manager.get("alice")))
+      yield* TestClock.adjust("20 seconds")
+      const outcome = yield* answer(caller)
+      assert.isTrue(Either.isLeft(outcome))
+    }))
+
+  it.scoped("a read that hangs after the lease was lost: the caller is answered, the refresh token never presented", () =>
+    Effect.gen(function*() {
+      const { manager, server, state } = yield* aliceOver({ latency: "40 seconds" }, { refreshTimeout: "2 minutes" })
+      yield* TestClock.adjust("55 seconds")
+      const caller = yield* Effect.fork(Effect.either(manager.get("alice")))
+      yield* TestClock.adjust("1 second")
+      // Another holder has the lease now; the store stops answering reads.
+      state.renewalsLost = true
+      state.readsHang = true
+      yield* TestClock.adjust("20 seconds")
+      const outcome = yield* answer(caller)
+      assert.isTrue(Either.isLeft(outcome))
+      yield* TestClock.adjust("1 minute")
+      assert.strictEqual(yield* reusedRefreshTokens(server), 0)
+    }))
 })

@@ -25,6 +25,7 @@ import type * as TokenSource from "../TokenSource.js"
 import * as keyState from "./keyState.js"
 import type * as lease from "./lease.js"
 import { type ManagerMetrics, reconnectReasons, type Why } from "./managerMetrics.js"
+import { attemptTimeout, within } from "./storeBound.js"
 import * as writeBack from "./writeBack.js"
 
 type KeyState = keyState.KeyState
@@ -79,6 +80,11 @@ const retryable = (error: RefreshError): boolean => isExchangeError(error) ? Bac
 export const make = (env: Env): Refresh => {
   const { lease, store, timing } = env
   const { adoptions, rateLimitWaits, reconnects, refreshes, refreshFailures, timed } = env.metrics
+  // A read for a sibling's token made outside the refresh's own bound (the lease another's, or lost):
+  // one that hangs is a failed one, so that no caller waits on it past refreshTimeout.
+  const readBound = Duration.min(attemptTimeout, env.refreshTimeout)
+  const readSibling = (state: KeyState, lead: number) =>
+    Effect.flatMap(within("get", state.key, readBound, store.get(state.key)), freshIn(state, lead))
 
   const install = (state: KeyState, entry: TokenStore.Entry) =>
     Effect.suspend(() => {
@@ -211,19 +217,20 @@ export const make = (env: Env): Refresh => {
   const underLease = (state: KeyState, lead: number) =>
     Effect.gen(function*() {
       const fresh = freshIn(state, lead)
+      const sibling = readSibling(state, lead)
       const now = yield* Clock.currentTimeMillis
       // With a valid token in hand nobody waits for a busy lease: serve it and look again soon.
       const held = state.token
       if (held !== undefined && keyState.isValid(state, now)) {
         if (!(yield* lease.tryAcquire(state.key))) {
-          const sibling = yield* Effect.flatMap(store.get(state.key), fresh)
-          if (Option.isSome(sibling)) return yield* adopt(state, sibling.value)
+          const found = yield* sibling
+          if (Option.isSome(found)) return yield* adopt(state, found.value)
           keyState.defer(state, now + env.busyRetry)
           yield* env.changed(state)
           return held
         }
       } else {
-        const adopted = yield* lease.acquire(state.key, Effect.flatMap(store.get(state.key), fresh))
+        const adopted = yield* lease.acquire(state.key, sibling)
         if (Option.isSome(adopted)) return yield* adopt(state, adopted.value)
       }
       const section: Section = {
@@ -256,8 +263,8 @@ export const make = (env: Env): Refresh => {
         // Lost the lease: never present the refresh token; a sibling's token is adopted when there is one.
         Effect.catchTag("LeaseLost", (error) =>
           Effect.flatMap(
-            Effect.flatMap(store.get(state.key), fresh),
-            (sibling) => Option.isSome(sibling) ? adopt(state, sibling.value) : Effect.fail(error)
+            sibling,
+            (found) => Option.isSome(found) ? adopt(state, found.value) : Effect.fail(error)
           ))
       )
     })
