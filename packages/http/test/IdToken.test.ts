@@ -2,8 +2,13 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Json from "@tokenfx/core/Json"
 import * as Token from "@tokenfx/core/Token"
 import * as IdToken from "@tokenfx/http/IdToken"
+import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as HashMap from "effect/HashMap"
+import * as Logger from "effect/Logger"
 import * as Redacted from "effect/Redacted"
 import * as TestClock from "effect/TestClock"
 import * as jose from "jose"
@@ -259,6 +264,62 @@ describe("TokenEndpoint.refresh and a refreshed ID token", () => {
         assert.strictEqual(Redacted.value(third.idToken!), Redacted.value(fresh))
         assert.strictEqual(third.idTokenClaims?.["email"], "new@example.com")
       }
+    }))
+})
+
+describe("TokenEndpoint.refresh and a verification that dies", () => {
+  // The server has rotated the refresh token by the time the ID token is verified: a defect there (a
+  // key set fetcher that throws, a bug) must not lose it, and must not go unnoticed.
+  it.effect("a key set fetch that throws: the rotated refresh token is kept, the identity before stands, an error is logged", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(NOW * 1000)
+      const key = yield* signer("k1")
+      const fresh = Redacted.value(yield* sign(key, claims({ nonce: undefined })))
+      const server = FakeHttp.make((request) => {
+        if (request.url === JWKS_URI) throw new Error("key set fetcher bug")
+        return FakeHttp.token({ id_token: fresh, refresh_token: "rt-2" })
+      })
+      const endpoint = yield* Endpoint.make(server, { jwksUri: JWKS_URI })
+      const previous = Token.make({ access_token: Redacted.make("at-0"), refresh_token: Redacted.make("rt-1") }, 0)
+      const logged: Array<{ readonly level: string; readonly text: string }> = []
+      const logger = Logger.make(({ annotations, cause, logLevel, message }) => {
+        logged.push({
+          level: logLevel.label,
+          text: `${JSON.stringify(message)} ${JSON.stringify([...HashMap.toEntries(annotations)])} ${
+            Cause.pretty(cause)
+          }`
+        })
+      })
+      const outcome = yield* Effect.exit(
+        endpoint.refresh(previous).pipe(Effect.provide(Logger.replace(Logger.defaultLogger, logger)))
+      )
+      assert.isTrue(Exit.isSuccess(outcome), "the rotated refresh token was lost with the defect")
+      if (Exit.isSuccess(outcome)) {
+        assert.strictEqual(Redacted.value(outcome.value.refreshToken!), "rt-2")
+        assert.isUndefined(outcome.value.idToken)
+      }
+      const errors = logged.filter((entry) => entry.level === "ERROR")
+      assert.strictEqual(errors.length, 1, "the defect went unnoticed")
+      for (const entry of logged) {
+        for (const secret of ["rt-2", "rt-1", "at-1", fresh]) assert.notInclude(entry.text, secret)
+      }
+    }))
+
+  it.effect("interrupted while the key set is fetched: the refresh is interrupted, not answered", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(NOW * 1000)
+      const key = yield* signer("k1")
+      const fresh = Redacted.value(yield* sign(key, claims({ nonce: undefined })))
+      const server = FakeHttp.make((request) =>
+        request.url === JWKS_URI ? FakeHttp.never : FakeHttp.token({ id_token: fresh, refresh_token: "rt-2" })
+      )
+      const endpoint = yield* Endpoint.make(server, { jwksUri: JWKS_URI })
+      const previous = Token.make({ access_token: Redacted.make("at-0"), refresh_token: Redacted.make("rt-1") }, 0)
+      const fiber = yield* Effect.fork(endpoint.refresh(previous))
+      yield* TestClock.adjust("1 second")
+      assert.strictEqual(server.requests.length, 2)
+      const exit = yield* Fiber.interrupt(fiber)
+      assert.isTrue(Exit.isInterrupted(exit))
     }))
 })
 

@@ -1,10 +1,12 @@
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as OAuthError from "@tokenfx/core/OAuthError"
 import * as Token from "@tokenfx/core/Token"
+import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import { identity } from "effect/Function"
+import * as Option from "effect/Option"
 import type * as Redacted from "effect/Redacted"
 import * as Ref from "effect/Ref"
 import * as AuthorizationCode from "../AuthorizationCode.js"
@@ -61,6 +63,10 @@ const narrowDevice = narrow.narrow([
 ])
 
 const decodeToken = transport.decode(Token.TokenResponse)
+
+// What died, by its class name alone.
+const defectKind = (defect: unknown): string =>
+  defect instanceof Error ? defect.name : defect === null ? "null" : typeof defect
 const decodeIntrospection = transport.decode(Introspection.Introspection)
 const decodeDevice = transport.decode(DeviceAuthorization.DeviceAuthorizationResponse)
 
@@ -120,15 +126,28 @@ export const make = (options: TokenEndpointOptions.Options) =>
         const rotated = yield* Token.rotate(token, response)
         if (response.id_token === undefined) return rotated
         // The server has rotated the refresh token by now: failing would lose it, and with reuse
-        // detection the whole grant. A refreshed ID token that does not verify is refused on its own;
-        // the one verified before stands (OpenID Connect Core section 12.2).
+        // detection the whole grant. A refreshed ID token that does not verify, or whose verification
+        // dies (a key set fetcher that throws, a bug), is refused on its own; the one verified before
+        // stands (OpenID Connect Core section 12.2). Interruption stays interruption.
         return yield* verifyIdToken(rotated, { previous: token }).pipe(
-          Effect.catchAll((error) =>
-            Effect.as(
-              Effect.logWarning("TokenEndpoint.refresh: the refreshed ID token is refused", error.message),
-              Token.withIdToken(rotated, token)
+          Effect.catchAllCause((cause) => {
+            if (Cause.isInterrupted(cause)) return Effect.failCause(Cause.stripFailures(cause))
+            const kept = Token.withIdToken(rotated, token)
+            const failure = Cause.failureOption(cause)
+            if (Option.isSome(failure) && !Cause.isDie(cause)) {
+              return Effect.as(
+                Effect.logWarning("TokenEndpoint.refresh: the refreshed ID token is refused", failure.value.message),
+                kept
+              )
+            }
+            // Only the defect's kind: its message could quote anything, a token included.
+            return Effect.as(
+              Effect.logError("TokenEndpoint.refresh: verifying the refreshed ID token died; it is refused").pipe(
+                Effect.annotateLogs("defect", defectKind(Cause.squash(cause)))
+              ),
+              kept
             )
-          )
+          })
         )
       }),
 
