@@ -10,6 +10,7 @@ import * as Telemetry from "@tokenfx/http/Telemetry"
 import * as TokenManager from "@tokenfx/http/TokenManager"
 import * as TokenSource from "@tokenfx/http/TokenSource"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import * as Metric from "effect/Metric"
 import * as MetricLabel from "effect/MetricLabel"
 import * as Option from "effect/Option"
@@ -216,5 +217,52 @@ describe("TokenManager: background refresh", () => {
           assert.strictEqual(access(yield* manager.get("a")), "a-0")
         }))
     }
+  })
+
+  describe("a refresh already running", () => {
+    // The background entry comes due while a caller's look at the store (a peek during a backoff, its
+    // read slow) is in flight: it joins that flight, which ends without a new schedule. The key must
+    // still be refreshed in the background afterwards.
+    it.scoped("an entry that joins a running flight is not used up: the key is refreshed in the background later", () =>
+      Effect.gen(function*() {
+        let calls = 0
+        const flags = { down: true, slowReads: false }
+        const tokens = TokenSource.make((request) =>
+          Effect.gen(function*() {
+            calls++
+            if (flags.down) return yield* new OAuthError.ServerError({ status: 500 })
+            return tokenAt(yield* TestClock.currentTimeMillis, `${request.key}-${calls}`, `refresh-${calls}`)
+          })
+        )
+        const memory = yield* TokenStore.makeMemory
+        const store = TokenStore.TokenStore.of({
+          ...memory,
+          get: (key) => Effect.zipRight(flags.slowReads ? Effect.sleep("2 seconds") : Effect.void, memory.get(key))
+        })
+        const manager = yield* TokenManager.makeWithSource({
+          backgroundRefresh: true,
+          jitter: 0,
+          retryBackoff: { initial: "10 seconds", max: "1 minute" }
+        }).pipe(
+          Effect.provideService(TokenStore.TokenStore, store),
+          Effect.provideService(TokenSource.TokenSource, tokens)
+        )
+        yield* manager.set("a", tokenAt(0, "a-0", "refresh-a-0"))
+        // 54 s: the background refresh fails, the token still valid; 60 s: it fails again, the token
+        // expired: callers are answered the failure until 80 s, when the background tries again.
+        yield* TestClock.adjust("60 seconds")
+        assert.strictEqual(calls, 2)
+        yield* TestClock.adjust("19 seconds")
+        // 79 s: a caller peeks at the store (until 81 s); the background entry comes due at 80 s.
+        flags.slowReads = true
+        const caller = yield* Effect.fork(Effect.either(manager.get("a")))
+        yield* TestClock.adjust("2 seconds")
+        flags.slowReads = false
+        flags.down = false
+        yield* Fiber.join(caller)
+        yield* TestClock.adjust("5 minutes")
+        assert.isAbove(calls, 2, "the key was never refreshed in the background again")
+        assert.strictEqual(access(Option.getOrThrow(yield* memory.get("a")).token), `a-${calls}`)
+      }))
   })
 })

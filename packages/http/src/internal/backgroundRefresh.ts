@@ -3,7 +3,8 @@
  * due that instant less a random lead within the refresh window (so that keys issued together do not
  * all refresh at once). A token change replaces the key's entry; a released key's leaves the queue. A
  * deferral or a backoff is due at its own instant, and after a failed refresh of an expired token the
- * entry is due when the failure's backoff ends.
+ * entry is due when the failure's backoff ends. An entry that joins a refresh already running is not
+ * used up by it.
  */
 import * as Effect from "effect/Effect"
 import * as Random from "effect/Random"
@@ -39,7 +40,17 @@ export const make = (options: {
     const scheduled = new WeakMap<keyState.KeyState, scheduler.Entry<keyState.KeyState>>()
     const queue = yield* scheduler.make<keyState.KeyState>({
       live: (entry) => scheduled.get(entry.target) === entry && options.held(entry.target),
-      run: (entry) => Effect.ignore(options.refresh(entry.target, entry.lead)),
+      run: (entry) => {
+        const state = entry.target
+        // Due while a refresh of the key runs, the entry joins it; that refresh may end without
+        // scheduling the key again (a caller's look at the store during a backoff), which would use the
+        // entry up for good. So once it ends, the key is followed again, unless something did already.
+        if (state.flight === undefined) return Effect.ignore(options.refresh(state, entry.lead))
+        return Effect.zipRight(
+          Effect.exit(options.refresh(state, entry.lead)),
+          Effect.suspend(() => scheduled.get(state) === entry && options.held(state) ? follow(state) : Effect.void)
+        )
+      },
       concurrency: options.concurrency,
       scope: options.scope
     })
