@@ -24,12 +24,21 @@ import {
   type Server
 } from "./utils/authorizationServer.js"
 
-// A store whose lease renewals, releases or reads hang while their flag is set; `renewalsLost`
+// A store whose lease acquisitions, renewals, releases or reads hang while their flag is set; `renewalsLost`
 // answers every renewal "no longer yours".
 const hangingStore = (inner: TokenStore.TokenStore["Type"]) => {
-  const state = { renewalsHang: false, renewalsLost: false, releasesHang: false, readsHang: false, releases: 0 }
+  const state = {
+    acquiresHang: false,
+    renewalsHang: false,
+    renewalsLost: false,
+    releasesHang: false,
+    readsHang: false,
+    releases: 0
+  }
   const store = TokenStore.TokenStore.of({
     ...inner,
+    acquireLease: (key, owner, ttl) =>
+      Effect.suspend(() => state.acquiresHang ? Effect.never : inner.acquireLease(key, owner, ttl)),
     renewLease: (key, owner, ttl) =>
       Effect.suspend(() =>
         state.renewalsHang
@@ -157,5 +166,20 @@ describe("TokenManager: store calls that hang", () => {
       assert.isTrue(Either.isLeft(outcome))
       yield* TestClock.adjust("1 minute")
       assert.strictEqual(yield* reusedRefreshTokens(server), 0)
+    }))
+
+  it.scoped("a lease acquisition that hangs, the held token valid: it is served, and refreshed once the store answers", () =>
+    Effect.gen(function*() {
+      // Each acquisition is given a third of leaseTtl: 3 s.
+      const { initial, manager, state } = yield* aliceOver({}, { leaseTtl: "9 seconds" })
+      yield* TestClock.adjust("55 seconds")
+      state.acquiresHang = true
+      const caller = yield* Effect.fork(Effect.either(manager.get("alice")))
+      yield* TestClock.adjust("4 seconds")
+      assert.strictEqual(access(Either.getOrThrow(yield* answer(caller))), access(initial))
+      state.acquiresHang = false
+      const next = yield* Effect.fork(Effect.either(manager.get("alice")))
+      yield* TestClock.adjust("1 second")
+      assert.notStrictEqual(access(Either.getOrThrow(yield* answer(next))), access(initial))
     }))
 })

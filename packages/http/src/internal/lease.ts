@@ -45,7 +45,7 @@ export interface Lease {
    * presented or written without it.
    */
   readonly hold: <A, E, R>(key: string, use: Effect.Effect<A, E, R>) => Effect.Effect<A, E | LeaseLost, R>
-  /** Takes the lease if it is free (or already ours), without waiting. */
+  /** Takes the lease if it is free (or already ours), without waiting (a `StoreError` when unanswered). */
   readonly tryAcquire: (key: string) => Effect.Effect<boolean, TokenStore.StoreError>
   /** Renews the lease now: fails with `LeaseLost` when it is no longer ours (a `StoreError` when unanswered). */
   readonly check: (key: string) => Effect.Effect<void, LeaseLost | TokenStore.StoreError>
@@ -78,7 +78,10 @@ export const make = (options: Options): Lease => {
       const pending = releasing.get(key)
       return pending === undefined ? Effect.void : Deferred.await(pending)
     })
-  const tryAcquire = (key: string) => Effect.zipRight(released(key), store.acquireLease(key, owner, ttl))
+  // Unanswered within a third of its time to live, an acquisition is a failed one (a lease it took
+  // regardless lapses, or is ours again at the next try).
+  const tryAcquire = (key: string) =>
+    Effect.zipRight(released(key), within("acquireLease", key, interval, store.acquireLease(key, owner, ttl)))
 
   const acquire = <E>(key: string, adoptable: Effect.Effect<Option.Option<TokenStore.Entry>, E>) =>
     Effect.gen(function*() {
