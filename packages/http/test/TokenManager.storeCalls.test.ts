@@ -10,6 +10,8 @@ import type * as Token from "@tokenfx/core/Token"
 import * as TokenStore from "@tokenfx/core/TokenStore"
 import * as TokenEndpoint from "@tokenfx/http/TokenEndpoint"
 import * as TokenManager from "@tokenfx/http/TokenManager"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Fiber from "effect/Fiber"
@@ -32,6 +34,8 @@ const hangingStore = (inner: TokenStore.TokenStore["Type"]) => {
     renewalsHang: false,
     renewalsLost: false,
     releasesHang: false,
+    // How long a release takes to answer (a round trip to a database).
+    releaseDelay: "0 millis" as Duration.DurationInput,
     readsHang: false,
     releases: 0
   }
@@ -50,7 +54,7 @@ const hangingStore = (inner: TokenStore.TokenStore["Type"]) => {
     releaseLease: (key, owner) =>
       Effect.suspend(() => {
         state.releases++
-        return state.releasesHang ? Effect.never : inner.releaseLease(key, owner)
+        return state.releasesHang ? Effect.never : Effect.delay(inner.releaseLease(key, owner), state.releaseDelay)
       }),
     get: (key) => Effect.suspend(() => state.readsHang ? Effect.never : inner.get(key))
   })
@@ -126,6 +130,30 @@ describe("TokenManager: store calls that hang", () => {
       const second = Either.getOrThrow(yield* answer(again))
       assert.notStrictEqual(access(second), access(first))
       assert.strictEqual(access((yield* inner.get("alice")).pipe(Option.getOrThrow).token), access(second))
+    }))
+
+  it.scoped("a manager closed right after a refresh lets the lease go before it ends, not to lapse", () =>
+    Effect.gen(function*() {
+      const server = yield* makeServer()
+      const inner = yield* TokenStore.makeMemory
+      const { state, store } = hangingStore(inner)
+      state.releaseDelay = "50 millis"
+      const closing = yield* Deferred.make<void>()
+      const closed = yield* Effect.fork(Effect.scoped(Effect.gen(function*() {
+        const manager = yield* managerOver(server, store)
+        yield* manager.set("alice", yield* login(server))
+        yield* TestClock.adjust("55 seconds")
+        const caller = yield* Effect.fork(manager.get("alice"))
+        yield* TestClock.adjust("1 millis")
+        yield* Fiber.join(caller)
+        yield* Deferred.succeed(closing, void 0)
+      })))
+      // The refresh is done and the manager's scope is closing: the release is still on its way.
+      yield* Deferred.await(closing)
+      yield* TestClock.adjust("1 second")
+      yield* Fiber.join(closed)
+      assert.strictEqual(state.releases, 1, "the release was never made")
+      assert.isTrue(yield* inner.acquireLease("alice", "another process", "30 seconds"), "the lease was left to lapse")
     }))
 
   it.scoped("a read that hangs while another holds the lease, the held token valid: it is served within refreshTimeout", () =>
