@@ -272,7 +272,7 @@ export const makeWithSource: (
       clock,
       store,
       source,
-      lease: yield* leaseModule.make({ store, owner: globalThis.crypto.randomUUID(), ttl: leaseTtl, wait: leaseWait, scope }),
+      lease: yield* leaseModule.make({ store, ttl: leaseTtl, wait: leaseWait, scope }),
       timing,
       scope,
       publish: (event) => PubSub.publish(pubsub, event),

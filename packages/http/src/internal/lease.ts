@@ -21,8 +21,6 @@ import { within } from "./storeBound.js"
 /** @internal */
 export interface Options {
   readonly store: TokenStore.TokenStore["Type"]
-  /** Unguessable, so that no one else can renew or release this holder's lease. */
-  readonly owner: string
   readonly ttl: Duration.Duration
   readonly wait: Duration.Duration
   /** Where releases run, so that nobody waits for one. */
@@ -62,7 +60,9 @@ class Busy extends Data.TaggedError("Busy") {}
 /** @internal */
 export const make = (options: Options): Effect.Effect<Lease> =>
   Effect.gen(function*() {
-    const { owner, store, ttl } = options
+    const { store, ttl } = options
+    // Unguessable, so that no one else can renew or release this holder's lease.
+    const owner = globalThis.crypto.randomUUID()
     const ttlMillis = Duration.toMillis(ttl)
     const intervalMillis = Math.max(1, Math.floor(ttlMillis / 3))
     const interval = Duration.millis(intervalMillis)
