@@ -145,7 +145,8 @@ export interface Options {
   /**
    * How long a refresh keeps its callers waiting (lease held: the token endpoint's attempts, timeouts and
    * `Retry-After` waits, and the write). One the server has not answered by then is interrupted with
-   * `RefreshTimeout`. An answer is never dropped: a write the store has not confirmed by then counts as a
+   * `RefreshTimeout`. An answer is never dropped: a refreshed ID token still being verified is waited for
+   * (within the endpoint's timeout), and a write the store has not confirmed by then counts as a
    * failed one (the new token is served from memory and written in the background, the lease kept until
    * it is stored). Default: 90 seconds, room for the token endpoint's default retries.
    */

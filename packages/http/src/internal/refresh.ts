@@ -12,7 +12,6 @@ import * as DateTime from "effect/DateTime"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
@@ -22,6 +21,7 @@ import * as Backoff from "../Backoff.js"
 import { type GetError, type RefreshError, RefreshTimeout } from "../TokenManagerError.js"
 import { Event } from "../TokenManagerEvent.js"
 import type * as TokenSource from "../TokenSource.js"
+import * as exchange from "./exchange.js"
 import * as keyState from "./keyState.js"
 import type * as lease from "./lease.js"
 import { type ManagerMetrics, reconnectReasons, type Why } from "./managerMetrics.js"
@@ -54,14 +54,6 @@ export interface Env {
   /** How long a token from a 401-triggered refresh is not refreshed again for a 401. */
   readonly invalidationWindow: number
   readonly metrics: ManagerMetrics
-}
-
-// A refresh under the lease: its caller's deadline (epoch milliseconds), whether the server has
-// answered, and whether the write took over the lease.
-interface Section {
-  readonly deadline: number
-  answered: boolean
-  handedOff: boolean
 }
 
 /** @internal */
@@ -172,7 +164,7 @@ export const make = (env: Env): Refresh => {
       return yield* reconnect(state, current, "invalid_grant", error)
     })
 
-  const renew = (state: KeyState, current: TokenStore.Entry | undefined, section: Section) =>
+  const renew = (state: KeyState, current: TokenStore.Entry | undefined, section: exchange.Section) =>
     Effect.gen(function*() {
       if (env.source.requiresRefreshToken) {
         if (current === undefined) return yield* reconnect(state, undefined, "no_token")
@@ -199,18 +191,16 @@ export const make = (env: Env): Refresh => {
       // Ownership right before the refresh token leaves: a holder whose lease lapsed never presents it.
       yield* lease.check(state.key)
       const request = { key: state.key, token: Option.fromNullable(current?.token) }
-      // The answer may hold the only copy of a rotated refresh token: from here on the write owns the
-      // lease, in a fiber of its own that nothing but the manager's end interrupts. It answers by the deadline.
-      const exchange = Effect.uninterruptibleMask((restore) =>
-        Effect.flatMap(restore(env.source.token(request)), (token) => {
-          section.answered = true
-          section.handedOff = true
-          const write = Effect.interruptible(writes.write(state, current, token, section.deadline))
-          return Effect.flatMap(Effect.forkIn(write, env.scope), Fiber.join)
-        })
-      )
+      // The answer may hold the only copy of a rotated refresh token: nothing but the manager's end drops it.
+      const joined = exchange.run({
+        scope: env.scope,
+        section,
+        ask: env.source.token(request),
+        write: (token: Token.Token) => writes.write(state, current, token, section.deadline),
+        release: lease.release(state.key)
+      })
       return yield* timed(
-        Effect.catchTag(exchange, "InvalidGrant", (error) => onInvalidGrant(state, current, error))
+        Effect.catchTag(joined, "InvalidGrant", (error) => onInvalidGrant(state, current, error))
       )
     })
 
@@ -233,7 +223,7 @@ export const make = (env: Env): Refresh => {
         const adopted = yield* lease.acquire(state.key, sibling)
         if (Option.isSome(adopted)) return yield* adopt(state, adopted.value)
       }
-      const section: Section = {
+      const section: exchange.Section = {
         deadline: (yield* Clock.currentTimeMillis) + Duration.toMillis(env.refreshTimeout),
         answered: false,
         handedOff: false

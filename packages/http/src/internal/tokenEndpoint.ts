@@ -19,6 +19,7 @@ import * as TokenEndpointError from "../TokenEndpointError.js"
 // The options from their own module, not from `TokenEndpoint`, which imports this one.
 import type * as TokenEndpointOptions from "../TokenEndpointOptions.js"
 import * as TokenRequest from "../TokenRequest.js"
+import * as answered from "./answered.js"
 import * as destination from "./destination.js"
 import * as endpointCall from "./endpointCall.js"
 import type * as form from "./form.js"
@@ -124,6 +125,8 @@ export const make = (options: TokenEndpointOptions.Options) =>
           ...tokenRequest.scope(scope)
         }, narrowGrant)
         const rotated = yield* Token.rotate(token, response)
+        // Answered: a manager's refreshTimeout must not cut the verification below short.
+        yield* answered.signal
         if (response.id_token === undefined) return rotated
         // The server has rotated the refresh token by now: failing would lose it, and with reuse
         // detection the whole grant. A refreshed ID token that does not verify, or whose verification
