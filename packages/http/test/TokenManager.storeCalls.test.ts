@@ -196,6 +196,28 @@ describe("TokenManager: store calls that hang", () => {
       assert.strictEqual(yield* reusedRefreshTokens(server), 0)
     }))
 
+  it.scoped("a read that hangs with no token held: the caller gets a TokenStoreError within 10 s, and the token once the store answers", () =>
+    Effect.gen(function*() {
+      const server = yield* makeServer()
+      const inner = yield* TokenStore.makeMemory
+      const { state, store } = hangingStore(inner)
+      const initial = yield* login(server)
+      yield* inner.compareAndSet("alice", initial, undefined)
+      // A manager that holds nothing for alice yet: its first get reads the store.
+      const manager = yield* managerOver(server, store)
+      state.readsHang = true
+      const caller = yield* Effect.fork(Effect.either(manager.get("alice")))
+      yield* TestClock.adjust("10 seconds")
+      const outcome = yield* answer(caller)
+      assert.isTrue(Either.isLeft(outcome) && outcome.left._tag === "TokenStoreError", "no TokenStoreError")
+      state.readsHang = false
+      // Past the failure's backoff for a read of the store (a second).
+      yield* TestClock.adjust("1 second")
+      const next = yield* Effect.fork(Effect.either(manager.get("alice")))
+      yield* TestClock.adjust("1 second")
+      assert.strictEqual(access(Either.getOrThrow(yield* answer(next))), access(initial))
+    }))
+
   it.scoped("a lease acquisition that hangs, the held token valid: it is served, and refreshed once the store answers", () =>
     Effect.gen(function*() {
       // Each acquisition is given a third of leaseTtl: 3 s.

@@ -306,7 +306,8 @@ export const make = (env: Env): Refresh => {
         )
       }
       if (state.token === undefined) {
-        const entry = yield* store.get(state.key)
+        // Bounded like every read outside the lease: a hung one fails this caller with a TokenStoreError.
+        const entry = yield* within("get", state.key, readBound, store.get(state.key))
         if (Option.isSome(entry)) {
           yield* remember(state, entry.value)
           const usable = yield* freshIn(state, lead)(entry)
