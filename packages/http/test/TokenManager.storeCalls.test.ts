@@ -20,6 +20,7 @@ import * as TestClock from "effect/TestClock"
 import {
   access,
   endpointFor,
+  failNext,
   login,
   makeServer,
   reusedRefreshTokens,
@@ -231,5 +232,26 @@ describe("TokenManager: store calls that hang", () => {
       const next = yield* Effect.fork(Effect.either(manager.get("alice")))
       yield* TestClock.adjust("1 second")
       assert.notStrictEqual(access(Either.getOrThrow(yield* answer(next))), access(initial))
+    }))
+
+  it.scoped("a read that hangs during a backoff with no valid token: the caller gets the remembered failure", () =>
+    Effect.gen(function*() {
+      const { manager, server, state } = yield* aliceOver()
+      // Past the token's expiry, the server unavailable: the refresh fails, and the key backs off a minute.
+      yield* TestClock.adjust("2 minutes")
+      yield* failNext(server, "temporarily_unavailable", { count: 10, retryAfter: 60 })
+      const first = yield* Effect.fork(Effect.either(manager.get("alice")))
+      yield* TestClock.adjust("1 millis")
+      const failed = yield* answer(first)
+      assert.isTrue(Either.isLeft(failed), "the refresh did not fail")
+      // Within the backoff, past a read's interval: the next caller reads the store, and the read hangs.
+      yield* TestClock.adjust("2 seconds")
+      state.readsHang = true
+      const caller = yield* Effect.fork(Effect.either(manager.get("alice")))
+      yield* TestClock.adjust("10 seconds")
+      assert.isFalse(yield* stillWaiting(caller), "the caller is still waiting")
+      const outcome = yield* Fiber.join(caller)
+      assert.isTrue(Either.isLeft(outcome))
+      assert.deepStrictEqual(Either.isLeft(outcome) && outcome.left, Either.isLeft(failed) && failed.left)
     }))
 })

@@ -327,7 +327,8 @@ export const make = (env: Env): Refresh => {
   // once per `peekInterval`) before answering the remembered failure.
   const peek = (state: KeyState): Effect.Effect<Token.Token, GetError> =>
     Effect.gen(function*() {
-      const entry = yield* Effect.option(store.get(state.key))
+      // Unanswered (a stuck connection) like failed: the remembered failure is the answer.
+      const entry = yield* Effect.option(within("get", state.key, readBound, store.get(state.key)))
       const now = yield* Clock.currentTimeMillis
       const found = Option.flatten(entry)
       if (
