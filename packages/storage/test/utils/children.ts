@@ -1,23 +1,12 @@
 /**
- * Application instances as child processes (`fixtures/crossProcessWorker.ts`, bundled with the sources it
- * imports), and the line protocol the cross-process tests speak with them.
+ * Application instances as child processes (`fixtures/crossProcessWorker.ts` run with tsx), and the
+ * line protocol the cross-process tests speak with them.
  */
 import * as ChildProcess from "node:child_process"
-import * as Fs from "node:fs"
-import * as Os from "node:os"
-import * as Path from "node:path"
 import * as Readline from "node:readline"
 import * as Url from "node:url"
-import { bundle } from "./bundle.js"
 
-// Bundled once per test file: started through tsx, each child spent seconds of CPU loading its modules,
-// four at once on two cores, while the scenario's clock (lease deadlines, the run's length) was running.
-const bundleDirectory = Fs.mkdtempSync(Path.join(Os.tmpdir(), "tokenfx-xp-"))
-process.once("exit", () => Fs.rmSync(bundleDirectory, { recursive: true, force: true }))
-const worker = await bundle(
-  Url.fileURLToPath(new URL("../fixtures/crossProcessWorker.ts", import.meta.url)),
-  bundleDirectory
-)
+const worker = Url.fileURLToPath(new URL("../fixtures/crossProcessWorker.ts", import.meta.url))
 const packageRoot = Url.fileURLToPath(new URL("../..", import.meta.url))
 
 export interface Report {
@@ -37,7 +26,7 @@ export interface Child {
 }
 
 export const spawn = (env: Record<string, string>): Child => {
-  const proc = ChildProcess.spawn(process.execPath, [worker], {
+  const proc = ChildProcess.spawn(process.execPath, ["--import", "tsx", worker], {
     cwd: packageRoot,
     env: { ...process.env, ...env },
     stdio: ["pipe", "pipe", "pipe"]
