@@ -64,12 +64,12 @@ const narrowDevice = narrow.narrow([
 ])
 
 const decodeToken = transport.decode(Token.TokenResponse)
+const decodeIntrospection = transport.decode(Introspection.Introspection)
+const decodeDevice = transport.decode(DeviceAuthorization.DeviceAuthorizationResponse)
 
 // What died, by its class name alone.
 const defectKind = (defect: unknown): string =>
   defect instanceof Error ? defect.name : defect === null ? "null" : typeof defect
-const decodeIntrospection = transport.decode(Introspection.Introspection)
-const decodeDevice = transport.decode(DeviceAuthorization.DeviceAuthorizationResponse)
 
 /** @internal */
 // The service's type is `TokenEndpoint`'s, checked where the public `make` is declared.
