@@ -163,7 +163,7 @@ export interface Options {
    * which refreshing stops for the key until a new token is `set`. Default: 3.
    */
   readonly stopAfter?: number | undefined
-  /** At most one refresh triggered by a 401 per key within this window. Default: 30 seconds. */
+  /** At most one 401-triggered refresh per key this long after the new token's issue (a quarter of its life at most). Default: 30 seconds. */
   readonly invalidationWindow?: Duration.DurationInput | undefined
   /** Per-key state unused this long (to the second) is released, with its background refresh. Default: 10 minutes. */
   readonly idleTimeToLive?: Duration.DurationInput | undefined

@@ -340,6 +340,58 @@ describe("TokenManager", () => {
         assert.strictEqual((yield* Effect.flip(manager.get("alice")))._tag, "ServerError")
       }))
 
+    // Each write takes 600 ms to be confirmed (a loaded database).
+    const slowWrites = Effect.map(TokenStore.makeMemory, (inner) =>
+      TokenStore.TokenStore.of({
+        ...inner,
+        compareAndSet: (key, token, expected) => Effect.delay(inner.compareAndSet(key, token, expected), "600 millis")
+      }))
+
+    // A 401 on the token a 401 just led to is taken for a resource that rejects fresh tokens too, for a
+    // quarter of that token's lifetime counted from its issue, not from when its write was confirmed.
+    const rejectedTwice = (ttl: Duration.DurationInput) =>
+      Effect.gen(function*() {
+        const server = yield* makeServer({ accessTokenTtl: Duration.decode(ttl) })
+        const { manager } = yield* managerFor(server, {}, yield* slowWrites)
+        yield* manager.set("alice", yield* login(server))
+        assert.isTrue(yield* manager.invalidate("alice", yield* manager.get("alice")))
+        const issuedAt = yield* Clock.currentTimeMillis
+        const refreshed = yield* Effect.fork(manager.get("alice"))
+        yield* TestClock.adjust("600 millis")
+        const second = yield* Fiber.join(refreshed)
+        assert.strictEqual(DateTime.toEpochMillis(second.issuedAt), issuedAt)
+        const at = (millis: number) =>
+          Effect.flatMap(Clock.currentTimeMillis, (now) => TestClock.adjust(issuedAt + millis - now))
+        const next = Effect.gen(function*() {
+          const fiber = yield* Effect.fork(manager.get("alice"))
+          yield* TestClock.adjust("600 millis")
+          return yield* Fiber.join(fiber)
+        })
+        return { at, manager, next, second, server }
+      })
+
+    it.scoped("a 401 coalesced with the refresh a 401 led to: for a quarter of the new token's life from its issue", () =>
+      Effect.gen(function*() {
+        const { at, manager, next, second, server } = yield* rejectedTwice("60 seconds")
+        yield* at(14_999)
+        assert.isFalse(yield* manager.invalidate("alice", second))
+        yield* at(15_000)
+        assert.isTrue(yield* manager.invalidate("alice", second))
+        assert.notStrictEqual(access(yield* next), access(second))
+        assert.strictEqual(yield* refreshes(server), 2)
+      }))
+
+    it.scoped("a short-lived token a server retired early gets its refresh after a 401, however slow its write", () =>
+      Effect.gen(function*() {
+        const { at, manager, next, second, server } = yield* rejectedTwice("2 seconds")
+        // A server counting whole seconds may retire a 2-second token one second after issuing it: a
+        // 401 then is an expired token's, not a fresh token's, and the retry must get a new one.
+        yield* at(1_000)
+        assert.isTrue(yield* manager.invalidate("alice", second))
+        assert.notStrictEqual(access(yield* next), access(second))
+        assert.strictEqual(yield* refreshes(server), 2)
+      }))
+
     it.scoped("a token without expiry is refreshed only after a 401", () =>
       Effect.gen(function*() {
         const { manager, server } = yield* setup({ idleTimeToLive: "30 days" }, { accessTokenTtl: Duration.infinity })

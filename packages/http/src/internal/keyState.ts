@@ -250,13 +250,15 @@ export const reject = (state: KeyState, token: Token.Token, now: number): boolea
 
 /**
  * Records that `token` was just obtained by a refresh a 401 triggered: a 401 on it within the window
- * (at most a quarter of its lifetime) is answered without another refresh.
+ * (at most a quarter of its lifetime) is answered without another refresh. Counted from its issue, not
+ * from when its write was confirmed: a slow store must not stretch "fresh" over a short-lived token
+ * the server has retired meanwhile.
  *
  * @internal
  */
-export const replaced = (state: KeyState, token: Token.Token, now: number, window: number): void => {
+export const replaced = (state: KeyState, token: Token.Token, window: number): void => {
   state.replacement = token
-  state.replacementUntil = now + coalescing(token, window)
+  state.replacementUntil = DateTime.toEpochMillis(token.issuedAt) + coalescing(token, window)
 }
 
 /** @internal */

@@ -135,7 +135,7 @@ export const make = (env: Env): Refresh => {
     Effect.gen(function*() {
       const forRejection = state.rejected !== undefined
       yield* install(state, entry)
-      if (forRejection) keyState.replaced(state, token, yield* Clock.currentTimeMillis, env.invalidationWindow)
+      if (forRejection) keyState.replaced(state, token, env.invalidationWindow)
       yield* Metric.increment(refreshes)
       yield* env.publish(Event.Refreshed({ key: state.key, version: entry.version, expiresAt: token.expiresAt }))
       if (current !== undefined && token.refreshToken !== undefined && !Token.sameRefreshToken(current.token, token)) {
