@@ -56,8 +56,10 @@ export const run = <T, A, E1, E2>(options: {
     return Effect.uninterruptibleMask((restore) =>
       Effect.flatMap(Effect.forkIn(exchange, options.scope), (fiber) =>
         restore(Effect.raceFirst(Deferred.await(answer), Fiber.await(fiber))).pipe(
+          // Interrupted as the answer lands (a lease lost, refreshTimeout), before the race above saw it:
+          // wait for the exchange as after it, or the next flight reads the consumed refresh token.
           Effect.onInterrupt(() =>
-            section.answered ? Effect.void : Fiber.interrupt(fiber)
+            section.answered ? Fiber.await(fiber) : Fiber.interrupt(fiber)
           ),
           Effect.zipRight(Fiber.join(fiber))
         ))
