@@ -1,4 +1,5 @@
 import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as PgClient from "@effect/sql-pg/PgClient"
 import * as PgMigrator from "@effect/sql-pg/PgMigrator"
 import * as SqliteMigrator from "@effect/sql-sqlite-node/SqliteMigrator"
 import * as Migrator from "@effect/sql/Migrator"
@@ -14,6 +15,7 @@ import { freshKey, fullToken } from "@tokenfx/testing/TokenStoreSuite"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
@@ -321,8 +323,58 @@ const table = Postgres.uniqueTable("sql")
 Postgres.whenAvailable("SqlTokenStore: PostgreSQL", () => {
   afterAll(() =>
     Postgres.dropTables(
-      ...[table, `${table}_fresh`, `${table}_own`].flatMap((t) => [t, SqlTokenStore.migrationsTable(t)])
+      ...[table, `${table}_fresh`, `${table}_own`, `${table}_restart`].flatMap((
+        t
+      ) => [t, SqlTokenStore.migrationsTable(t)])
     )
   )
   sqlSuite("PostgreSQL", Layers.pgClient(Postgres.url), table, PgMigrator.layer)
+
+  // A database restart, a failover or a proxy that drops idle connections: every connection the store's
+  // pool holds is terminated by the server, idle or mid-statement.
+  describe("SqlTokenStore: PostgreSQL connections terminated", () => {
+    // Short: PostgreSQL keeps 63 bytes of it.
+    const name = `tokenfx-restart-${Math.random().toString(36).slice(2, 10)}`
+    const client = PgClient.layer({ url: Redacted.make(Postgres.url), applicationName: name }).pipe(Layer.orDie)
+    const terminate = Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const rows = yield* sql<{ readonly terminated: boolean }>`
+        SELECT pg_terminate_backend(pid) AS terminated FROM pg_stat_activity WHERE application_name = ${name}`
+      return rows.filter((row) => row.terminated).length
+    }).pipe(Effect.provide(Layers.pgClient(Postgres.url)), Effect.scoped)
+
+    it.live(
+      "the store's calls fail with TokenStoreError, never a defect, and work again; the token is intact",
+      () =>
+        Effect.gen(function*() {
+          const store = RawTokenStore.toTokenStore(yield* SqlTokenStore.make({ table: `${table}_restart` }))
+          const key = freshKey("restart")
+          yield* store.set(key, fullToken(1))
+          const sql = yield* SqlClient.SqlClient
+          // Three connections in the pool, then idle.
+          const brief = sql`SELECT pg_sleep(0.1)`
+          yield* Effect.all([brief, brief, brief], { concurrency: "unbounded" })
+          // And a statement running when its connection dies (pg_sleep holds it open).
+          const running = yield* Effect.fork(Effect.either(sql`SELECT pg_sleep(30)`))
+          yield* Effect.sleep("200 millis")
+          assert.isAtLeast(yield* terminate, 3)
+          const interrupted = yield* Fiber.join(running)
+          assert.isTrue(Either.isLeft(interrupted), "the running statement failed")
+          // Each call fails typed (a connection the pool still thought alive) or works; then they all work.
+          for (let i = 0; i < 3; i++) {
+            const outcome = yield* Effect.either(store.get(key))
+            if (Either.isLeft(outcome)) assert.strictEqual(outcome.left._tag, "TokenStoreError")
+          }
+          const entry = Option.getOrThrow(yield* store.get(key))
+          assert.strictEqual(entry.version, 1)
+          assert.isTrue(Token.Equivalence(entry.token, fullToken(1)))
+          assert.deepStrictEqual(
+            yield* store.compareAndSet(key, fullToken(2), 1),
+            Option.some({ token: fullToken(2), version: 2 })
+          )
+          assert.isTrue(yield* store.acquireLease(key, "owner", "30 seconds"))
+        }).pipe(Effect.provide(client)),
+      60_000
+    )
+  })
 })
