@@ -27,8 +27,8 @@ export interface UrlOptions extends TokenRequest.ScopeOptions {
   readonly state?: string | undefined
   /** The OpenID Connect `nonce`: a given value, or `true` for 256 random bits. */
   readonly nonce?: string | boolean | undefined
-  /** Further parameters, such as `prompt` or `login_hint`. */
-  readonly extra?: Readonly<Record<string, string>> | undefined
+  /** Further parameters, such as `prompt` or `login_hint`; one whose value is `undefined` is left out. */
+  readonly extra?: Readonly<Record<string, string | undefined>> | undefined
 }
 
 /**

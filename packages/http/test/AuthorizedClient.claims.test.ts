@@ -169,4 +169,21 @@ describe("claims challenges", () => {
       assert.strictEqual(url.searchParams.get("claims"), DECODED)
       assert.deepStrictEqual(JSON.parse(url.searchParams.get("claims")!), JSON.parse(DECODED))
     }))
+
+  it.effect("a challenge without claims: the parameter passed as undefined is left out, the endpoint's own query kept", () =>
+    Effect.gen(function*() {
+      const error = ErrorResponse.fromChallenge({ scheme: "Bearer", params: { error: "insufficient_claims" } })
+      assert.strictEqual(error?._tag, "InsufficientClaims")
+      if (error?._tag !== "InsufficientClaims") return
+      assert.isUndefined(error.claims)
+      const request = yield* AuthorizationCode.makeRequest(
+        new URL("https://login.example/authorize?tenant=t1"),
+        "client",
+        { redirectUri: "https://app.example/callback", extra: { claims: error.claims, prompt: "login" } }
+      )
+      const url = new URL(request.url)
+      assert.isFalse(url.searchParams.has("claims"))
+      assert.strictEqual(url.searchParams.get("prompt"), "login")
+      assert.strictEqual(url.searchParams.get("tenant"), "t1")
+    }))
 })
