@@ -294,6 +294,8 @@ const acquire = (
     )
     return yield* Effect.acquireUseRelease(
       fs.writeFileString(temp, content, { flag: "wx", mode: 0o600 }).pipe(
+        // Created, then not written (a full disk): it is ours, and no release will remove it.
+        Effect.tapError((error) => isAlreadyExists(error) ? Effect.void : fs.remove(temp).pipe(Effect.ignore)),
         // While breaking, the temporary file doubles as the breaker: it must read as held.
         Effect.zipRight(Effect.sync(() => held.add(nonce)))
       ),
