@@ -20,6 +20,8 @@ import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { tempTokenDirectory } from "./utils/layers.js"
 
+const isFull = (disk: Disk, path: string) => disk.full && (disk.only?.(path) ?? true)
+
 const noSpace = (method: string, path: string) =>
   new PlatformError.SystemError({
     reason: "Unknown",
@@ -29,26 +31,34 @@ const noSpace = (method: string, path: string) =>
     description: "ENOSPC: no space left on device, write"
   })
 
-// Node's file system, but while `disk.full` every write creates its file (as the kernel does) and then
-// fails with ENOSPC, its first byte unwritten.
-const fullDisk = (disk: { full: boolean }) =>
+// Node's file system, but while `disk.full` every write (of a path `disk.only` accepts) creates its file,
+// as the kernel does, and then fails with ENOSPC, its first byte unwritten.
+interface Disk {
+  full: boolean
+  only?: (path: string) => boolean
+}
+
+const fullDisk = (disk: Disk) =>
   Layer.effect(
     FileSystem.FileSystem,
     Effect.map(FileSystem.FileSystem, (fs) =>
       FileSystem.FileSystem.of({
         ...fs,
         writeFile: (path, data, options) =>
-          disk.full
+          isFull(disk, path)
             ? Effect.zipRight(fs.writeFile(path, new Uint8Array(0), options), Effect.fail(noSpace("writeFile", path)))
             : fs.writeFile(path, data, options),
         writeFileString: (path, data, options) =>
-          disk.full
+          isFull(disk, path)
             ? Effect.zipRight(fs.writeFile(path, new Uint8Array(0), options), Effect.fail(noSpace("writeFile", path)))
             : fs.writeFileString(path, data, options),
         open: (path, options) =>
           Effect.map(fs.open(path, options), (file) =>
-            disk.full && options?.flag !== undefined && options.flag !== "r"
-              ? { ...file, writeAll: () => Effect.fail(noSpace("writeAll", path)) }
+            isFull(disk, path) && options?.flag !== undefined && options.flag !== "r"
+              ? {
+                ...file,
+                writeAll: () => Effect.fail(noSpace("writeAll", path))
+              }
               : file)
       }))
   ).pipe(Layer.provide(NodeFileSystem.layer))
@@ -56,7 +66,7 @@ const fullDisk = (disk: { full: boolean }) =>
 describe("FileTokenStore on a full disk", () => {
   it.scoped("every write fails typed, leaves nothing behind, and the stored token is intact; then writes work", () =>
     Effect.gen(function*() {
-      const disk = { full: false }
+      const disk: Disk = { full: false }
       const dir = yield* tempTokenDirectory.pipe(Effect.provide(NodeFileSystem.layer), Effect.provide(NodePath.layer))
       const store = RawTokenStore.toTokenStore(
         yield* FileTokenStore.make(dir).pipe(Effect.provide(Layer.merge(fullDisk(disk), NodePath.layer)))
@@ -90,5 +100,28 @@ describe("FileTokenStore on a full disk", () => {
       )
       assert.isTrue(yield* store.acquireLease("alice", "owner", "30 seconds"))
       assert.isTrue(Fs.existsSync(Path.join(dir, "key-alice.json")))
+    }))
+
+  it.scoped("the lock taken, the token's write fails: the token intact, nothing left behind, the lock given back", () =>
+    Effect.gen(function*() {
+      // Room for a lock file (a few hundred bytes), none for a token file.
+      const disk: Disk = { full: false, only: (path) => !path.includes(".lock") }
+      const dir = yield* tempTokenDirectory.pipe(Effect.provide(NodeFileSystem.layer), Effect.provide(NodePath.layer))
+      const store = RawTokenStore.toTokenStore(
+        yield* FileTokenStore.make(dir).pipe(Effect.provide(Layer.merge(fullDisk(disk), NodePath.layer)))
+      )
+      yield* store.set("alice", fullToken(1))
+      disk.full = true
+      const writes: ReadonlyArray<Effect.Effect<unknown, TokenStore.StoreError>> = [
+        store.set("alice", fullToken(2)),
+        store.compareAndSet("alice", fullToken(2), 1)
+      ]
+      for (const write of writes) {
+        assert.strictEqual((yield* Effect.flip(write))._tag, "TokenStoreError")
+      }
+      assert.isTrue(Token.Equivalence(Option.getOrThrow(yield* store.get("alice")).token, fullToken(1)))
+      assert.deepStrictEqual(Fs.readdirSync(dir), ["key-alice.json"])
+      disk.full = false
+      assert.strictEqual((yield* store.set("alice", fullToken(2))).version, 2)
     }))
 })
