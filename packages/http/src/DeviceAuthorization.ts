@@ -198,7 +198,8 @@ export const schedule = (self: DeviceAuthorization, options?: PollOptions): Sche
 /**
  * Polls with `request` (one token request with the device code) on {@link schedule}, after a first
  * wait of one interval, until it answers with anything but {@link Pending}. When the device code
- * expires first, no poll is sent after it and the result is `ExpiredToken`. All waiting is on `Clock`.
+ * expires first, no poll is sent after it and the result is `ExpiredToken`; a poll still running then
+ * (retrying, or hanging) is interrupted. All waiting is on `Clock`.
  *
  * @since 0.1.0
  * @category combinators
@@ -229,12 +230,18 @@ export const poll: {
         now >= DateTime.toEpochMillis(self.expiresAt) ? Effect.fail(expired) : request
     )
     const first = options?.interval === undefined ? self.interval : Duration.decode(options.interval)
-    return Effect.flatMap(untilExpiry(self, first), Effect.sleep).pipe(
+    const polls = Effect.flatMap(untilExpiry(self, first), Effect.sleep).pipe(
       Effect.zipRight(Effect.retry(beforeExpiry, schedule(self, options))),
       Effect.catchIf(
         (error): error is Extract<E, Pending> => isPending(error),
         () => Effect.fail(expired)
       )
+    )
+    // A poll that retries on its own (a `Retry-After`, a timeout) or hangs is cut at the expiry too:
+    // nothing it could still send would be answered with a token.
+    return Effect.flatMap(
+      untilExpiry(self, Duration.infinity),
+      (left) => Effect.timeoutFail(polls, { duration: left, onTimeout: () => expired })
     ) as Effect.Effect<A, Exclude<E, Pending> | OAuthError.ExpiredToken, R>
   }
 )

@@ -1,4 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
+import * as Clock from "effect/Clock"
 import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -133,6 +134,28 @@ describe("TokenEndpoint device flow", () => {
       const error = yield* Fiber.join(fiber)
       assert.strictEqual(error._tag, "ExpiredToken")
       assert.deepStrictEqual(pollInstants(server), [5_000, 10_000])
+    }))
+
+  // RFC 8628 section 3.5: nothing is asked for with an expired device code. A poll's own retries (a
+  // 503's Retry-After, a hanging poll's timeouts) once ran past the expiry and ended in their error.
+  it.effect("a poll retried past the expiry (503 with Retry-After, a hang) ends at the expiry: ExpiredToken", () =>
+    Effect.gen(function*() {
+      for (const hostile of [{ status: 503, headers: { "retry-after": "30" } }, FakeHttp.never]) {
+        const server = script(authorizationReply({ expires_in: 12 }), [
+          FakeHttp.oauthError("authorization_pending"),
+          hostile
+        ])
+        const endpoint = yield* Endpoint.make(server)
+        const start = yield* Clock.currentTimeMillis
+        const fiber = yield* Effect.fork(Effect.flip(endpoint.pollDeviceToken(yield* endpoint.deviceAuthorization())))
+        yield* TestClock.adjust("11999 millis")
+        assert.isTrue(Option.isNone(yield* Fiber.poll(fiber)))
+        yield* TestClock.adjust("1 millis")
+        assert.isTrue(Option.isSome(yield* Fiber.poll(fiber)), "the flow ends at the expiry")
+        assert.strictEqual((yield* Fiber.join(fiber))._tag, "ExpiredToken")
+        yield* TestClock.adjust("10 minutes")
+        assert.deepStrictEqual(pollInstants(server).map((at) => at - start), [5_000, 10_000])
+      }
     }))
 
   it.effect("the interval may be overridden", () =>
