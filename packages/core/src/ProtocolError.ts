@@ -142,7 +142,7 @@ export class AuthorizationPending
 
 /**
  * Device flow: keep polling, 5 seconds slower (RFC 8628 section 3.5), or at `interval` where the
- * server named the new interval (GitHub does).
+ * server named a new interval longer than that (GitHub does).
  *
  * @since 0.1.0
  * @category errors

@@ -150,11 +150,13 @@ export type Pending = OAuthError.AuthorizationPending | OAuthError.SlowDown
 const isPending = (u: unknown): u is Pending =>
   Predicate.isTagged(u, "AuthorizationPending") || Predicate.isTagged(u, "SlowDown")
 
-// Never faster than before, whatever interval the server names.
+// At least 5 s slower on each slow_down (RFC 8628 section 3.5 says "MUST"), slower still when the
+// server names a longer interval (GitHub): a stale or smaller one must not keep the pace.
 const widen = (interval: Duration.Duration, error: unknown): Duration.Duration => {
   if (!Predicate.isTagged(error, "SlowDown")) return interval
+  const slower = Duration.sum(interval, slowDownIncrement)
   const asked = (error as OAuthError.SlowDown).interval
-  return asked === undefined ? Duration.sum(interval, slowDownIncrement) : Duration.max(interval, asked)
+  return asked === undefined ? slower : Duration.max(slower, asked)
 }
 
 // A wait never goes past the expiry (a poll after it cannot succeed) by more than the rest of its
@@ -168,9 +170,9 @@ const untilExpiry = (self: DeviceAuthorization, wait: Duration.Duration) =>
 
 /**
  * The schedule of the polls after the first (RFC 8628 section 3.5): it goes on while the answer is
- * {@link Pending}, every `interval`, 5 seconds slower after each `slow_down` (or as slow as the
- * `slow_down` asks), never waiting past the device code's expiry, and stops at the expiry. Its output
- * is the current interval.
+ * {@link Pending}, every `interval`, 5 seconds slower after each `slow_down` (or slower still when the
+ * `slow_down` names a longer interval), never waiting past the device code's expiry, and stops at the
+ * expiry. Its output is the current interval.
  *
  * @since 0.1.0
  * @category constructors

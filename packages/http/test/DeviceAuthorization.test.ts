@@ -44,6 +44,22 @@ describe("DeviceAuthorization.poll", () => {
       assert.deepStrictEqual(instants, [5_000, 10_000, 30_000, 55_000])
     }))
 
+  // RFC 8628 section 3.5: "the interval MUST be increased by 5 seconds for this and all subsequent
+  // requests". A slow_down naming an interval no slower than the current one once left it unchanged.
+  it.effect("a slow_down naming an interval no slower than the current one still adds 5 seconds, and keeps it", () =>
+    Effect.gen(function*() {
+      const { instants, request } = scripted<OAuthError.OAuthError>([
+        new OAuthError.SlowDown({ interval: Duration.seconds(5) }),
+        new OAuthError.SlowDown({ interval: Duration.seconds(1) }),
+        new OAuthError.AuthorizationPending({}),
+        "token"
+      ])
+      const fiber = yield* Effect.fork(DeviceAuthorization.poll(request, authorization(600)))
+      yield* TestClock.adjust("2 minutes")
+      assert.strictEqual(yield* Fiber.join(fiber), "token")
+      assert.deepStrictEqual(instants, [5_000, 15_000, 30_000, 45_000])
+    }))
+
   it.effect("stops at the expiry without polling at or past it: ExpiredToken", () =>
     Effect.gen(function*() {
       const { instants, request } = scripted([new OAuthError.AuthorizationPending({})])
