@@ -9,6 +9,7 @@ import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import { assert, describe, it } from "@effect/vitest"
 import * as Provider from "@tokenfx/http/Provider"
+import * as TokenEndpoint from "@tokenfx/http/TokenEndpoint"
 import * as Dialect from "@tokenfx/testing/Dialect"
 import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
@@ -16,6 +17,7 @@ import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Redacted from "effect/Redacted"
 import * as TestClock from "effect/TestClock"
+import * as FakeHttp from "./utils/FakeHttp.js"
 import { access, client, harness, rateLimitedRefresh, refresh } from "./utils/providerHarness.js"
 
 const setup = harness({
@@ -149,6 +151,33 @@ describe("Provider.github", () => {
       const token = yield* Fiber.join(poll)
       assert.deepStrictEqual(token.scopes, ["repo", "gist"])
     }))
+  // GitHub answers form-encoded unless JSON is asked for, and has been seen to do so anyway: the
+  // interval then arrives as text ("Authorizing OAuth apps", device flow error codes).
+  it.effect("device flow: a form-encoded slow_down's interval, text on the wire, is honoured too", () =>
+    Effect.gen(function*() {
+      const server = FakeHttp.make((request, index) =>
+        request.url.endsWith("/login/device/code")
+          ? FakeHttp.json({ device_code: "dc", user_code: "WDJB-MJHT", verification_uri: "https://x", expires_in: 900 })
+          : index === 1
+          ? {
+            status: 200,
+            body: "error=slow_down&error_description=Too+many+requests&interval=10",
+            headers: { "content-type": "application/x-www-form-urlencoded" }
+          }
+          : FakeHttp.token()
+      )
+      const profile = Provider.github({ ...client, baseUrl: "https://github.test", apiUrl: "https://github.test" })
+      const endpoint = yield* TokenEndpoint.make(profile.endpoint).pipe(
+        Effect.provideService(HttpClient.HttpClient, server.client)
+      )
+      const fiber = yield* Effect.fork(
+        endpoint.pollDeviceToken(yield* endpoint.deviceAuthorization(), { interval: "1 second" })
+      )
+      yield* TestClock.adjust("1 minute")
+      yield* Fiber.join(fiber)
+      assert.deepStrictEqual(server.requests.map((request) => request.at), [0, 1_000, 11_000])
+    }))
+
   it.scoped("rate limited (429, Retry-After): no retry before the wait, the refresh done after it", () =>
     Effect.gen(function*() {
       const result = yield* rateLimitedRefresh(yield* setup)

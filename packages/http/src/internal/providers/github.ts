@@ -28,10 +28,18 @@ const codes: Record<string, string> = {
   unverified_user_email: "access_denied"
 }
 
+// A number in JSON, text in a form-encoded answer ("interval=10"): decimal digits only.
+const secondsOf = (value: unknown): number | undefined =>
+  typeof value === "number"
+    ? value
+    : typeof value === "string" && /^\d+(?:\.\d+)?$/.test(value)
+    ? Number(value)
+    : undefined
+
 const slowDownInterval = Compliance.mapError((error, answer) => {
   if (error._tag !== "SlowDown") return error
-  const interval = Compliance.parseObject(answer.body)?.["interval"]
-  return typeof interval === "number" && Number.isFinite(interval) && interval > 0
+  const interval = secondsOf(Compliance.parseObject(answer.body)?.["interval"])
+  return interval !== undefined && Number.isFinite(interval) && interval > 0
     ? new OAuthError.SlowDown({ ...error, interval: Duration.seconds(interval) })
     : error
 })
