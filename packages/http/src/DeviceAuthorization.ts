@@ -20,9 +20,22 @@ import * as ScheduleDecision from "effect/ScheduleDecision"
 import * as ScheduleInterval from "effect/ScheduleInterval"
 import * as Schema from "effect/Schema"
 
+// Shown to the user as sent (a CLI prints it to a terminal): no control or format characters, which
+// could rewrite the screen (escape sequences) or reorder what it reads (bidi overrides).
+const Displayable = Schema.NonEmptyString.pipe(
+  Schema.filter((text) => !/[\p{Cc}\p{Cf}]/u.test(text))
+).annotations({ description: "text without control characters" })
+
+// Opened by the user: a web page, never a `javascript:` or `data:` URL.
+const VerificationUri = Displayable.pipe(
+  Schema.filter((text) => !/\s/.test(text) && URL.canParse(text) && /^https?:$/.test(new URL(text).protocol))
+).annotations({ description: "an absolute http(s) URL" })
+
 /**
  * The device authorization endpoint's answer (RFC 8628 section 3.2), snake_case as on the wire, with
- * unknown fields kept. The device code is a secret from the moment it is decoded.
+ * unknown fields kept. The device code is a secret from the moment it is decoded. What the user is
+ * shown is checked: the verification URIs are absolute `http:` or `https:` URLs, and neither they nor
+ * the user code hold control or format characters.
  *
  * @since 0.1.0
  * @category schemas
@@ -30,9 +43,9 @@ import * as Schema from "effect/Schema"
 export const DeviceAuthorizationResponse = Schema.Struct(
   {
     device_code: Schema.Redacted(Schema.NonEmptyString),
-    user_code: Schema.NonEmptyString,
-    verification_uri: Schema.NonEmptyString,
-    verification_uri_complete: Schema.optional(Schema.String),
+    user_code: Displayable,
+    verification_uri: VerificationUri,
+    verification_uri_complete: Schema.optional(VerificationUri),
     expires_in: Token.Seconds,
     interval: Schema.optional(Token.Seconds)
   },

@@ -183,6 +183,39 @@ describe("TokenEndpoint device flow", () => {
       assert.deepStrictEqual(pollInstants(server), [5_000, 5_500])
     }))
 
+  // What the server says the user should open and type is shown as it is (the CLI prints it to a
+  // terminal): a script or data URL, a sign-in page over plain HTTP, or escape sequences that rewrite
+  // the terminal were all passed through.
+  it.effect("a verification URI that is not HTTPS, and a code or URI with control characters, are refused", () =>
+    Effect.gen(function*() {
+      const hostile: ReadonlyArray<readonly [Record<string, unknown>, string]> = [
+        [{ verification_uri_complete: "javascript:alert(document.cookie)" }, "verification_uri_complete"],
+        [{ verification_uri: "data:text/html,<script>alert(1)</script>" }, "verification_uri"],
+        [{ verification_uri: "http://auth.example.com/device" }, "verification_uri"],
+        [{ verification_uri: "https://auth.example.com/device\u001b[2J" }, "verification_uri"],
+        [{ user_code: "WDJB\u001b]8;;https://evil.example/\u0007-MJHT" }, "user_code"],
+        [{ user_code: "WDJB\u202e-MJHT" }, "user_code"]
+      ]
+      for (const [fields, field] of hostile) {
+        const endpoint = yield* Endpoint.make(script(authorizationReply(fields), []))
+        const error = yield* Effect.flip(endpoint.deviceAuthorization())
+        assert.deepStrictEqual([error._tag, error._tag === "MalformedResponse" && error.field], [
+          "MalformedResponse",
+          field
+        ])
+      }
+      // A page on another host (Google's is www.google.com/device) and plain HTTP to loopback are fine.
+      const honest = yield* Endpoint.make(script(
+        authorizationReply({
+          verification_uri: "http://127.0.0.1:8080/device",
+          verification_uri_complete: "https://www.google.com/device?user_code=WDJB-MJHT"
+        }),
+        []
+      ))
+      const authorization = yield* honest.deviceAuthorization()
+      assert.strictEqual(authorization.verificationUri, "http://127.0.0.1:8080/device")
+    }))
+
   it.effect("a malformed device authorization answer and a missing endpoint are typed errors", () =>
     Effect.gen(function*() {
       const server = script(FakeHttp.json({ device_code: "dc", expires_in: 600 }), [])

@@ -67,6 +67,28 @@ const decodeToken = transport.decode(Token.TokenResponse)
 const decodeIntrospection = transport.decode(Introspection.Introspection)
 const decodeDevice = transport.decode(DeviceAuthorization.DeviceAuthorizationResponse)
 
+// The user signs in where the verification URIs point: over HTTPS, as the client's own requests go.
+const verificationSecure = (
+  response: DeviceAuthorization.DeviceAuthorizationResponse,
+  answer: transport.Answer,
+  allowInsecure: boolean
+): Either.Either<void, OAuthError.MalformedResponse> => {
+  for (const field of ["verification_uri", "verification_uri_complete"] as const) {
+    const uri = response[field]
+    if (uri !== undefined && !destination.isSecure(new URL(uri), allowInsecure)) {
+      return Either.left(
+        new OAuthError.MalformedResponse({
+          reason: "is not an HTTPS URL",
+          field,
+          status: answer.status,
+          endpoint: answer.endpoint
+        })
+      )
+    }
+  }
+  return Either.void
+}
+
 // What died, by its class name alone.
 const defectKind = (defect: unknown): string =>
   defect instanceof Error ? defect.name : defect === null ? "null" : typeof defect
@@ -214,6 +236,7 @@ export const make = (options: TokenEndpointOptions.Options) =>
           const url = yield* endpoint(options.deviceAuthorizationEndpoint, "device_authorization")
           const answer = yield* call("deviceAuthorization", undefined, url, tokenRequest.scope(scope), narrowDevice)
           const response = yield* decodeDevice(answer)
+          yield* verificationSecure(response, answer, settings.allowInsecure)
           const now = yield* Clock.currentTimeMillis
           return DeviceAuthorization.make(response, now)
         }
