@@ -133,6 +133,48 @@ export const metadataUrl = (issuer: string, kind: Kind): string => {
 
 const narrowed = narrow.narrow(narrow.serverTags)
 
+const endpointFields = [
+  "authorization_endpoint",
+  "token_endpoint",
+  "jwks_uri",
+  "userinfo_endpoint",
+  "registration_endpoint",
+  "revocation_endpoint",
+  "introspection_endpoint",
+  "device_authorization_endpoint"
+] as const
+
+// TLS at every endpoint (RFC 6749 sections 3.1 and 3.2). An HTTPS issuer names HTTPS endpoints only: a
+// plain-HTTP one on loopback would otherwise be used, the client secret sent in the clear. A plain-HTTP
+// issuer (loopback, or allowed) names endpoints as its own requests are checked.
+const insecureField = (metadata: Metadata, issuer: string, allowInsecure: boolean) => {
+  const secureOnly = URL.canParse(issuer) && new URL(issuer).protocol === "https:"
+  return endpointFields.find((field) => {
+    const url = metadata[field]
+    if (url === undefined) return false
+    if (!URL.canParse(url)) return true
+    const parsed = new URL(url)
+    return secureOnly ? parsed.protocol !== "https:" : !destination.isSecure(parsed, allowInsecure)
+  })
+}
+
+const checkEndpoints = (
+  metadata: Metadata,
+  issuer: string,
+  answer: transport.Answer,
+  allowInsecure: boolean
+): Either.Either<Metadata, OAuthError.MalformedResponse> => {
+  const field = insecureField(metadata, issuer, allowInsecure)
+  return field === undefined ? Either.right(metadata) : Either.left(
+    new OAuthError.MalformedResponse({
+      reason: "is not an HTTPS URL",
+      field,
+      status: answer.status,
+      endpoint: answer.endpoint
+    })
+  )
+}
+
 const decodeMetadata = transport.decode(Metadata)
 
 const fetchKind = (
@@ -148,9 +190,9 @@ const fetchKind = (
     Effect.flatMap((answer) =>
       Either.flatMap(
         decodeMetadata(answer),
-        (metadata): Either.Either<Metadata, IssuerMismatch> =>
+        (metadata): Either.Either<Metadata, IssuerMismatch | OAuthError.MalformedResponse> =>
           metadata.issuer === issuer
-            ? Either.right(metadata)
+            ? checkEndpoints(metadata, issuer, answer, settings.allowInsecure)
             : Either.left(new IssuerMismatch({ expected: issuer, actual: metadata.issuer, endpoint: answer.endpoint }))
       )
     )
@@ -161,7 +203,9 @@ const isNotFound = (error: DiscoveryError): boolean =>
   error.status !== 429
 
 /**
- * Reads the metadata of `issuer` and checks that it names the same issuer, character for character.
+ * Reads the metadata of `issuer` and checks that it names the same issuer, character for character,
+ * and that its endpoints are absolute URLs as safe as the issuer: HTTPS for an HTTPS issuer (else a
+ * `MalformedResponse` naming the field); endpoints on other hosts are the issuer's to name.
  * Without `kind`, RFC 8414's document is read first and OpenID Connect's when the server has no such
  * document (a 4xx answer).
  *

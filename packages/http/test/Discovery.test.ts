@@ -91,6 +91,34 @@ describe("Discovery", () => {
       assert.strictEqual(malformed._tag === "MalformedResponse" && malformed.field, "issuer")
     }))
 
+  // RFC 6749 sections 3.1 and 3.2 require TLS at these endpoints. A plain-HTTP endpoint on another host
+  // was refused only on use; one on loopback was used, the client secret sent in the clear to a port the
+  // metadata of an HTTPS issuer chose.
+  it.effect("an HTTPS issuer's metadata naming a plain-HTTP or non-web endpoint is refused, loopback included", () =>
+    Effect.gen(function*() {
+      const hostile: ReadonlyArray<readonly [Record<string, unknown>, string]> = [
+        [{ token_endpoint: "http://127.0.0.1:8080/token" }, "token_endpoint"],
+        [{ jwks_uri: "http://auth.example.com/jwks" }, "jwks_uri"],
+        [{ userinfo_endpoint: "javascript:alert(1)" }, "userinfo_endpoint"],
+        [{ revocation_endpoint: "/revoke" }, "revocation_endpoint"]
+      ]
+      for (const [fields, field] of hostile) {
+        const server = FakeHttp.make([FakeHttp.json(metadata(fields))])
+        const error = yield* Effect.flip(discover(server, issuer))
+        assert.deepStrictEqual([error._tag, error._tag === "MalformedResponse" && error.field], [
+          "MalformedResponse",
+          field
+        ])
+      }
+      // Endpoints on other HTTPS hosts are the issuer's to name (Google's token endpoint is on
+      // oauth2.googleapis.com); a loopback issuer over plain HTTP names plain-HTTP endpoints.
+      const google = FakeHttp.make([FakeHttp.json(metadata({ token_endpoint: "https://oauth2.googleapis.com/token" }))])
+      assert.strictEqual((yield* discover(google, issuer)).token_endpoint, "https://oauth2.googleapis.com/token")
+      const local = "http://127.0.0.1:8080"
+      const loopback = FakeHttp.make([FakeHttp.json({ issuer: local, token_endpoint: `${local}/token` })])
+      assert.strictEqual((yield* discover(loopback, local)).token_endpoint, `${local}/token`)
+    }))
+
   it.effect("TokenEndpoint.discover sends the metadata request and every later one through transformClient", () =>
     Effect.gen(function*() {
       const server = FakeHttp.make([FakeHttp.json(metadata()), FakeHttp.token()])
