@@ -13,12 +13,9 @@ import type * as Token from "@tokenfx/core/Token"
 import * as TokenStore from "@tokenfx/core/TokenStore"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
-import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Metric from "effect/Metric"
-import * as Option from "effect/Option"
 import * as PubSub from "effect/PubSub"
 import type * as Queue from "effect/Queue"
 import type * as Scope from "effect/Scope"
@@ -32,10 +29,12 @@ import * as managerMetrics from "./internal/managerMetrics.js"
 import * as number from "./internal/number.js"
 import * as reconnectSoon from "./internal/reconnectSoon.js"
 import * as refreshModule from "./internal/refresh.js"
+import * as revokeModule from "./internal/revoke.js"
 import * as tokensActive from "./internal/tokensActive.js"
 import * as TokenEndpoint from "./TokenEndpoint.js"
 import type * as TokenManagerError from "./TokenManagerError.js"
-import * as TokenManagerEvent from "./TokenManagerEvent.js"
+import type * as TokenManagerEvent from "./TokenManagerEvent.js"
+import * as TokenManagerRevocation from "./TokenManagerRevocation.js"
 import * as TokenSource from "./TokenSource.js"
 
 export {
@@ -77,23 +76,12 @@ export type RefreshError = TokenManagerError.RefreshError
 export type GetError = TokenManagerError.GetError
 
 /**
- * What `revoke` did. The local token is always removed; `atServer` says what the server did.
- *
- * - `Revoked`: the server revoked it.
- * - `Unsupported`: the source has no revocation (no RFC 7009 endpoint): revoke the grant at the
- *   provider by other means if it matters.
- * - `Failed`: the server could not be told (`error`); the grant may still be live there.
- * - `NoToken`: nothing was stored for the key.
+ * What `revoke` did (the same type as `TokenManagerRevocation.Revocation`).
  *
  * @since 0.2.0
  * @category models
  */
-export type Revocation = Data.TaggedEnum<{
-  Revoked: {}
-  Unsupported: {}
-  Failed: { readonly error: TokenEndpoint.RevocationError }
-  NoToken: {}
-}>
+export type Revocation = TokenManagerRevocation.Revocation
 
 /**
  * Constructors and matchers of `Revocation`.
@@ -101,18 +89,15 @@ export type Revocation = Data.TaggedEnum<{
  * @since 0.2.0
  * @category models
  */
-export const Revocation = Data.taggedEnum<Revocation>()
+export const Revocation = TokenManagerRevocation.Revocation
 
 /**
- * Options of `revoke`. `reason`: a `RevocationReason`; other text counts as `"other"` and is not kept
- * (it could hold anything). Default: `"unspecified"`.
+ * Options of `revoke` (the same type as `TokenManagerRevocation.RevokeOptions`).
  *
  * @since 0.3.0
  * @category models
  */
-export interface RevokeOptions {
-  readonly reason?: TokenManagerEvent.RevocationReason | (string & {}) | undefined
-}
+export type RevokeOptions = TokenManagerRevocation.RevokeOptions
 
 /**
  * The manager's settings: the token source, the expiry policy, background refresh, leases, retries and caching.
@@ -307,35 +292,14 @@ export const makeWithSource: (
         return keyState.reject(stateFor(key, now), token, now)
       })
 
-    const revoke = (key: string, revokeOptions?: RevokeOptions): Effect.Effect<Revocation, TokenStore.StoreError> =>
-      Effect.gen(function*() {
-        const reason = TokenManagerEvent.revocationReason(revokeOptions?.reason)
-        yield* Effect.annotateCurrentSpan("tokenfx.revocation.reason", reason)
-        const stored = yield* Effect.either(store.get(key))
-        const state = table.state(key)
-        const token = stored._tag === "Right" && Option.isSome(stored.right) ? stored.right.value.token : state?.token
-        const atServer = token === undefined
-          ? Revocation.NoToken()
-          : yield* source.revoke(token).pipe(
-            Effect.map((skipped) => Option.isSome(skipped) ? Revocation.Unsupported() : Revocation.Revoked()),
-            Effect.catchAll((error) => Effect.succeed(Revocation.Failed({ error })))
-          )
-        // Locally, whatever the server said: a disconnect disconnects.
-        if (state !== undefined) {
-          keyState.clear(state)
-          state.dead = false
-          state.rejected = undefined
-          yield* changed(state)
-        }
-        yield* store.remove(key)
-        if (token !== undefined) {
-          yield* Metric.increment(metrics.revocations(reason))
-          const revoked = TokenManagerEvent.Event.Revoked({ key, atServer: atServer._tag === "Revoked", reason })
-          yield* PubSub.publish(pubsub, revoked)
-        }
-        if (stored._tag === "Left") return yield* Effect.fail(stored.left)
-        return atServer
-      }).pipe(Effect.withSpan("TokenManager.revoke", { attributes: { "tokenfx.key": key } }))
+    const revoke = revokeModule.make({
+      store,
+      source,
+      state: table.state,
+      changed,
+      publish: (event) => PubSub.publish(pubsub, event),
+      metrics
+    })
 
     // A released key leaves the gauge and the background queue with its state; its reconnect warning
     // still comes (an idle user is the one to warn), and nothing of it outlives its refresh token.

@@ -305,6 +305,15 @@ export * as TokenManagerEvent from "./TokenManagerEvent.js"
 export * as TokenManagerPromise from "./TokenManagerPromise.js"
 
 /**
+ * What `TokenManager.revoke` is asked and what it answers. `TokenManager.Revocation` and
+ * `TokenManager.RevokeOptions` are the same types; they live here so that the implementation names them
+ * without importing `TokenManager`.
+ *
+ * @since 0.5.0
+ */
+export * as TokenManagerRevocation from "./TokenManagerRevocation.js"
+
+/**
  * What a client asks the token endpoint for: the scope and resource options every grant shares, the
  * parameters of an extension grant, the authorization code and token exchange requests, and the grant
  * type URIs. Plain data, shared by `TokenEndpoint`, `AuthorizationCode` and the grants built on them.
