@@ -30,6 +30,7 @@ import * as number from "./internal/number.js"
 import * as reconnectSoon from "./internal/reconnectSoon.js"
 import * as refreshModule from "./internal/refresh.js"
 import * as revokeModule from "./internal/revoke.js"
+import { attemptTimeout, within } from "./internal/storeBound.js"
 import * as tokensActive from "./internal/tokensActive.js"
 import * as TokenEndpoint from "./TokenEndpoint.js"
 import type * as TokenManagerError from "./TokenManagerError.js"
@@ -172,7 +173,11 @@ export class TokenManager extends Context.Tag("@tokenfx/http/TokenManager")<Toke
    * window or was invalidated; fails only when no valid token can be had.
    */
   readonly get: (key: string) => Effect.Effect<Token.Token, GetError>
-  /** Stores a token obtained by a login, replacing whatever was stored (and resuming a stopped key). */
+  /**
+   * Stores a token obtained by a login, replacing whatever was stored (and resuming a stopped key). A
+   * write the store has not answered within 10 seconds fails with a `TokenStoreError`. A failed write
+   * may still land: the key's token is then forgotten, and the next `get` reads the store.
+   */
   readonly set: (key: string, token: Token.Token) => Effect.Effect<void, TokenStore.StoreError>
   /**
    * Marks exactly this token as rejected (a 401). Answers whether retrying the request is worthwhile:
@@ -279,12 +284,25 @@ export const makeWithSource: (
     const table = keyTable.make(clock, (state) => protocol.join(state, 0, false))
     const { stateFor } = table
 
+    // A write that failed may land all the same (its answer lost, or past its bound): the key's token is
+    // forgotten, so that the next `get` reads the store instead of serving a token it may have replaced.
+    const forget = (key: string) =>
+      Effect.suspend(() => {
+        const state = table.state(key)
+        if (state === undefined) return Effect.void
+        keyState.clear(state)
+        return changed(state)
+      })
+
     const set = (key: string, token: Token.Token): Effect.Effect<void, TokenStore.StoreError> =>
       Effect.gen(function*() {
-        const entry = yield* store.set(key, token)
+        const entry = yield* within("set", key, attemptTimeout, store.set(key, token))
         const now = yield* Clock.currentTimeMillis
         yield* protocol.install(stateFor(key, now), entry)
-      }).pipe(Effect.withSpan("TokenManager.set", { attributes: { "tokenfx.key": key } }))
+      }).pipe(
+        Effect.onError(() => forget(key)),
+        Effect.withSpan("TokenManager.set", { attributes: { "tokenfx.key": key } })
+      )
 
     const invalidate = (key: string, token: Token.Token): Effect.Effect<boolean> =>
       Effect.sync(() => {

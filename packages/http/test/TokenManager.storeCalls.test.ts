@@ -11,7 +11,6 @@ import * as TokenStore from "@tokenfx/core/TokenStore"
 import * as TokenEndpoint from "@tokenfx/http/TokenEndpoint"
 import * as TokenManager from "@tokenfx/http/TokenManager"
 import * as Deferred from "effect/Deferred"
-import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Fiber from "effect/Fiber"
@@ -26,41 +25,7 @@ import {
   reusedRefreshTokens,
   type Server
 } from "./utils/authorizationServer.js"
-
-// A store whose lease acquisitions, renewals, releases or reads hang while their flag is set; `renewalsLost`
-// answers every renewal "no longer yours".
-const hangingStore = (inner: TokenStore.TokenStore["Type"]) => {
-  const state = {
-    acquiresHang: false,
-    renewalsHang: false,
-    renewalsLost: false,
-    releasesHang: false,
-    // How long a release takes to answer (a round trip to a database).
-    releaseDelay: "0 millis" as Duration.DurationInput,
-    readsHang: false,
-    releases: 0
-  }
-  const store = TokenStore.TokenStore.of({
-    ...inner,
-    acquireLease: (key, owner, ttl) =>
-      Effect.suspend(() => state.acquiresHang ? Effect.never : inner.acquireLease(key, owner, ttl)),
-    renewLease: (key, owner, ttl) =>
-      Effect.suspend(() =>
-        state.renewalsHang
-          ? Effect.never
-          : state.renewalsLost
-          ? Effect.succeed(false)
-          : inner.renewLease(key, owner, ttl)
-      ),
-    releaseLease: (key, owner) =>
-      Effect.suspend(() => {
-        state.releases++
-        return state.releasesHang ? Effect.never : Effect.delay(inner.releaseLease(key, owner), state.releaseDelay)
-      }),
-    get: (key) => Effect.suspend(() => state.readsHang ? Effect.never : inner.get(key))
-  })
-  return { store, state }
-}
+import { hangingStore } from "./utils/hangingStore.js"
 
 // A manager whose requests may take a minute: the server's latency is what keeps a refresh running.
 const managerOver = (server: Server, store: TokenStore.TokenStore["Type"], options: TokenManager.Options = {}) =>

@@ -1,7 +1,7 @@
 /**
- * Store calls the refresh protocol makes, each given a bound: a call that has not answered by then (a
- * stuck connection) is taken for a failed one, so that no caller, lease or write waits on the store
- * forever.
+ * Store calls a token manager makes (its refresh protocol, `set`, `revoke`), each given a bound: a call
+ * that has not answered by then (a stuck connection) is taken for a failed one, so that no caller, lease
+ * or write waits on the store forever.
  */
 import * as TokenStore from "@tokenfx/core/TokenStore"
 import * as Duration from "effect/Duration"
