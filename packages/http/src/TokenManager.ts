@@ -187,8 +187,11 @@ export class TokenManager extends Context.Tag("@tokenfx/http/TokenManager")<Toke
   readonly invalidate: (key: string, token: Token.Token) => Effect.Effect<boolean>
   /**
    * Disconnects a key: revokes its token at the server where the source can, and always removes it
-   * locally, whatever the server said. Only a store failure is an error. `options.reason` says why
-   * (the `Revoked` event, the `tokenfx_revocations` metric and the span carry it).
+   * locally, whatever the server said. Only a store failure is an error, a store call unanswered within
+   * 10 seconds included: it is raised once the server was asked and the key forgotten in memory, and the
+   * `Revoked` event still tells what the server did (when the removal failed, the token may still be
+   * stored: revoke again). `options.reason` says why (the `Revoked` event, the `tokenfx_revocations`
+   * metric and the span carry it).
    */
   readonly revoke: (key: string, options?: RevokeOptions) => Effect.Effect<Revocation, TokenStore.StoreError>
   /** Lifecycle events from the moment the stream is run. */

@@ -24,7 +24,8 @@ import type * as DateTime from "effect/DateTime"
  *   then, the user must log in again.
  * - `ReconnectRequired`: the grant is dead and its token was removed from the store.
  * - `Revoked`: the token was removed; `atServer` says whether the server revoked it too, `reason` why
- *   it was revoked (see {@link RevocationReason}).
+ *   it was revoked (see {@link RevocationReason}). Published even when the store then fails (`revoke`
+ *   fails with its error, the token maybe still stored), so that what the server did is never lost.
  *
  * @since 0.2.0
  * @category models

@@ -10,7 +10,8 @@ import type * as TokenEndpointError from "./TokenEndpointError.js"
 import type * as TokenManagerEvent from "./TokenManagerEvent.js"
 
 /**
- * What `revoke` did. The local token is always removed; `atServer` says what the server did.
+ * What `revoke` did. The local token is always removed (else `revoke` fails with the store's error);
+ * the tag says what the server did.
  *
  * - `Revoked`: the server revoked it.
  * - `Unsupported`: the source has no revocation (no RFC 7009 endpoint): revoke the grant at the

@@ -8,12 +8,14 @@ import { assert, describe, it } from "@effect/vitest"
 import * as TokenStore from "@tokenfx/core/TokenStore"
 import * as TokenEndpoint from "@tokenfx/http/TokenEndpoint"
 import * as TokenManager from "@tokenfx/http/TokenManager"
+import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
+import * as Queue from "effect/Queue"
 import * as TestClock from "effect/TestClock"
-import { access, endpointFor, login, makeServer } from "./utils/authorizationServer.js"
+import { access, endpointFor, login, makeServer, resource } from "./utils/authorizationServer.js"
 import { hangingStore } from "./utils/hangingStore.js"
 
 // Alice's manager over a hanging store (and the memory store under it), holding her first token.
@@ -25,9 +27,10 @@ const alice = Effect.gen(function*() {
     Effect.provideService(TokenStore.TokenStore, store),
     Effect.provideService(TokenEndpoint.TokenEndpoint, yield* endpointFor(server))
   )
+  const events = yield* manager.subscribe
   const initial = yield* login(server)
   yield* manager.set("alice", initial)
-  return { server, inner, state, land, manager, initial }
+  return { server, inner, state, land, manager, events, initial }
 })
 
 // Its outcome, once it has one: a call still waiting on the store fails the test.
@@ -46,6 +49,8 @@ const storeError = <A>(result: Either.Either<A, unknown>, operation: string) => 
 
 const stored = (inner: TokenStore.TokenStore["Type"]) =>
   Effect.map(inner.get("alice"), Option.map((entry) => access(entry.token)))
+
+const events = (queue: Queue.Dequeue<TokenManager.Event>) => Effect.map(Queue.takeAll(queue), Chunk.toReadonlyArray)
 
 describe("TokenManager: set and revoke when the store hangs", () => {
   it.scoped("a set whose write hangs fails with a TokenStoreError within 10 s", () =>
@@ -82,5 +87,31 @@ describe("TokenManager: set and revoke when the store hangs", () => {
       yield* TestClock.adjust("10 seconds")
       storeError(yield* outcome(setting), "set")
       assert.strictEqual(access(yield* manager.get("alice")), access(initial))
+    }))
+
+  it.scoped("a revoke whose read hangs: the held token is revoked and removed within 10 s, then the read's error raised", () =>
+    Effect.gen(function*() {
+      const { events: queue, initial, inner, manager, server, state } = yield* alice
+      state.readsHang = true
+      const revoking = yield* Effect.fork(manager.revoke("alice"))
+      yield* TestClock.adjust("10 seconds")
+      storeError(yield* outcome(revoking), "get")
+      assert.strictEqual((yield* server.stats).revocationRequests, 1)
+      assert.strictEqual((yield* resource(server, initial.accessToken)).status, 401)
+      assert.isTrue(Option.isNone(yield* stored(inner)))
+      const revoked = (yield* events(queue)).filter((event) => event._tag === "Revoked")
+      assert.deepStrictEqual(revoked.map((event) => event._tag === "Revoked" && event.atServer), [true])
+    }))
+
+  it.scoped("a revoke whose removal hangs: the removal's error within 10 s, the server's answer told by the Revoked event", () =>
+    Effect.gen(function*() {
+      const { events: queue, initial, manager, server, state } = yield* alice
+      state.removesHang = true
+      const revoking = yield* Effect.fork(manager.revoke("alice"))
+      yield* TestClock.adjust("10 seconds")
+      storeError(yield* outcome(revoking), "remove")
+      assert.strictEqual((yield* resource(server, initial.accessToken)).status, 401)
+      const revoked = (yield* events(queue)).filter((event) => event._tag === "Revoked")
+      assert.deepStrictEqual(revoked.map((event) => event._tag === "Revoked" && event.atServer), [true])
     }))
 })

@@ -1,9 +1,11 @@
 /**
  * Disconnecting a key (`TokenManager.revoke`): its token, the stored one else the one held, revoked at
  * the server where the source can, then forgotten and removed from the store whatever the server said.
+ * The store calls are bounded; a store failure is raised after the server's answer has been told.
  */
 import type * as TokenStore from "@tokenfx/core/TokenStore"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import { Event, revocationReason } from "../TokenManagerEvent.js"
@@ -11,6 +13,7 @@ import { Revocation, type RevokeOptions } from "../TokenManagerRevocation.js"
 import type * as TokenSource from "../TokenSource.js"
 import * as keyState from "./keyState.js"
 import type { ManagerMetrics } from "./managerMetrics.js"
+import { attemptTimeout, within } from "./storeBound.js"
 
 /** @internal */
 export interface Env {
@@ -30,9 +33,10 @@ export const make = (env: Env) => {
     Effect.gen(function*() {
       const reason = revocationReason(options?.reason)
       yield* Effect.annotateCurrentSpan("tokenfx.revocation.reason", reason)
-      const stored = yield* Effect.either(store.get(key))
+      // Unanswered like failed: the token held in memory is revoked instead, and the error raised at the end.
+      const stored = yield* Effect.either(within("get", key, attemptTimeout, store.get(key)))
       const state = env.state(key)
-      const token = stored._tag === "Right" && Option.isSome(stored.right) ? stored.right.value.token : state?.token
+      const token = Either.isRight(stored) && Option.isSome(stored.right) ? stored.right.value.token : state?.token
       const atServer = token === undefined
         ? Revocation.NoToken()
         : yield* source.revoke(token).pipe(
@@ -46,12 +50,18 @@ export const make = (env: Env) => {
         state.rejected = undefined
         yield* env.changed(state)
       }
-      yield* store.remove(key)
+      const removed = yield* Effect.either(within("remove", key, attemptTimeout, store.remove(key)))
+      // What the server did is told whatever the store does: a store failure must not hide it.
       if (token !== undefined) {
         yield* Metric.increment(env.metrics.revocations(reason))
         yield* env.publish(Event.Revoked({ key, atServer: atServer._tag === "Revoked", reason }))
       }
-      if (stored._tag === "Left") return yield* Effect.fail(stored.left)
-      return atServer
+      // The removal's failure first: the token may still be stored.
+      const failure = Either.isLeft(removed) ? removed.left : Either.isLeft(stored) ? stored.left : undefined
+      if (failure === undefined) return atServer
+      yield* Effect.logWarning("TokenManager: revoke could not read or remove the stored token").pipe(
+        Effect.annotateLogs({ key, error: failure._tag, atServer: atServer._tag })
+      )
+      return yield* Effect.fail(failure)
     }).pipe(Effect.withSpan("TokenManager.revoke", { attributes: { "tokenfx.key": key } }))
 }
