@@ -1,11 +1,12 @@
 /**
  * The store calls of the refresh protocol other than the write after a refresh, when the store hangs
- * (a stuck database connection) instead of failing: lease renewals, lease releases, and the reads made
- * while another holder has the lease. A hung call must end like a failed one: no caller waits past its
- * bound, and a lease the store no longer vouches for is given up before another holder can take it
- * (DESIGN.md, the refresh protocol, rules 2 and 3).
+ * (a stuck database connection) instead of failing: lease renewals, lease releases, the reads made while
+ * another holder has the lease, and the read and removal after an `invalid_grant`. A hung call must end
+ * like a failed one: no caller waits past its bound, and a lease the store no longer vouches for is given
+ * up before another holder can take it (DESIGN.md, the refresh protocol, rules 2 and 3).
  */
 import { assert, describe, it } from "@effect/vitest"
+import * as OAuthError from "@tokenfx/core/OAuthError"
 import type * as Token from "@tokenfx/core/Token"
 import * as TokenStore from "@tokenfx/core/TokenStore"
 import * as TokenEndpoint from "@tokenfx/http/TokenEndpoint"
@@ -218,5 +219,69 @@ describe("TokenManager: store calls that hang", () => {
       const outcome = yield* Fiber.join(caller)
       assert.isTrue(Either.isLeft(outcome))
       assert.deepStrictEqual(Either.isLeft(outcome) && outcome.left, Either.isLeft(failed) && failed.left)
+    }))
+
+  it.scoped("a read that hangs after invalid_grant: a TokenStoreError within 10 s, the token kept until the grant is known dead", () =>
+    Effect.gen(function*() {
+      const { inner, manager, server, state } = yield* aliceOver({ latency: "1 second" })
+      yield* server.revokeAll
+      yield* TestClock.adjust("54 seconds")
+      const caller = yield* Effect.fork(Effect.either(manager.get("alice")))
+      // Read under the lease, the request on the wire: the re-read after its invalid_grant hangs.
+      yield* TestClock.adjust("500 millis")
+      state.readsHang = true
+      yield* TestClock.adjust("10500 millis")
+      const outcome = yield* answer(caller)
+      assert.isTrue(Either.isLeft(outcome) && outcome.left._tag === "TokenStoreError", "no TokenStoreError")
+      // Whether a sibling rotated the grant is unknown: nothing is removed yet.
+      assert.isTrue(Option.isSome(yield* inner.get("alice")))
+      state.readsHang = false
+      yield* TestClock.adjust("1 second")
+      const next = yield* Effect.fork(Effect.either(manager.get("alice")))
+      yield* TestClock.adjust("1 second")
+      const dead = yield* answer(next)
+      assert.isTrue(Either.isLeft(dead) && dead.left._tag === "ReconnectRequired", "no ReconnectRequired")
+      assert.isTrue(Option.isNone(yield* inner.get("alice")))
+    }))
+
+  it.scoped("a removal that hangs after invalid_grant: ReconnectRequired within 10 s, not a RefreshTimeout", () =>
+    Effect.gen(function*() {
+      const { manager, server, state } = yield* aliceOver({ latency: "1 second" })
+      yield* server.revokeAll
+      yield* TestClock.adjust("54 seconds")
+      state.removesHang = true
+      const caller = yield* Effect.fork(Effect.either(manager.get("alice")))
+      yield* TestClock.adjust("11 seconds")
+      const outcome = yield* answer(caller)
+      assert.isTrue(Either.isLeft(outcome) && outcome.left._tag === "ReconnectRequired", "no ReconnectRequired")
+    }))
+
+  it.scoped("a read that hangs after an answered refresh ends in invalid_grant (past refreshTimeout's reach): a TokenStoreError within 10 s", () =>
+    Effect.gen(function*() {
+      const server = yield* makeServer({ latency: "1 second" })
+      const inner = yield* TokenStore.makeMemory
+      const { state, store } = hangingStore(inner)
+      const endpoint = yield* endpointFor(server)
+      // A custom grant: the refresh is answered (nothing may drop the answer, refreshTimeout included),
+      // then a second exchange of the new token is refused.
+      const source = TokenManager.custom((request) =>
+        Effect.zipRight(
+          endpoint.refresh(Option.getOrThrow(request.token)),
+          Effect.fail(new OAuthError.InvalidGrant({ description: "the exchange refused the refreshed token" }))
+        )
+      )
+      // A lease long enough that no renewal ends the wait first.
+      const manager = yield* TokenManager.make({ source, leaseTtl: "5 minutes" }).pipe(
+        Effect.provideService(TokenStore.TokenStore, store),
+        Effect.provideService(TokenEndpoint.TokenEndpoint, endpoint)
+      )
+      yield* manager.set("alice", yield* login(server))
+      yield* TestClock.adjust("54 seconds")
+      const caller = yield* Effect.fork(Effect.either(manager.get("alice")))
+      yield* TestClock.adjust("500 millis")
+      state.readsHang = true
+      yield* TestClock.adjust("10500 millis")
+      const outcome = yield* answer(caller)
+      assert.isTrue(Either.isLeft(outcome) && outcome.left._tag === "TokenStoreError", "no TokenStoreError")
     }))
 })

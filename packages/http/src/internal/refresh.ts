@@ -72,11 +72,12 @@ const retryable = (error: RefreshError): boolean => isExchangeError(error) ? Bac
 export const make = (env: Env): Refresh => {
   const { lease, store, timing } = env
   const { adoptions, rateLimitWaits, reconnects, refreshes, refreshFailures, timed } = env.metrics
-  // A read for a sibling's token made outside the refresh's own bound (the lease another's, or lost):
-  // one that hangs is a failed one, so that no caller waits on it past refreshTimeout.
-  const readBound = Duration.min(attemptTimeout, env.refreshTimeout)
+  // A store call made outside the refresh's own bound (the lease another's, or lost; the server's answer
+  // in, which refreshTimeout never drops) or deciding its outcome: one that hangs is a failed one, so that
+  // no caller waits on it past refreshTimeout.
+  const callBound = Duration.min(attemptTimeout, env.refreshTimeout)
   const readSibling = (state: KeyState, lead: number) =>
-    Effect.flatMap(within("get", state.key, readBound, store.get(state.key)), freshIn(state, lead))
+    Effect.flatMap(within("get", state.key, callBound, store.get(state.key)), freshIn(state, lead))
 
   const install = (state: KeyState, entry: TokenStore.Entry) =>
     Effect.suspend(() => {
@@ -109,7 +110,7 @@ export const make = (env: Env): Refresh => {
       const reason = reconnectReasons[why]
       if (current !== undefined) {
         // Conditional: a token another holder wrote meanwhile is not ours to remove.
-        yield* store.remove(state.key, current.version).pipe(
+        yield* within("remove", state.key, callBound, store.remove(state.key, current.version)).pipe(
           Effect.catchAll((error) =>
             Effect.logWarning("TokenManager: could not remove a dead token").pipe(
               Effect.annotateLogs({ key: state.key, error: error._tag })
@@ -154,10 +155,11 @@ export const make = (env: Env): Refresh => {
     removed: (state) => reconnect(state, undefined, "token_removed")
   })
 
-  // invalid_grant: unless another holder rotated the refresh token meanwhile, the grant is dead.
+  // invalid_grant: unless another holder rotated the refresh token meanwhile, the grant is dead. A read
+  // that fails (or hangs) leaves that unknown: the token is kept, the failure retried like any other.
   const onInvalidGrant = (state: KeyState, current: TokenStore.Entry | undefined, error: OAuthError.InvalidGrant) =>
     Effect.gen(function*() {
-      const now = yield* store.get(state.key)
+      const now = yield* within("get", state.key, callBound, store.get(state.key))
       if (Option.isSome(now) && current !== undefined && !Token.sameRefreshToken(now.value.token, current.token)) {
         return yield* adopt(state, now.value)
       }
@@ -307,7 +309,7 @@ export const make = (env: Env): Refresh => {
       }
       if (state.token === undefined) {
         // Bounded like every read outside the lease: a hung one fails this caller with a TokenStoreError.
-        const entry = yield* within("get", state.key, readBound, store.get(state.key))
+        const entry = yield* within("get", state.key, callBound, store.get(state.key))
         if (Option.isSome(entry)) {
           yield* remember(state, entry.value)
           const usable = yield* freshIn(state, lead)(entry)
@@ -328,7 +330,7 @@ export const make = (env: Env): Refresh => {
   const peek = (state: KeyState): Effect.Effect<Token.Token, GetError> =>
     Effect.gen(function*() {
       // Unanswered (a stuck connection) like failed: the remembered failure is the answer.
-      const entry = yield* Effect.option(within("get", state.key, readBound, store.get(state.key)))
+      const entry = yield* Effect.option(within("get", state.key, callBound, store.get(state.key)))
       const now = yield* Clock.currentTimeMillis
       const found = Option.flatten(entry)
       if (
