@@ -248,11 +248,17 @@ const send = async (
 const discard = (response: Response): Promise<void> =>
   response.body === null ? Promise.resolve() : response.body.cancel().catch(() => {})
 
-// A body that can be sent twice: none, or one held in memory.
+// A body that can be sent twice: none, or one held in memory. Anything else is read once: a
+// `ReadableStream`, or an async iterable (a Node stream, a generator) that `fetch` also takes and
+// that would be sent empty, or half, the second time.
 const replayable = (input: string | URL | Request, init: RequestInit | undefined): boolean => {
-  if (init?.body !== undefined && init.body !== null) return !(init.body instanceof ReadableStream)
+  if (init?.body !== undefined && init.body !== null) return inMemory(init.body)
   return !(input instanceof Request && input.body !== null)
 }
+
+const inMemory = (body: BodyInit): boolean =>
+  typeof body === "string" || body instanceof URLSearchParams || body instanceof Blob ||
+  body instanceof ArrayBuffer || ArrayBuffer.isView(body) || body instanceof FormData
 
 const challenges = (response: Response): ReadonlyArray<WwwAuthenticate.Challenge> => {
   const header = response.headers.get("www-authenticate")
