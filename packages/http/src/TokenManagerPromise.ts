@@ -128,29 +128,32 @@ export const fromRuntime = <R extends TokenManager.TokenManager>(runtime: Runtim
       return response
     }
     // The last URL text let through: the verdict depends on the text alone, so a loop of requests to
-    // one URL parses it once. A `URL` object is judged every time (it can be changed in place).
+    // one URL parses it once.
     let allowedUrl: string | undefined
     return async (input, init) => {
+      // A `URL` object is read once, here, and its text sent: changed in place while a token is
+      // awaited (the caller's loop reusing it), it must not take the token to where it points then.
+      const target = input instanceof Request ? input : String(input)
+      const url = typeof target === "string" ? target : target.url
       // Refused before a token is asked for.
-      const url = input instanceof Request ? input.url : input
       if (url !== allowedUrl) {
-        const target = checkTarget(url, origin)
-        if (target !== undefined) throw target
-        if (typeof url === "string") allowedUrl = url
+        const refused = checkTarget(url, origin)
+        if (refused !== undefined) throw refused
+        allowedUrl = url
       }
       const signal = signalOf(input, init)
       // A cached token is taken as it is: no Promise of it to wait for.
       const token = peek?.(options.key) ?? await run(manager.get(options.key), signal)
-      const response = seen(await send(fetch, input, init, token, signal))
+      const response = seen(await send(fetch, target, init, token, signal))
       if (response.status !== 401) return checkScope(response, token)
       await discard(response)
       checkClaims(response, token)
       if (!(await invalidate(options.key, token))) {
         throw invalidToken(response, token, "not retried: a fresh token was rejected moments ago")
       }
-      if (!replayable(input, init)) throw invalidToken(response, token, "not retried: the request body is a stream")
+      if (!replayable(target, init)) throw invalidToken(response, token, "not retried: the request body is a stream")
       const fresh = await getToken(options.key, { signal })
-      const retried = seen(await send(fetch, input, init, fresh, signal))
+      const retried = seen(await send(fetch, target, init, fresh, signal))
       if (retried.status === 401) {
         await discard(retried)
         checkClaims(retried, fresh)
@@ -176,11 +179,10 @@ export const make: Effect.Effect<TokenManagerPromise, never, TokenManager.TokenM
 )
 
 const checkTarget = (
-  url: string | URL,
+  url: string,
   origin: Either.Either<URL, OAuthError.TransportError>
 ): OAuthError.TransportError | undefined => {
   if (Either.isLeft(origin)) return origin.left
-  if (url instanceof URL) return destination.refuse(url, origin.right)
   // One parse (`URL.parse` is Node 22 and later).
   let parsed: URL
   try {
@@ -216,7 +218,7 @@ const signalOf = (input: string | URL | Request, init: RequestInit | undefined):
 
 const send = async (
   fetch: typeof globalThis.fetch,
-  input: string | URL | Request,
+  input: string | Request,
   init: RequestInit | undefined,
   token: Token.Token,
   signal: AbortSignal | undefined
@@ -226,7 +228,7 @@ const send = async (
     throw new OAuthError.TransportError({
       reason: "Insecure",
       description: "the token is DPoP-bound and authorizedFetch makes no DPoP proof: use AuthorizedClient",
-      endpoint: destination.labelOf(input instanceof Request ? input.url : input.toString())
+      endpoint: destination.labelOf(input instanceof Request ? input.url : input)
     })
   }
   const headers = withToken(init?.headers ?? (input instanceof Request ? input.headers : undefined), token)
@@ -238,7 +240,7 @@ const send = async (
     throw new OAuthError.TransportError({
       reason: "Connection",
       description: "the request could not be sent",
-      endpoint: destination.labelOf(input instanceof Request ? input.url : input.toString()),
+      endpoint: destination.labelOf(input instanceof Request ? input.url : input),
       cause
     })
   }
@@ -251,7 +253,7 @@ const discard = (response: Response): Promise<void> =>
 // A body that can be sent twice: none, or one held in memory. Anything else is read once: a
 // `ReadableStream`, or an async iterable (a Node stream, a generator) that `fetch` also takes and
 // that would be sent empty, or half, the second time.
-const replayable = (input: string | URL | Request, init: RequestInit | undefined): boolean => {
+const replayable = (input: string | Request, init: RequestInit | undefined): boolean => {
   if (init?.body !== undefined && init.body !== null) return inMemory(init.body)
   return !(input instanceof Request && input.body !== null)
 }

@@ -6,10 +6,11 @@ import type * as OAuthError from "@tokenfx/core/OAuthError"
 import type * as Token from "@tokenfx/core/Token"
 import * as TokenManager from "@tokenfx/http/TokenManager"
 import * as TokenManagerPromise from "@tokenfx/http/TokenManagerPromise"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Runtime from "effect/Runtime"
+import * as TestClock from "effect/TestClock"
 import { Readable } from "node:stream"
-import { login, makeServer, managerFor, resource, type Server } from "./utils/authorizationServer.js"
+import { access, login, makeServer, managerFor, requests } from "./utils/authorizationServer.js"
 
 const ORIGIN = "https://api.example.com"
 
@@ -26,36 +27,34 @@ interface Sent {
 }
 
 // A resource behind a fake `fetch` that reads the request as the platform's `fetch` does (`new
-// Request` validates the headers and consumes the body), and accepts the tokens the authorization
-// server's resource accepts.
-const api = (server: Server, runtime: Runtime.Runtime<never>) => {
+// Request` validates the headers and consumes the body), and answers 401 to the tokens `reject`ed.
+const api = () => {
   const sent: Array<Sent> = []
+  const rejected = new Set<string>()
   const fetch = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
     const request = new Request(input, init)
     const authorization = request.headers.get("authorization")
     sent.push({ url: request.url, authorization, body: await request.text() })
-    const accessToken = authorization?.replace(/^Bearer /, "") ?? ""
-    const answer = await Runtime.runPromise(runtime)(resource(server, accessToken))
-    return new Response(null, { status: answer.status === 200 ? 200 : 401 })
+    const accepted = authorization !== null && !rejected.has(authorization.replace(/^Bearer /, ""))
+    return new Response(null, { status: accepted ? 200 : 401 })
   }
-  return { sent, fetch }
+  const reject = (token: Token.Token) => Effect.sync(() => rejected.add(access(token)))
+  return { sent, fetch, reject }
 }
 
-// A manager over a new in-memory authorization server, alice logged in, and its Promise facade.
-const setup = () =>
+// A manager over a new in-memory authorization server (answering after `latency` on the test's
+// clock), alice logged in, and its Promise facade.
+const setup = (latency?: Duration.DurationInput) =>
   Effect.gen(function*() {
-    const { endpoint, manager, server } = yield* managerFor(yield* makeServer())
-    const first = yield* login(server)
-    yield* manager.set("alice", first)
+    const { manager, server } = yield* managerFor(yield* makeServer({ latency }))
+    yield* manager.set("alice", yield* login(server))
     const runtime = yield* Effect.runtime<TokenManager.TokenManager>().pipe(
       Effect.provideService(TokenManager.TokenManager, manager)
     )
     const tokens = TokenManagerPromise.fromRuntime(runtime)
-    const resource = api(server, runtime as Runtime.Runtime<never>)
+    const resource = api()
     const fetch = tokens.authorizedFetch({ key: "alice", origin: ORIGIN, fetch: resource.fetch })
-    // The resource stops accepting the first access token: the next request is answered 401.
-    const reject = (token: Token.Token) => endpoint.revoke(token.accessToken, "access_token").pipe(Effect.orDie)
-    return { first, manager, server, tokens, resource, fetch, reject }
+    return { manager, server, tokens, resource, fetch, reject: resource.reject }
   })
 
 describe("TokenManagerPromise against a hostile resource and a careless application", () => {
@@ -105,5 +104,33 @@ describe("TokenManagerPromise against a hostile resource and a careless applicat
         assert.strictEqual(retried!.replace(/-{2,}\S+/g, ""), first!.replace(/-{2,}\S+/g, ""))
         assert.include(retried, "alice")
       }
+    }))
+
+  it.scoped("a URL object changed after the call never takes the token elsewhere: not after a refresh, not on the retry", () =>
+    Effect.gen(function*() {
+      const { fetch, manager, reject, resource, server } = yield* setup("5 seconds")
+      // The refresh takes 5 seconds: the caller's loop goes on meanwhile and reuses its URL object.
+      const waitForRefresh = (count: number) =>
+        Effect.gen(function*() {
+          for (let turns = 0; (yield* requests(server)) < count && turns < 10_000; turns++) yield* Effect.yieldNow()
+          assert.strictEqual(yield* requests(server), count)
+        })
+      yield* TestClock.adjust("55 seconds")
+      const due = new URL(`${ORIGIN}/ok`)
+      const refreshing = fetch(due)
+      yield* waitForRefresh(1)
+      due.host = "evil.example"
+      yield* TestClock.adjust("5 seconds")
+      assert.strictEqual((yield* Effect.promise(() => refreshing)).status, 200)
+      // A 401, and the retry after its refresh.
+      const token = yield* manager.get("alice")
+      yield* reject(token)
+      const rejected = new URL(`${ORIGIN}/ok`)
+      const retrying = fetch(rejected)
+      yield* waitForRefresh(2)
+      rejected.host = "evil.example"
+      yield* TestClock.adjust("5 seconds")
+      assert.strictEqual((yield* Effect.promise(() => retrying)).status, 200)
+      assert.deepStrictEqual(resource.sent.map((sent) => new URL(sent.url).origin), Array(3).fill(ORIGIN))
     }))
 })
