@@ -216,6 +216,19 @@ const withToken = (headers: HeadersInit | undefined, token: Token.Token): Header
 const signalOf = (input: string | URL | Request, init: RequestInit | undefined): AbortSignal | undefined =>
   init?.signal ?? (input instanceof Request ? input.signal : undefined)
 
+// Tokens found fit for a header, each judged once: a long JWT is not scanned again per request.
+const judged = new WeakSet<Token.Token>()
+
+// A bearer credential is visible ASCII (RFC 6750's b64token is a subset). Anything else the server
+// that issued it gets wrong, and `fetch` would reject the header with the token in its message, trim
+// it silently, or (CR LF) let it split into headers of the token's choosing.
+const sendable = (token: Token.Token): boolean => {
+  if (judged.has(token)) return true
+  if (!/^[\x21-\x7e]+$/.test(Redacted.value(token.accessToken))) return false
+  judged.add(token)
+  return true
+}
+
 const send = async (
   fetch: typeof globalThis.fetch,
   input: string | Request,
@@ -228,6 +241,14 @@ const send = async (
     throw new OAuthError.TransportError({
       reason: "Insecure",
       description: "the token is DPoP-bound and authorizedFetch makes no DPoP proof: use AuthorizedClient",
+      endpoint: destination.labelOf(input instanceof Request ? input.url : input)
+    })
+  }
+  if (!sendable(token)) {
+    throw new OAuthError.TransportError({
+      reason: "Insecure",
+      description: "the access token holds characters a bearer credential cannot (a space, a line break, a control " +
+        "or non-ASCII character): it was not sent",
       endpoint: destination.labelOf(input instanceof Request ? input.url : input)
     })
   }

@@ -3,13 +3,16 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import type * as OAuthError from "@tokenfx/core/OAuthError"
-import type * as Token from "@tokenfx/core/Token"
+import * as Token from "@tokenfx/core/Token"
 import * as TokenManager from "@tokenfx/http/TokenManager"
 import * as TokenManagerPromise from "@tokenfx/http/TokenManagerPromise"
+import * as Cause from "effect/Cause"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Redacted from "effect/Redacted"
 import * as TestClock from "effect/TestClock"
 import { Readable } from "node:stream"
+import { inspect } from "node:util"
 import { access, login, makeServer, managerFor, requests } from "./utils/authorizationServer.js"
 
 const ORIGIN = "https://api.example.com"
@@ -132,5 +135,31 @@ describe("TokenManagerPromise against a hostile resource and a careless applicat
       yield* TestClock.adjust("5 seconds")
       assert.strictEqual((yield* Effect.promise(() => retrying)).status, 200)
       assert.deepStrictEqual(resource.sent.map((sent) => new URL(sent.url).origin), Array(3).fill(ORIGIN))
+    }))
+
+  it.scoped("a token no header can carry (a line break, a NUL) is refused unsent, and no error quotes it", () =>
+    Effect.gen(function*() {
+      const { manager, resource, tokens } = yield* setup()
+      const canary = "tokenfx-canary-7f3e91"
+      const fetch = tokens.authorizedFetch({ key: "broken", origin: ORIGIN, fetch: resource.fetch })
+      for (const accessToken of [`${canary}\r\nx-injected: 1`, `${canary}\n`, `${canary}\u0000`]) {
+        // As a careless authorization server may issue it: the token response decodes any non-empty text.
+        yield* manager.set("broken", Token.make({ access_token: Redacted.make(accessToken), expires_in: 60 }, 0))
+        for (const headers of [undefined, new Headers({ accept: "*/*" }), { accept: "*/*" }]) {
+          const error = yield* rejection(() => fetch(`${ORIGIN}/ok`, headers === undefined ? undefined : { headers }))
+          const rendered = [
+            String(error),
+            (error as Error).message,
+            (error as Error).stack ?? "",
+            JSON.stringify(error),
+            inspect(error, { depth: 10 }),
+            Cause.pretty(Cause.fail(error))
+          ]
+          for (const text of rendered) assert.notInclude(text, canary)
+          assert.strictEqual((error as OAuthError.TransportError)._tag, "TransportError")
+          assert.strictEqual((error as OAuthError.TransportError).reason, "Insecure")
+        }
+      }
+      assert.strictEqual(resource.sent.length, 0)
     }))
 })
