@@ -38,7 +38,8 @@ import * as TokenManager from "./TokenManager.js"
 export interface TokenManagerPromise {
   /**
    * A valid token for `key`; rejects with a `TokenManager.GetError`. An abort of `options.signal`
-   * rejects with its reason at once; a refresh under way goes on for the key's other callers.
+   * (before the call included, a token cached or not) rejects with its reason at once; a refresh
+   * under way goes on for the key's other callers.
    */
   readonly getToken: (key: string, options?: { readonly signal?: AbortSignal | undefined }) => Promise<Token.Token>
   /** Marks exactly this token as rejected (a 401): see `TokenManager.invalidate`. */
@@ -108,6 +109,8 @@ export const fromRuntime = <R extends TokenManager.TokenManager>(runtime: Runtim
   }
 
   const getToken = (key: string, options?: { readonly signal?: AbortSignal | undefined }): Promise<Token.Token> => {
+    // As every API that takes a signal: one aborted already rejects, whether a token is cached or not.
+    if (options?.signal?.aborted === true) return Promise.reject(options.signal.reason)
     const token = peek?.(key)
     return token === undefined ? run(manager.get(key), options?.signal) : Promise.resolve(token)
   }

@@ -1,5 +1,5 @@
 /**
- * `authorizedFetch` as a real application and a hostile resource treat it.
+ * `authorizedFetch` and `getToken` as a real application and a hostile resource treat them.
  */
 import { assert, describe, it } from "@effect/vitest"
 import type * as OAuthError from "@tokenfx/core/OAuthError"
@@ -161,5 +161,17 @@ describe("TokenManagerPromise against a hostile resource and a careless applicat
         }
       }
       assert.strictEqual(resource.sent.length, 0)
+    }))
+
+  it.scoped("getToken with a signal aborted already rejects with its reason, a cached token or not", () =>
+    Effect.gen(function*() {
+      const { tokens } = yield* setup()
+      // Cached: the caller that gave up (a client gone, a deadline passed) does not go on with a token.
+      assert.strictEqual(typeof (yield* Effect.promise(() => tokens.getToken("alice"))).accessToken, "object")
+      const reason = new Error("gone")
+      assert.strictEqual(
+        yield* rejection(() => tokens.getToken("alice", { signal: AbortSignal.abort(reason) })),
+        reason
+      )
     }))
 })
