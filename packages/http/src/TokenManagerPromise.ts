@@ -72,7 +72,8 @@ export interface FetchOptions {
  * never retried: a refresh cannot satisfy it), or a `TokenManager.GetError`. Redirects are
  * answered as they are (`redirect: "manual"`): follow them yourself, each hop checked again. As with
  * `fetch`, an abort of the request's signal (`init.signal`, else the `Request`'s) rejects with its
- * reason, a wait for a refreshing token included.
+ * reason, a wait for a refreshing token included; and as with `fetch`, there is no timeout but that
+ * signal (`AbortSignal.timeout(ms)`) for a resource that never answers.
  *
  * @since 0.2.0
  * @category models
