@@ -149,21 +149,23 @@ export const fromRuntime = <R extends TokenManager.TokenManager>(runtime: Runtim
       // A cached token is taken as it is: no Promise of it to wait for.
       const token = peek?.(options.key) ?? await run(manager.get(options.key), signal)
       const response = seen(await send(fetch, target, init, token, signal))
-      if (response.status !== 401) return checkScope(response, token)
+      if (response.status !== 401) return checkScope(response, url, token)
       await discard(response)
-      checkClaims(response, token)
+      checkClaims(response, url, token)
       if (!(await invalidate(options.key, token))) {
-        throw invalidToken(response, token, "not retried: a fresh token was rejected moments ago")
+        throw invalidToken(response, url, token, "not retried: a fresh token was rejected moments ago")
       }
-      if (!replayable(target, init)) throw invalidToken(response, token, "not retried: the request body is a stream")
+      if (!replayable(target, init)) {
+        throw invalidToken(response, url, token, "not retried: the request body is a stream")
+      }
       const fresh = await getToken(options.key, { signal })
       const retried = seen(await send(fetch, target, init, fresh, signal))
       if (retried.status === 401) {
         await discard(retried)
-        checkClaims(retried, fresh)
-        throw invalidToken(retried, fresh)
+        checkClaims(retried, url, fresh)
+        throw invalidToken(retried, url, fresh)
       }
-      return checkScope(retried, fresh)
+      return checkScope(retried, url, fresh)
     }
   }
 
@@ -292,19 +294,22 @@ const challenges = (response: Response): ReadonlyArray<WwwAuthenticate.Challenge
   return header === null ? [] : WwwAuthenticate.parse(header)
 }
 
+// Errors name the URL requested: redirects are not followed, so it is the one that answered, and a
+// `Response` made by the `fetch` beneath (a wrapper, a mock) has no `url` of its own.
+
 // A claims challenge asks for a new authorization, which a refresh is not: it is thrown as it is.
-const checkClaims = (response: Response, token: Token.Token): void => {
-  const endpoint = destination.labelOf(response.url)
+const checkClaims = (response: Response, url: string, token: Token.Token): void => {
+  const endpoint = destination.labelOf(url)
   const error = resourceErrors.insufficientClaims(challenges(response), response.status, endpoint, token)
   if (error !== undefined) throw error
 }
 
-const invalidToken = (response: Response, token: Token.Token, note?: string): OAuthError.InvalidToken =>
-  resourceErrors.invalidToken(challenges(response), response.status, destination.labelOf(response.url), token, note)
+const invalidToken = (response: Response, url: string, token: Token.Token, note?: string): OAuthError.InvalidToken =>
+  resourceErrors.invalidToken(challenges(response), response.status, destination.labelOf(url), token, note)
 
-const checkScope = (response: Response, token: Token.Token): Response => {
+const checkScope = (response: Response, url: string, token: Token.Token): Response => {
   if (response.status !== 403) return response
-  const error = resourceErrors.insufficientScope(challenges(response), destination.labelOf(response.url), token)
+  const error = resourceErrors.insufficientScope(challenges(response), destination.labelOf(url), token)
   if (error === undefined) return response
   void discard(response)
   throw error

@@ -174,4 +174,16 @@ describe("TokenManagerPromise against a hostile resource and a careless applicat
         reason
       )
     }))
+
+  it.scoped("an error names the URL requested, when the fetch beneath answers a Response of its own making", () =>
+    Effect.gen(function*() {
+      const { fetch, manager, reject } = yield* setup()
+      yield* reject(yield* manager.get("alice"))
+      // A stream is not retried: the first 401 is the answer. Such a Response has `url` "".
+      const body = new ReadableStream({ start: (controller) => controller.close() })
+      const init = { method: "POST", body, duplex: "half" } as RequestInit
+      const error = (yield* rejection(() => fetch(`${ORIGIN}/ok?page=2`, init))) as OAuthError.InvalidToken
+      assert.strictEqual(error._tag, "InvalidToken")
+      assert.strictEqual(error.endpoint, `${ORIGIN}/ok`)
+    }))
 })
