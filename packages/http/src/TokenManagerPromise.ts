@@ -218,9 +218,10 @@ const withToken = (headers: HeadersInit | undefined, token: Token.Token): Header
   return copy
 }
 
-// The signal `fetch` itself would obey: the one in `init`, else the `Request`'s own.
+// The signal `fetch` itself would obey: the one in `init`, else the `Request`'s own. `signal: null`
+// in `init` is none at all (it lets go of the `Request`'s), as `fetch` reads it.
 const signalOf = (input: string | URL | Request, init: RequestInit | undefined): AbortSignal | undefined =>
-  init?.signal ?? (input instanceof Request ? input.signal : undefined)
+  init?.signal !== undefined ? init.signal ?? undefined : input instanceof Request ? input.signal : undefined
 
 // Tokens found fit for a header, each judged once: a long JWT is not scanned again per request.
 const judged = new WeakSet<Token.Token>()

@@ -186,4 +186,16 @@ describe("TokenManagerPromise against a hostile resource and a careless applicat
       assert.strictEqual(error._tag, "InvalidToken")
       assert.strictEqual(error.endpoint, `${ORIGIN}/ok`)
     }))
+
+  it.scoped("init.signal null lets go of the Request's own signal, as fetch does", () =>
+    Effect.gen(function*() {
+      const { fetch, server } = yield* setup("5 seconds")
+      yield* TestClock.adjust("55 seconds")
+      const request = new Request(`${ORIGIN}/ok`, { signal: AbortSignal.abort(new Error("the request's")) })
+      const fetching = fetch(request, { signal: null })
+      for (let turns = 0; (yield* requests(server)) === 0 && turns < 10_000; turns++) yield* Effect.yieldNow()
+      yield* TestClock.adjust("5 seconds")
+      const answer = yield* rejection(() => fetching)
+      assert.strictEqual(answer, "answered 200")
+    }))
 })
