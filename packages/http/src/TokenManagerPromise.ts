@@ -200,12 +200,14 @@ const checkTarget = (
 }
 
 // The caller's headers with the token's: a plain record is copied (cheaper than `Headers`), any
-// `authorization` of the caller's replaced.
+// `authorization` of the caller's replaced. Anything iterable is read as `fetch` reads it, as pairs:
+// a `Headers` of another implementation (the `undici` package's, node-fetch's) is no record, and its
+// enumerable methods are no headers.
 const withToken = (headers: HeadersInit | undefined, token: Token.Token): HeadersInit => {
   // The one place the access token is unwrapped: the wire.
   const authorization = `${resourceErrors.scheme(token)} ${Redacted.value(token.accessToken)}`
   if (headers === undefined) return { authorization }
-  if (headers instanceof Headers || Array.isArray(headers)) {
+  if (headers instanceof Headers || Symbol.iterator in headers) {
     const copy = new Headers(headers)
     copy.set("authorization", authorization)
     return copy

@@ -26,6 +26,7 @@ const rejection = (promise: () => Promise<unknown>) =>
 interface Sent {
   readonly url: string
   readonly authorization: string | null
+  readonly headers: ReadonlyArray<[string, string]>
   readonly body: string
 }
 
@@ -37,7 +38,7 @@ const api = () => {
   const fetch = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
     const request = new Request(input, init)
     const authorization = request.headers.get("authorization")
-    sent.push({ url: request.url, authorization, body: await request.text() })
+    sent.push({ url: request.url, authorization, headers: [...request.headers], body: await request.text() })
     const accepted = authorization !== null && !rejected.has(authorization.replace(/^Bearer /, ""))
     return new Response(null, { status: accepted ? 200 : 401 })
   }
@@ -197,5 +198,27 @@ describe("TokenManagerPromise against a hostile resource and a careless applicat
       yield* TestClock.adjust("5 seconds")
       const answer = yield* rejection(() => fetching)
       assert.strictEqual(answer, "answered 200")
+    }))
+
+  it.scoped("headers of another implementation (the undici package's, node-fetch's) or a Map are kept, as fetch keeps them", () =>
+    Effect.gen(function*() {
+      const { fetch, manager, resource } = yield* setup()
+      const pairs: ReadonlyArray<[string, string]> = [["authorization", "Bearer forged"], ["content-type", "text/csv"]]
+      // As such a Headers looks from here: not `instanceof Headers`, its (WebIDL) methods enumerable,
+      // iterable as name/value pairs, which is what `fetch` reads.
+      const foreign = {
+        get: (name: string) => pairs.find(([key]) => key === name)?.[1] ?? null,
+        has: (name: string) => pairs.some(([key]) => key === name),
+        *[Symbol.iterator]() {
+          yield* pairs
+        }
+      }
+      const token = `Bearer ${access(yield* manager.get("alice"))}`
+      for (const headers of [foreign, new Map(pairs)]) {
+        resource.sent.length = 0
+        const answer = yield* rejection(() => fetch(`${ORIGIN}/ok`, { headers } as unknown as RequestInit))
+        assert.strictEqual(answer, "answered 200")
+        assert.deepStrictEqual(resource.sent[0]?.headers, [["authorization", token], ["content-type", "text/csv"]])
+      }
     }))
 })
