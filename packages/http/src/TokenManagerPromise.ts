@@ -26,6 +26,7 @@ import * as Runtime from "effect/Runtime"
 import * as destination from "./internal/destination.js"
 import * as fastPath from "./internal/fastPath.js"
 import * as resourceErrors from "./internal/resourceErrors.js"
+import * as scrub from "./internal/scrub.js"
 import * as Telemetry from "./Telemetry.js"
 import * as TokenManager from "./TokenManager.js"
 
@@ -271,7 +272,7 @@ const send = async (
       reason: "Connection",
       description: "the request could not be sent",
       endpoint: destination.labelOf(input instanceof Request ? input.url : input),
-      cause
+      cause: scrub.scrubCause(cause, scrub.needles([token.accessToken]))
     })
   }
 }

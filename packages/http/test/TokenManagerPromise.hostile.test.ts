@@ -11,6 +11,7 @@ import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import * as TestClock from "effect/TestClock"
+import * as Net from "node:net"
 import { Readable } from "node:stream"
 import { inspect } from "node:util"
 import { access, login, makeServer, managerFor, requests } from "./utils/authorizationServer.js"
@@ -221,4 +222,50 @@ describe("TokenManagerPromise against a hostile resource and a careless applicat
         assert.deepStrictEqual(resource.sent[0]?.headers, [["authorization", token], ["content-type", "text/csv"]])
       }
     }))
+
+  it.live("a resource that quotes the token where fetch cannot parse it: the TransportError's cause does not carry it", () =>
+    Effect.gen(function*() {
+      // Raw answers that are not HTTP, each quoting the `Authorization` it was sent: the parser's
+      // error keeps the bytes past where it stopped (`data`), the token among them.
+      const answers = [
+        (authorization: string) => `HTTP/1.1 200 OK\r\nX\u0000 ${authorization}\r\n\r\n`,
+        (authorization: string) => `HTTP/1.1 ${authorization} OK\r\n\r\n`,
+        (authorization: string) => `${authorization}\r\n\r\n`
+      ]
+      let next = 0
+      const server = Net.createServer((socket) => {
+        const answer = answers[next]!
+        socket.once("data", (data) => {
+          socket.end(answer(/authorization: (.*)\r\n/i.exec(data.toString())?.[1] ?? ""))
+        })
+      })
+      yield* Effect.acquireRelease(
+        Effect.async<void>((resume) => {
+          server.listen(0, "127.0.0.1", () => resume(Effect.void))
+        }),
+        () =>
+          Effect.async<void>((resume) => {
+            server.close(() => resume(Effect.void))
+          })
+      )
+      const origin = `http://127.0.0.1:${(server.address() as Net.AddressInfo).port}`
+      const { manager, tokens } = yield* setup()
+      const token = access(yield* manager.get("alice"))
+      const fetch = tokens.authorizedFetch({ key: "alice", origin })
+      for (next = 0; next < answers.length; next++) {
+        const error = (yield* rejection(() => fetch(`${origin}/me`))) as OAuthError.TransportError
+        assert.strictEqual(error._tag, "TransportError", `answer ${next}: ${String(error)}`)
+        assert.strictEqual(error.reason, "Connection")
+        // The platform's error is kept, as it was: its class, its message.
+        assert.instanceOf(error.cause, TypeError)
+        const rendered = [
+          String(error),
+          JSON.stringify(error),
+          inspect(error, { depth: 10 }),
+          Cause.pretty(Cause.fail(error)),
+          Cause.pretty(Cause.die(error.cause))
+        ]
+        for (const text of rendered) assert.notInclude(text, token, `answer ${next}`)
+      }
+    }).pipe(Effect.scoped))
 })

@@ -104,6 +104,57 @@ export const scrub = <E extends OAuthError.OAuthError>(error: E, needles: Readon
   return new (error.constructor as new(fields: object) => E)(Object.fromEntries(cleaned))
 }
 
+// Whether any text reachable from `value` (an error's message, stack, fields, causes) quotes a needle.
+// What cannot be told (too many objects, a getter that throws) is taken as quoting one.
+const quotes = (value: unknown, needles: ReadonlyArray<string>, seen: Set<object>): boolean => {
+  if (typeof value === "string") return needles.some((needle) => value.includes(needle))
+  if (typeof value !== "object" || value === null || seen.has(value)) return false
+  if (seen.size >= 64) return true
+  seen.add(value)
+  try {
+    if (value instanceof Error && (quotes(value.message, needles, seen) || quotes(value.stack, needles, seen))) {
+      return true
+    }
+    if (value instanceof Error && quotes(value.cause, needles, seen)) return true
+    return Object.values(value).some((member) => quotes(member, needles, seen))
+  } catch {
+    return true
+  }
+}
+
+const maskAll = (text: string, needles: ReadonlyArray<string>): string =>
+  needles.reduce((acc, needle) => acc.replaceAll(needle, mask), text)
+
+// An error of the same class with its message, stack and `code` masked, and nothing else of it.
+const copyError = (error: Error, needles: ReadonlyArray<string>, depth: number): Error => {
+  const copy = Object.create(Object.getPrototypeOf(error)) as Error
+  const define = (name: string, value: unknown) =>
+    Object.defineProperty(copy, name, { value, writable: true, configurable: true, enumerable: false })
+  define("message", maskAll(error.message, needles))
+  if (error.stack !== undefined) define("stack", maskAll(error.stack, needles))
+  const code = (error as { readonly code?: unknown }).code
+  if (typeof code === "string") Object.assign(copy, { code })
+  if (error.cause instanceof Error && depth < 4) define("cause", copyError(error.cause, needles, depth + 1))
+  return copy
+}
+
+/**
+ * A foreign error (one `fetch` threw) fit to keep as a `cause`: itself when nothing in it or beneath
+ * it quotes a needle, else copies that keep each error's class, masked message and `code`, and drop
+ * the rest. An HTTP parser's error keeps the bytes past where it stopped, which a hostile server
+ * fills with the token it was sent.
+ *
+ * @internal
+ */
+export const scrubCause = (cause: unknown, needles: ReadonlyArray<string>): unknown => {
+  if (needles.length === 0 || !quotes(cause, needles, new Set())) return cause
+  try {
+    return cause instanceof Error ? copyError(cause, needles, 0) : undefined
+  } catch {
+    return undefined
+  }
+}
+
 /**
  * The headers whose values the `HttpClient`'s spans may record: none of them can carry a credential.
  *
