@@ -129,7 +129,11 @@ const describeCause = (cause: unknown): string | undefined => {
   return undefined
 }
 
-const fromClientError = (error: HttpClientError.HttpClientError, endpoint: string): OAuthError.TransportError => {
+const fromClientError = (
+  error: HttpClientError.HttpClientError,
+  endpoint: string,
+  request: Request
+): OAuthError.TransportError => {
   const cause = describeCause(error.cause)
   return new OAuthError.TransportError({
     reason: "Connection",
@@ -137,8 +141,9 @@ const fromClientError = (error: HttpClientError.HttpClientError, endpoint: strin
       ? `request failed${cause === undefined ? "" : ` (${cause})`}`
       : "the response could not be read",
     endpoint,
-    // The underlying error, never the request: its body holds the client secret and the grant.
-    cause: error.cause instanceof Error ? error.cause : undefined
+    // The underlying error, never the request: its body holds the client secret and the grant. An HTTP
+    // parser's error keeps the bytes past where it stopped, which a hostile server fills with the request.
+    cause: error.cause instanceof Error ? scrub.scrubCause(error.cause, scrub.needles(secretsOf(request))) : undefined
   })
 }
 
@@ -191,7 +196,7 @@ export const send = (
         Effect.map(readBounded(response, settings.maxBodySize), (body) => ({ response, body }))
       ),
       requestSettings.send,
-      Effect.mapError((error) => fromClientError(error, endpoint)),
+      Effect.mapError((error) => fromClientError(error, endpoint, request)),
       Effect.timeoutFail({
         duration: settings.timeout,
         onTimeout: () =>
