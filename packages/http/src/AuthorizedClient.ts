@@ -90,17 +90,19 @@ const challenges = (response: HttpClientResponse.HttpClientResponse): ReadonlyAr
   return header === undefined ? [] : WwwAuthenticate.parse(header)
 }
 
-// A claims challenge asks for a new authorization, which a refresh is not: it fails as it is.
+// A claims challenge, or a 401 naming a missing scope, asks for a new authorization, which a refresh
+// is not: it fails as it is.
 const checkClaims = (
   response: HttpClientResponse.HttpClientResponse,
   token: Token.Token
-): Effect.Effect<HttpClientResponse.HttpClientResponse, OAuthError.InsufficientClaims> => {
-  const error = resourceErrors.insufficientClaims(
-    challenges(response),
-    response.status,
-    destination.labelOf(response.request.url),
-    token
-  )
+): Effect.Effect<
+  HttpClientResponse.HttpClientResponse,
+  OAuthError.InsufficientClaims | OAuthError.InsufficientScope
+> => {
+  const found = challenges(response)
+  const endpoint = destination.labelOf(response.request.url)
+  const error = resourceErrors.insufficientClaims(found, response.status, endpoint, token) ??
+    resourceErrors.insufficientScope(found, response.status, endpoint, token)
   return error === undefined ? Effect.succeed(response) : Effect.fail(error)
 }
 
@@ -122,7 +124,12 @@ const checkScope = (
   token: Token.Token
 ): Effect.Effect<HttpClientResponse.HttpClientResponse, OAuthError.InsufficientScope> => {
   if (response.status !== 403) return Effect.succeed(response)
-  const error = resourceErrors.insufficientScope(challenges(response), destination.labelOf(response.request.url), token)
+  const error = resourceErrors.insufficientScope(
+    challenges(response),
+    403,
+    destination.labelOf(response.request.url),
+    token
+  )
   return error === undefined ? Effect.succeed(response) : Effect.fail(error)
 }
 

@@ -69,7 +69,7 @@ export interface FetchOptions {
 /**
  * `fetch`, authorized. Rejects with `TransportError` (another origin, plain HTTP to a non-loopback
  * address, a connection failure), `InvalidToken` (a 401 again after one refresh, or a 401 that cannot
- * be retried), `InsufficientScope` (a 403 naming it), `InsufficientClaims` (a 401 claims challenge,
+ * be retried), `InsufficientScope` (a 403 or 401 naming it), `InsufficientClaims` (a 401 claims challenge,
  * never retried: a refresh cannot satisfy it), or a `TokenManager.GetError`. Redirects are
  * answered as they are (`redirect: "manual"`): follow them yourself, each hop checked again. As with
  * `fetch`, an abort of the request's signal (`init.signal`, else the `Request`'s) rejects with its
@@ -301,10 +301,13 @@ const challenges = (response: Response): ReadonlyArray<WwwAuthenticate.Challenge
 // Errors name the URL requested: redirects are not followed, so it is the one that answered, and a
 // `Response` made by the `fetch` beneath (a wrapper, a mock) has no `url` of its own.
 
-// A claims challenge asks for a new authorization, which a refresh is not: it is thrown as it is.
+// A claims challenge, or a 401 naming a missing scope, asks for a new authorization, which a refresh
+// is not: it is thrown as it is.
 const checkClaims = (response: Response, url: string, token: Token.Token): void => {
   const endpoint = destination.labelOf(url)
-  const error = resourceErrors.insufficientClaims(challenges(response), response.status, endpoint, token)
+  const found = challenges(response)
+  const error = resourceErrors.insufficientClaims(found, response.status, endpoint, token) ??
+    resourceErrors.insufficientScope(found, response.status, endpoint, token)
   if (error !== undefined) throw error
 }
 
@@ -313,7 +316,7 @@ const invalidToken = (response: Response, url: string, token: Token.Token, note?
 
 const checkScope = (response: Response, url: string, token: Token.Token): Response => {
   if (response.status !== 403) return response
-  const error = resourceErrors.insufficientScope(challenges(response), destination.labelOf(url), token)
+  const error = resourceErrors.insufficientScope(challenges(response), 403, destination.labelOf(url), token)
   if (error === undefined) return response
   void discard(response)
   throw error

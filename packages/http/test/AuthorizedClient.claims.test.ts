@@ -102,6 +102,44 @@ describe("claims challenges", () => {
       assert.strictEqual(access(yield* manager.get("alice")), token)
     }))
 
+  // RFC 6750 section 3.1 asks for a 403; servers that answer 401 mean the same thing, and a refresh
+  // (never more scope than the grant has) cannot satisfy it either.
+  const scopeChallenge = (t: string) =>
+    `Bearer error="insufficient_scope", scope="api:admin", error_description="token ${t} lacks api:admin"`
+
+  it.scoped("AuthorizedClient: a 401 naming insufficient_scope is InsufficientScope; no invalidation, refresh or retry", () =>
+    Effect.gen(function*() {
+      const { client, manager, sent, server, token } = yield* setup(scopeChallenge)
+      const authorized = AuthorizedClient.authorize(client, manager, { key: "alice", origin: ORIGIN })
+      const error = yield* Effect.flip(authorized.get(`${ORIGIN}/v1.0/me`))
+      assert.strictEqual(error._tag, "InsufficientScope")
+      if (error._tag !== "InsufficientScope") return
+      assert.strictEqual(error.status, 401)
+      assert.strictEqual(error.scope, "api:admin")
+      assert.strictEqual(error.description, "token <redacted> lacks api:admin")
+      assert.deepStrictEqual(sent, [token], "sent once, never retried")
+      assert.strictEqual(yield* requests(server), 0, "no refresh")
+      assert.strictEqual(access(yield* manager.get("alice")), token)
+    }))
+
+  it.scoped("authorizedFetch: a 401 naming insufficient_scope is InsufficientScope; no invalidation, refresh or retry", () =>
+    Effect.gen(function*() {
+      const { fetch, manager, sent, server, token } = yield* setup(scopeChallenge)
+      const tokens = yield* promiseOf(manager)
+      const authorizedFetch = tokens.authorizedFetch({ key: "alice", origin: ORIGIN, fetch })
+      const error = yield* Effect.flip(
+        Effect.tryPromise({ try: () => authorizedFetch(`${ORIGIN}/v1.0/me`), catch: (e) => e })
+      )
+      assert.instanceOf(error, OAuthError.InsufficientScope)
+      if (!(error instanceof OAuthError.InsufficientScope)) return
+      assert.strictEqual(error.status, 401)
+      assert.strictEqual(error.scope, "api:admin")
+      assert.notInclude(JSON.stringify(error), token)
+      assert.deepStrictEqual(sent, [token])
+      assert.strictEqual(yield* requests(server), 0)
+      assert.strictEqual(access(yield* manager.get("alice")), token)
+    }))
+
   it.scoped("malformed claims (not base64, not JSON, not an object, none): still InsufficientClaims, claims left out", () =>
     Effect.gen(function*() {
       const cases: ReadonlyArray<string | undefined> = [

@@ -67,12 +67,15 @@ export const invalidToken = (
 }
 
 /**
- * A 403 naming `insufficient_scope`; any other 403 is the caller's answer.
+ * A 403 naming `insufficient_scope`; any other 403 is the caller's answer. A 401 naming it (RFC 6750
+ * asks for a 403, not every server complies) is the same refusal: a refresh cannot add scope, so it is
+ * neither retried nor counted against the token.
  *
  * @internal
  */
 export const insufficientScope = (
   challenges: ReadonlyArray<WwwAuthenticate.Challenge>,
+  status: number,
   endpoint: string,
   token: Token.Token
 ): OAuthError.InsufficientScope | undefined => {
@@ -80,7 +83,7 @@ export const insufficientScope = (
   if (params === undefined) return undefined
   return scrub.scrub(
     new OAuthError.InsufficientScope({
-      status: 403,
+      status,
       endpoint,
       description: params["error_description"],
       uri: params["error_uri"],
