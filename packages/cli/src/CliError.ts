@@ -15,6 +15,7 @@
 import * as OAuthError from "@tokenfx/core/OAuthError"
 import * as TokenStore from "@tokenfx/core/TokenStore"
 import * as Schema from "effect/Schema"
+import * as display from "./internal/display.js"
 
 /**
  * What went wrong, in the terms of the exit status: a failure, a usage or configuration error, a login
@@ -50,8 +51,11 @@ export class CliError extends Schema.TaggedError<CliError>("@tokenfx/cli/CliErro
    * @since 0.4.0
    */
   readonly [OAuthError.TypeId]: OAuthError.TypeId = OAuthError.TypeId
+  // One line of what went wrong and one of what to do: server and file text in either is escaped, so
+  // that it can neither drive the terminal nor forge a line.
   override get message(): string {
-    return this.next.length === 0 ? this.reason : `${this.reason}.\nNext: ${this.next}.`
+    const reason = display.text(this.reason)
+    return this.next.length === 0 ? reason : `${reason}.\nNext: ${display.text(this.next)}.`
   }
 }
 

@@ -27,6 +27,7 @@ import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as CliError from "./CliError.js"
+import * as display from "./internal/display.js"
 import * as session from "./internal/session.js"
 import * as Login from "./Login.js"
 import * as Profile from "./Profile.js"
@@ -240,7 +241,7 @@ const status = Command.make("status", {
 }, ({ json, profile }) =>
   Effect.gen(function*() {
     const report = yield* Status.read(named(profile))
-    yield* Console.log(json ? JSON.stringify(report, null, 2) : Status.format(report))
+    yield* Console.log(json ? display.json(report) : Status.format(report))
     const problem = report.profiles.find((p) => p.problem !== null && (named(profile) !== undefined || p.isDefault))
     if (problem !== undefined) return yield* Effect.fail(new ChildExit(CliError.exitCodes.ReconnectRequired))
   })).pipe(Command.withDescription(
@@ -260,20 +261,22 @@ const logout = Command.make(
         )
         if (Option.isNone(stored)) {
           yield* store.remove(name)
-          return yield* Console.error(`Profile "${name}" is not logged in: nothing to revoke.`)
+          return yield* Console.error(display.text(`Profile "${name}" is not logged in: nothing to revoke.`))
         }
         // Revokes where the server can, and always removes the local token.
         const revocation = yield* manager.revoke(name)
         const server = found.issuer ?? found.tokenEndpoint
+        // Names and the server's words from the config file and the server: escaped, on one line.
+        const report = (text: string) => Console.error(display.text(text))
         if (revocation._tag === "Revoked") {
-          yield* Console.error(`✓ Logged out of profile "${name}": the grant was revoked at ${server}.`)
+          yield* report(`✓ Logged out of profile "${name}": the grant was revoked at ${server}.`)
         } else if (revocation._tag === "NoToken") {
-          yield* Console.error(`✓ Logged out of profile "${name}": no token was left to revoke.`)
+          yield* report(`✓ Logged out of profile "${name}": no token was left to revoke.`)
         } else {
           const reason = revocation._tag === "Unsupported" || revocation.error._tag === "MissingEndpoint"
             ? "the server offers no revocation endpoint"
             : `the server could not revoke it (${revocation.error.message})`
-          yield* Console.error(
+          yield* report(
             `✓ Logged out of profile "${name}": the local token was removed, but ${reason}; ` +
               `it stays valid at ${server} until it expires (revoke it there to end it now).`
           )

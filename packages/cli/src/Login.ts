@@ -22,6 +22,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as CliError from "./CliError.js"
 import * as browser from "./internal/browser.js"
+import * as display from "./internal/display.js"
 import * as loopback from "./internal/loopback.js"
 import * as providers from "./internal/providers.js"
 import * as session from "./internal/session.js"
@@ -246,10 +247,11 @@ export const run = (
     // Merged into the file as it is now: other logins may have saved their profiles meanwhile.
     yield* Profile.update((current) => ({ ...current, profiles: { ...current.profiles, [name]: profile } }))
     const now = yield* DateTime.now
-    yield* Console.error(
+    // The issuer and name come from the config file, the scopes from the server.
+    yield* Console.error(display.text(
       `✓ Logged in${profile.issuer === undefined ? "" : ` to ${profile.issuer}`} as profile "${name}" ` +
         `(scopes: ${token.scopes.length === 0 ? "none" : token.scopes.join(" ")}; the access token ${
           describeExpiry(token, now)
         })`
-    )
+    ))
   })

@@ -17,6 +17,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as CliError from "./CliError.js"
+import * as display from "./internal/display.js"
 import * as session from "./internal/session.js"
 import * as Profile from "./Profile.js"
 
@@ -241,7 +242,7 @@ export const format = (status: Status): string => {
   const rows = [
     ["PROFILE", "STATE", "ACCESS TOKEN", "REFRESH TOKEN"],
     ...status.profiles.map((profile) => [
-      `${profile.name}${profile.isDefault ? " *" : ""}`,
+      `${display.text(profile.name)}${profile.isDefault ? " *" : ""}`,
       profile.state,
       shortExpiry(profile.expiresInSeconds, profile.loggedIn),
       !profile.loggedIn
@@ -285,5 +286,6 @@ export const format = (status: Status): string => {
         : "not encrypted: set TOKENFX_ENCRYPTION_KEY to encrypt"
     })`
   )
-  return lines.join("\n")
+  // Names, servers, token types and scopes come from the config and token files: each line escaped.
+  return lines.map(display.text).join("\n")
 }
