@@ -91,6 +91,20 @@ const withProfile = <A, E, R>(
     )
   })
 
+// The access token as `token` prints it and `exec` passes it on. One with control characters is no
+// token a header can carry (RFC 6750's b64token), and printed it would drive the terminal.
+const accessToken = (name: string) =>
+  Effect.flatMap(TokenManager.TokenManager, (manager) => manager.get(name)).pipe(
+    Effect.flatMap((token) => {
+      const value = Redacted.value(token.accessToken)
+      return display.isPrintable(value) ? Effect.succeed(value) : CliError.make(
+        "Server",
+        "The server issued an access token with control characters, which no request header can carry",
+        `report it to the server's operators; ${CliError.loginCommand(name)} for another`
+      )
+    })
+  )
+
 const login = Command.make("login", {
   profile: profileOption,
   issuer: Options.text("issuer").pipe(
@@ -125,10 +139,8 @@ const token = Command.make(
   ({ profile }) =>
     withProfile(profile, (name) =>
       Effect.gen(function*() {
-        const manager = yield* TokenManager.TokenManager
-        const token = yield* manager.get(name)
         // The one place tokenfx prints a secret: what this command is for.
-        yield* Console.log(Redacted.value(token.accessToken))
+        yield* Console.log(yield* accessToken(name))
       }))
 ).pipe(
   Command.withDescription("Print a valid access token (refreshing first when needed) to stdout, nothing else")
@@ -147,11 +159,10 @@ const exec = Command.make("exec", {
       if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(env)) {
         return yield* CliError.make("Usage", `"${env}" is not an environment variable name`, "pass --env NAME")
       }
-      const manager = yield* TokenManager.TokenManager
-      const token = yield* manager.get(name)
+      const token = yield* accessToken(name)
       const [program, ...args] = command
       const code = yield* PlatformCommand.make(program, ...args).pipe(
-        PlatformCommand.env({ [env]: Redacted.value(token.accessToken) }),
+        PlatformCommand.env({ [env]: token }),
         PlatformCommand.stdin("inherit"),
         PlatformCommand.stdout("inherit"),
         PlatformCommand.stderr("inherit"),

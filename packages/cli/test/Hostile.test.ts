@@ -183,3 +183,17 @@ describe("text from the config and token files reaches the terminal without cont
       assertPrintable(logout.output)
     }))
 })
+
+describe("the token a server issued", () => {
+  it.effect("token prints it only when a terminal would show it as it is, and a header could carry it", () =>
+    Effect.gen(function*() {
+      const { code, output } = yield* tokenfx(["token"], {
+        config: { profiles: { default: profile } },
+        tokens: { default: Token.make({ access_token: Redacted.make(`at-${hostile}`) }, 0) }
+      })
+      assert.strictEqual(code, 5, output)
+      assertPrintable(output)
+      assert.notInclude(output, "at-")
+      assert.match(output, /^tokenfx: .+\nNext: [^\n]+\.$/)
+    }))
+})

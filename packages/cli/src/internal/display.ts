@@ -27,3 +27,12 @@ export const text = (text: string): string => text.replace(unsafe, escape)
  * @internal
  */
 export const json = (value: unknown): string => JSON.stringify(value, null, 2).split("\n").map(text).join("\n")
+
+const anyUnsafe = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u
+
+/**
+ * Whether `text` holds nothing a terminal would act on.
+ *
+ * @internal
+ */
+export const isPrintable = (text: string): boolean => !anyUnsafe.test(text)
