@@ -100,6 +100,23 @@ layer(OidcProvider.layer(), { excludeTestServices: true })("tokenfx CLI", (it) =
     }), 60_000)
 
   it.effect(
+    "a TOKENFX_LOG that is no log level is a configuration error (exit 3) that says which ones are",
+    () =>
+      Effect.gen(function*() {
+        const result = yield* tokenfx(["status"], { TOKENFX_LOG: "loud" })
+        assert.strictEqual(result.code, 3, result.stderr)
+        assert.strictEqual(result.stdout, "")
+        assert.match(result.stderr, /^tokenfx: TOKENFX_LOG is not a log level\.\nNext: set it to [^\n]+\.\n$/)
+        // The levels the README names, "warning" among them.
+        for (const level of ["debug", "info", "warning", "error"]) {
+          const ok = yield* tokenfx(["--version"], { TOKENFX_LOG: level })
+          assert.strictEqual(ok.code, 0, `${level}: ${ok.stderr}`)
+        }
+      }),
+    60_000
+  )
+
+  it.effect(
     "an unreachable server is a server/network error (exit 5) that says to check the network",
     () =>
       Effect.gen(function*() {
