@@ -32,21 +32,25 @@ export const Seconds = Schema.Union(
   ).pipe(Schema.finite())
 ).annotations({ identifier: "Seconds", description: "a non-negative number of seconds" })
 
+// RFC 6749 appendix A.12 and A.17: tokens are printable ASCII (VSCHAR). Anything else (a line break, a
+// NUL, a bidi override) could never be sent in a header, and would reach a terminal or a log as it is.
+const vschars = /^[\x20-\x7e]*$/
+
 /**
  * The token endpoint's successful answer (RFC 6749 section 5.1), snake_case as on the wire. Lenient
  * where servers differ (`expires_in` as a string, `token_type` in any case or absent, unknown fields
- * kept, but never one named `__proto__`), strict where it matters (a non-empty `access_token`, a
- * non-negative `expires_in`).
+ * kept, but never one named `__proto__`), strict where it matters (a non-empty `access_token`, tokens
+ * of printable ASCII, a non-negative `expires_in`).
  *
  * @since 0.1.0
  * @category schemas
  */
 export const TokenResponse = Schema.Struct(
   {
-    access_token: Schema.Redacted(Schema.NonEmptyString),
+    access_token: Schema.Redacted(Schema.NonEmptyString.pipe(Schema.pattern(vschars))),
     token_type: Schema.optional(Schema.String),
     expires_in: Schema.optional(Schema.NullOr(Seconds)),
-    refresh_token: Schema.optional(Schema.Redacted(Schema.String)),
+    refresh_token: Schema.optional(Schema.Redacted(Schema.String.pipe(Schema.pattern(vschars)))),
     scope: Schema.optional(Schema.String),
     id_token: Schema.optional(Schema.Redacted(Schema.String)),
     refresh_token_expires_in: Schema.optional(Schema.NullOr(Seconds)),

@@ -71,6 +71,33 @@ describe("hostile authorization server", () => {
         }
       }))
 
+    it.effect("a token with control or non-ASCII characters (RFC 6749 allows VSCHAR only) is a MalformedResponse", () =>
+      Effect.gen(function*() {
+        const canary = "tok-canary-5e0a"
+        const answers = [
+          { access_token: `${canary}\r\nX-Injected: 1` },
+          { access_token: `${canary}\u0000` },
+          { access_token: `${canary}\u202e` },
+          { access_token: "at-1", refresh_token: `${canary}\n` },
+          { access_token: "at-1", refresh_token: `${canary}\u00e9` }
+        ]
+        for (const answer of answers) {
+          const server = FakeHttp.make([FakeHttp.json(answer)])
+          const endpoint = yield* Endpoint.make(server)
+          const error = failureOf(yield* Effect.exit(endpoint.clientCredentials()))
+          assert.strictEqual(error._tag, "MalformedResponse", JSON.stringify(Object.keys(answer)))
+          assert.strictEqual(
+            error._tag === "MalformedResponse" ? error.field : undefined,
+            "refresh_token" in answer ? "refresh_token" : "access_token"
+          )
+          assert.notInclude(`${String(error)} ${JSON.stringify(error)} ${Util.inspect(error)}`, canary)
+        }
+        // A space is a VSCHAR: such a token is taken as it is.
+        const server = FakeHttp.make([FakeHttp.json({ access_token: "at 1", refresh_token: "rt ~1" })])
+        const token = yield* (yield* Endpoint.make(server)).clientCredentials()
+        assert.strictEqual(Redacted.value(token.accessToken), "at 1")
+      }))
+
     it.effect("a __proto__ member in device, introspection and discovery answers", () =>
       Effect.gen(function*() {
         const device = FakeHttp.make([{

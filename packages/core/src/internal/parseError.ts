@@ -3,10 +3,10 @@ import * as Json from "../Json.js"
 
 // What each field of a token endpoint's answer should hold; other answers share these names.
 const expected: Record<string, string> = {
-  access_token: "a non-empty string",
+  access_token: "a non-empty string of printable ASCII",
   token_type: "a string",
   expires_in: "a non-negative number of seconds",
-  refresh_token: "a string",
+  refresh_token: "a string of printable ASCII",
   scope: "a space-delimited string",
   id_token: "a string",
   refresh_token_expires_in: "a non-negative number of seconds",
