@@ -185,6 +185,20 @@ describe("TokenManager: store calls that hang", () => {
       assert.strictEqual(access(Either.getOrThrow(yield* answer(next))), access(initial))
     }))
 
+  it.scoped("a read that hangs where it cannot be interrupted (a connection being acquired): still a TokenStoreError within 10 s", () =>
+    Effect.gen(function*() {
+      const server = yield* makeServer()
+      const inner = yield* TokenStore.makeMemory
+      yield* inner.compareAndSet("alice", yield* login(server), undefined)
+      // A driver that acquires its connection uninterruptibly, from a database that never answers.
+      const store = TokenStore.TokenStore.of({ ...inner, get: () => Effect.uninterruptible(Effect.never) })
+      const manager = yield* managerOver(server, store)
+      const caller = yield* Effect.fork(Effect.either(manager.get("alice")))
+      yield* TestClock.adjust("10 seconds")
+      const outcome = yield* answer(caller)
+      assert.isTrue(Either.isLeft(outcome) && outcome.left._tag === "TokenStoreError", "no TokenStoreError")
+    }))
+
   it.scoped("a lease acquisition that hangs, the held token valid: it is served, and refreshed once the store answers", () =>
     Effect.gen(function*() {
       // Each acquisition is given a third of leaseTtl: 3 s.

@@ -12,7 +12,8 @@ export const attemptTimeout = Duration.seconds(10)
 
 /**
  * `self`, failed with a `TokenStoreError` past `duration`. Interruptible even where it runs (a
- * finalizer), so that the bound holds there too.
+ * finalizer), and disconnected: a call that cannot be interrupted (a driver acquiring its connection
+ * uninterruptibly) is left to end in the background, so that the bound holds there too.
  *
  * @internal
  */
@@ -22,7 +23,7 @@ export const within = <A>(
   duration: Duration.DurationInput,
   self: Effect.Effect<A, TokenStore.StoreError>
 ): Effect.Effect<A, TokenStore.StoreError> =>
-  Effect.timeoutFail(Effect.interruptible(self), {
+  Effect.timeoutFail(Effect.disconnect(Effect.interruptible(self)), {
     duration,
     onTimeout: () =>
       new TokenStore.TokenStoreError({
