@@ -30,6 +30,7 @@ import * as number from "./internal/number.js"
 import * as reconnectSoon from "./internal/reconnectSoon.js"
 import * as refreshModule from "./internal/refresh.js"
 import * as revokeModule from "./internal/revoke.js"
+import * as shutdownModule from "./internal/shutdown.js"
 import { attemptTimeout, within } from "./internal/storeBound.js"
 import * as tokensActive from "./internal/tokensActive.js"
 import * as TokenEndpoint from "./TokenEndpoint.js"
@@ -137,6 +138,13 @@ export interface Options {
    * it is stored). Default: 90 seconds, room for the token endpoint's default retries.
    */
   readonly refreshTimeout?: Duration.DurationInput | undefined
+  /**
+   * How long the manager's end (its scope closing) waits for refreshed tokens to be stored: a refresh the
+   * server has answered, or a write retried in the background, may hold the only copy of a rotated refresh
+   * token. What is not stored by then is lost, with an error log naming the key; a refresh the server has
+   * not answered is interrupted at once. Default: 10 seconds.
+   */
+  readonly closeGrace?: Duration.DurationInput | undefined
   /** Backoff between failed refreshes: doubles from `initial` up to `max`. Default: 1 second to 1 minute. */
   readonly retryBackoff?: {
     readonly initial?: Duration.DurationInput | undefined
@@ -262,13 +270,17 @@ export const makeWithSource: (
         : Effect.zipRight(warning.watch(state), background$.follow(state))
     }
 
+    // Made first, so that its end waits for the releases the shutdown's exchanges make.
+    const lease = yield* leaseModule.make({ store, ttl: leaseTtl, wait: leaseWait, scope })
+    const shutdown = yield* shutdownModule.make(scope, Duration.decode(options?.closeGrace ?? Duration.seconds(10)))
     const protocol = refreshModule.make({
       clock,
       store,
       source,
-      lease: yield* leaseModule.make({ store, ttl: leaseTtl, wait: leaseWait, scope }),
+      lease,
       timing,
-      scope,
+      scope: shutdown.flights,
+      shutdown,
       publish: (event) => PubSub.publish(pubsub, event),
       changed,
       refreshTimeout: Duration.decode(options?.refreshTimeout ?? Duration.seconds(90)),

@@ -205,13 +205,16 @@ describe("TokenManager: the lease lost as the server answers, and then", () => {
       assert.strictEqual(outcomeOf(yield* Fiber.join(second)), "rt-2")
     }))
 
-  it.scoped("the manager closed while the write hangs: it closes at once, its caller is let go, the lease released", () =>
+  it.scoped("the manager closed while the write hangs: it closes after its grace, its caller is let go, the lease released", () =>
     Effect.gen(function*() {
       const { first, inner, scope, state } = yield* alice({ turns: 2 })
       state.writesHang = true
       yield* TestClock.adjust("12 seconds")
       const closing = yield* Effect.fork(Scope.close(scope, Exit.void))
+      // The end waits for the write (it may hold the only copy of the rotated refresh token), 10 s at most.
       yield* TestClock.adjust("1 second")
+      assert.isTrue(Option.isNone(yield* Fiber.poll(closing)), "the manager did not wait for the write")
+      yield* TestClock.adjust("9 seconds")
       assert.isTrue(Option.isSome(yield* Fiber.poll(closing)), "the manager is still closing")
       const ended = yield* Fiber.poll(first)
       assert.isTrue(Option.isSome(ended), "the caller is still waiting")

@@ -2,16 +2,17 @@
  * The exchange of a refresh under the lease: the source asked for a new token, then that token written
  * back. Until the server answers, the exchange ends with its caller (`refreshTimeout`, a lost lease).
  * From the answer on (the source's signal, given before an ID token is verified, else its return) it may
- * hold the only copy of a rotated refresh token: it runs on in a fiber of its own that only the
- * manager's end interrupts, owns the lease, and its caller waits for it.
+ * hold the only copy of a rotated refresh token: it runs on in a fiber of its own, which the manager's
+ * end waits for within its grace, owns the lease, and its caller waits for it. Once the manager is
+ * ending, no exchange starts.
  */
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
-import type * as Scope from "effect/Scope"
 import * as answered from "./answered.js"
+import type * as shutdown from "./shutdown.js"
 
 /**
  * A refresh under the lease: its caller's deadline (epoch milliseconds), whether the server has
@@ -27,7 +28,8 @@ export interface Section {
 
 /** @internal */
 export const run = <T, A, E1, E2>(options: {
-  readonly scope: Scope.Scope
+  readonly key: string
+  readonly shutdown: shutdown.Shutdown
   readonly section: Section
   readonly ask: Effect.Effect<T, E1>
   /** Writes the answer back; lets the lease go itself. */
@@ -36,6 +38,7 @@ export const run = <T, A, E1, E2>(options: {
 }): Effect.Effect<A, E1 | E2> =>
   Effect.suspend(() => {
     const { section } = options
+    if (options.shutdown.closing()) return Effect.interrupt
     const answer = Deferred.unsafeMake<void>(FiberId.none)
     const onAnswer = Effect.sync(() => {
       section.answered = true
@@ -54,7 +57,7 @@ export const run = <T, A, E1, E2>(options: {
       Effect.interruptible
     )
     return Effect.uninterruptibleMask((restore) =>
-      Effect.flatMap(Effect.forkIn(exchange, options.scope), (fiber) =>
+      Effect.flatMap(options.shutdown.fork(options.key, exchange, () => section.answered), (fiber) =>
         restore(Effect.raceFirst(Deferred.await(answer), Fiber.await(fiber))).pipe(
           // Interrupted as the answer lands (a lease lost, refreshTimeout), before the race above saw it:
           // wait for the exchange as after it, or the next flight reads the consumed refresh token.

@@ -25,6 +25,7 @@ import * as exchange from "./exchange.js"
 import * as keyState from "./keyState.js"
 import type * as lease from "./lease.js"
 import { type ManagerMetrics, reconnectReasons, type Why } from "./managerMetrics.js"
+import type * as shutdown from "./shutdown.js"
 import { attemptTimeout, within } from "./storeBound.js"
 import * as writeBack from "./writeBack.js"
 
@@ -37,7 +38,9 @@ export interface Env {
   readonly source: TokenSource.TokenSource["Type"]
   readonly lease: lease.Lease
   readonly timing: keyState.Timing
+  /** Where flights run (`shutdown.flights`). */
   readonly scope: Scope.Scope
+  readonly shutdown: shutdown.Shutdown
   readonly publish: (event: Event) => Effect.Effect<unknown>
   /** Called after the held token changed, so the background scheduler can follow. */
   readonly changed: (state: KeyState) => Effect.Effect<void>
@@ -147,7 +150,7 @@ export const make = (env: Env): Refresh => {
   const writes = writeBack.make({
     store,
     lease,
-    scope: env.scope,
+    shutdown: env.shutdown,
     publish: env.publish,
     install,
     adopt,
@@ -193,9 +196,10 @@ export const make = (env: Env): Refresh => {
       // Ownership right before the refresh token leaves: a holder whose lease lapsed never presents it.
       yield* lease.check(state.key)
       const request = { key: state.key, token: Option.fromNullable(current?.token) }
-      // The answer may hold the only copy of a rotated refresh token: nothing but the manager's end drops it.
+      // The answer may hold the only copy of a rotated refresh token: the manager's end waits for it.
       const joined = exchange.run({
-        scope: env.scope,
+        key: state.key,
+        shutdown: env.shutdown,
         section,
         ask: env.source.token(request),
         write: (token: Token.Token) => writes.write(state, current, token, section.deadline),

@@ -13,10 +13,10 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
-import type * as Scope from "effect/Scope"
 import { Event } from "../TokenManagerEvent.js"
 import type * as keyState from "./keyState.js"
 import type * as lease from "./lease.js"
+import type * as shutdown from "./shutdown.js"
 import { attemptTimeout, within } from "./storeBound.js"
 
 type KeyState = keyState.KeyState
@@ -26,7 +26,7 @@ type StoreError = TokenStore.StoreError
 export interface Env {
   readonly store: TokenStore.TokenStore["Type"]
   readonly lease: lease.Lease
-  readonly scope: Scope.Scope
+  readonly shutdown: shutdown.Shutdown
   readonly publish: (event: Event) => Effect.Effect<unknown>
   readonly install: (state: KeyState, entry: TokenStore.Entry) => Effect.Effect<void>
   readonly adopt: (state: KeyState, entry: TokenStore.Entry) => Effect.Effect<Token.Token>
@@ -122,13 +122,16 @@ export const make = (env: Env): WriteBack => {
       yield* Effect.logError("TokenManager: could not store a refreshed token; retrying while serving it from memory")
         .pipe(Effect.annotateLogs({ key: state.key, error: error._tag }))
       handOff()
-      yield* persist(state, current, token).pipe(
-        Effect.ensuring(Effect.suspend(() => {
-          if (state.persisting === done) state.persisting = undefined
-          return Deferred.done(done, Exit.void)
-        })),
-        Effect.interruptible,
-        Effect.forkIn(env.scope)
+      yield* env.shutdown.fork(
+        state.key,
+        persist(state, current, token).pipe(
+          Effect.ensuring(Effect.suspend(() => {
+            if (state.persisting === done) state.persisting = undefined
+            return Deferred.done(done, Exit.void)
+          })),
+          Effect.interruptible
+        ),
+        () => true
       )
       return token
     })
