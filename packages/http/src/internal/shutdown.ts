@@ -46,21 +46,29 @@ export const make = (scope: Scope.Scope, grace: Duration.Duration) =>
     const flights = yield* Scope.fork(scope, ExecutionStrategy.sequential)
     const running = new Set<Running>()
     let closing = false
+    let ended = false
 
     const fork: Shutdown["fork"] = (key, self, durable) =>
-      Effect.uninterruptible(Effect.map(Effect.forkDaemon(self), (fiber) => {
-        const entry: Running = { key, fiber, durable }
-        running.add(entry)
-        fiber.addObserver(() => running.delete(entry))
-        return fiber
-      }))
+      Effect.uninterruptible(Effect.suspend(() =>
+        ended ? Effect.interrupt : Effect.map(Effect.forkDaemon(self), (fiber) => {
+          const entry: Running = { key, fiber, durable }
+          running.add(entry)
+          fiber.addObserver(() => running.delete(entry))
+          return fiber
+        })
+      ))
 
-    const durable = () => Array.from(running).filter((entry) => entry.durable())
+    const durable = () =>
+      Array.from(running).filter((entry) => entry.durable())
     // Until nothing durable runs: a write that fails at the end hands over to one retried in the background.
     const settle: Effect.Effect<void> = Effect.suspend(() => {
       const left = durable()
       return left.length === 0 ? Effect.void : Effect.zipRight(Fiber.awaitAll(left.map((_) => _.fiber)), settle)
     })
+
+    const stop: Effect.Effect<void> = Effect.suspend(() =>
+      running.size === 0 ? Effect.void : Effect.zipRight(Fiber.interruptAll(Array.from(running, (_) => _.fiber)), stop)
+    )
 
     yield* Scope.addFinalizer(
       scope,
@@ -75,8 +83,12 @@ export const make = (scope: Scope.Scope, grace: Duration.Duration) =>
           ).pipe(Effect.annotateLogs({ key }))
         }
       }).pipe(
-        // Even when the wait itself is interrupted (a second signal): nothing outlives the manager.
-        Effect.ensuring(Effect.suspend(() => Fiber.interruptAll(Array.from(running, (_) => _.fiber))))
+        // Even when the wait itself is interrupted (a second signal): nothing outlives the manager, not
+        // even a write an exchange handed over to as it was interrupted.
+        Effect.ensuring(Effect.suspend(() => {
+          ended = true
+          return stop
+        }))
       )
     )
 
