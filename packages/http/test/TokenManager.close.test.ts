@@ -39,16 +39,21 @@ type Writes = "ok" | "slow" | "fail" | "hang"
 
 /**
  * Alice's (and Bob's) manager, living in `scope`, over a memory store whose writes are `ok`, take 3 s
- * (`slow`), fail or hang as `state.writes` says, and a source that rotates refresh tokens, answering
+ * (`slow`), fail or hang as `state.writes` says (lease acquisitions counted in `state.leases`), and a source that rotates refresh tokens, answering
  * after `state.answerAfter`. Both tokens were issued at 0 for a minute: at 55 s they are in their
  * refresh window. Every log line is kept in `logs`.
  */
 const setup = (options?: TokenManager.Options) =>
   Effect.gen(function*() {
     const inner = yield* TokenStore.makeMemory
-    const state = { writes: "ok" as Writes, answerAfter: "1 second" as Duration.DurationInput }
+    const state = { writes: "ok" as Writes, answerAfter: "1 second" as Duration.DurationInput, leases: 0 }
     const store = TokenStore.TokenStore.of({
       ...inner,
+      acquireLease: (key, owner, ttl) =>
+        Effect.suspend(() => {
+          state.leases++
+          return inner.acquireLease(key, owner, ttl)
+        }),
       compareAndSet: (key, token, expected) =>
         Effect.suspend(() => {
           switch (state.writes) {
@@ -208,10 +213,12 @@ describe("TokenManager: closed while a refresh is under way", () => {
       yield* TestClock.adjust("0 millis")
       const ended = yield* Fiber.poll(bob)
       assert.isTrue(Option.isSome(ended) && Exit.isInterrupted(ended.value), "Bob's unanswered refresh was waited for")
-      // A caller during the wait gets no refresh: no refresh token leaves any more.
+      // A caller during the wait gets no refresh: no lease is taken, no refresh token leaves any more.
+      const leases = state.leases
       const late = yield* Effect.fork(Effect.either(manager.get("bob")))
       yield* TestClock.adjust("1 second")
       assert.isTrue(yield* isDone(late))
+      assert.strictEqual(state.leases, leases, "a lease was taken while the manager was ending")
       yield* TestClock.adjust("1 minute")
       assert.isTrue(yield* isDone(closing))
       assert.deepStrictEqual(presented, ["alice-rt-1", "bob-rt-1"])

@@ -352,6 +352,8 @@ export const make = (env: Env): Refresh => {
   const start = (state: KeyState, work: Effect.Effect<Token.Token, GetError>) =>
     Effect.uninterruptible(Effect.suspend(() => {
       if (state.flight !== undefined) return Effect.succeed(state.flight)
+      // The manager is ending: no lease is taken, no refresh token presented.
+      if (env.shutdown.closing()) return Effect.interrupt
       const deferred = Deferred.unsafeMake<Token.Token, GetError>(FiberId.none)
       state.flight = deferred
       return Effect.map(Effect.forkIn(Effect.interruptible(work), env.scope), (fiber) => {
