@@ -20,6 +20,7 @@ export interface Child {
   readonly process: ChildProcess.ChildProcess
   readonly ready: Promise<void>
   readonly holding: Promise<number>
+  readonly served: Promise<void>
   readonly report: Promise<Report | undefined>
   readonly exited: Promise<number | null>
   readonly stderr: () => string
@@ -36,15 +37,18 @@ export const spawn = (env: Record<string, string>): Child => {
   const exited = new Promise<number | null>((resolve) => proc.once("exit", (code) => resolve(code)))
   let ready: () => void = () => {}
   let holding: (at: number) => void = () => {}
+  let served: () => void = () => {}
   let report: (report: Report | undefined) => void = () => {}
   const promises = {
     ready: new Promise<void>((resolve) => ready = resolve),
     holding: new Promise<number>((resolve) => holding = resolve),
+    served: new Promise<void>((resolve) => served = resolve),
     report: new Promise<Report | undefined>((resolve) => report = resolve)
   }
   Readline.createInterface({ input: proc.stdout }).on("line", (line) => {
     if (line === "READY") ready()
     else if (line === "HOLDING") holding(Date.now())
+    else if (line === "SERVED") served()
     else if (line.startsWith("{")) report(JSON.parse(line))
   })
   void exited.then(() => report(undefined))
