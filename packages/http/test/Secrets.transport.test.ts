@@ -13,6 +13,7 @@ import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import * as Net from "node:net"
 import { inspect } from "node:util"
+import { listen } from "./utils/listen.js"
 
 const SECRET = "client-s3cr3t-canary-4d1e"
 const REFRESH = "rt-s3cr3t-canary-9b2c"
@@ -39,15 +40,7 @@ describe("TokenEndpoint: a token endpoint quoting its request where fetch cannot
           socket.end(answer(`${flat} ${Buffer.from(`client:${SECRET}`).toString("base64")} ${SECRET}`))
         })
       })
-      yield* Effect.acquireRelease(
-        Effect.async<void>((resume) => {
-          server.listen(0, "127.0.0.1", () => resume(Effect.void))
-        }),
-        () =>
-          Effect.async<void>((resume) => {
-            server.close(() => resume(Effect.void))
-          })
-      )
+      yield* listen(server)
       const endpoint = yield* TokenEndpoint.make({
         tokenEndpoint: `http://127.0.0.1:${(server.address() as Net.AddressInfo).port}/token`,
         clientId: "client",

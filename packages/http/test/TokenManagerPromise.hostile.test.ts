@@ -15,6 +15,7 @@ import * as Net from "node:net"
 import { Readable } from "node:stream"
 import { inspect } from "node:util"
 import { access, login, makeServer, managerFor, requests } from "./utils/authorizationServer.js"
+import { listen } from "./utils/listen.js"
 
 const ORIGIN = "https://api.example.com"
 
@@ -239,15 +240,7 @@ describe("TokenManagerPromise against a hostile resource and a careless applicat
           socket.end(answer(/authorization: (.*)\r\n/i.exec(data.toString())?.[1] ?? ""))
         })
       })
-      yield* Effect.acquireRelease(
-        Effect.async<void>((resume) => {
-          server.listen(0, "127.0.0.1", () => resume(Effect.void))
-        }),
-        () =>
-          Effect.async<void>((resume) => {
-            server.close(() => resume(Effect.void))
-          })
-      )
+      yield* listen(server)
       const origin = `http://127.0.0.1:${(server.address() as Net.AddressInfo).port}`
       const { manager, tokens } = yield* setup()
       const token = access(yield* manager.get("alice"))

@@ -20,6 +20,7 @@ import {
   reusedRefreshTokens,
   type Server
 } from "./utils/authorizationServer.js"
+import { listen } from "./utils/listen.js"
 
 const ORIGIN = "https://api.example.com"
 
@@ -446,15 +447,7 @@ describe("TokenManagerPromise", () => {
         response.writeHead(200, { "content-type": "text/plain" })
         response.end("ok")
       })
-      yield* Effect.acquireRelease(
-        Effect.async<void>((resume) => {
-          server.listen(0, "127.0.0.1", () => resume(Effect.void))
-        }),
-        () =>
-          Effect.async<void>((resume) => {
-            server.close(() => resume(Effect.void))
-          })
-      )
+      yield* listen(server)
       const origin = `http://127.0.0.1:${(server.address() as { port: number }).port}`
       const { manager, server: auth, tokens } = yield* setup()
       const first = yield* login(auth)
