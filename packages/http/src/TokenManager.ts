@@ -215,7 +215,7 @@ const millis = (input: Duration.DurationInput | undefined, fallback: Duration.Du
 
 /**
  * A token manager over the `TokenStore` and `TokenSource` in context. Its fibers stop when the scope
- * closes.
+ * closes, once a refreshed token still being written is stored (within `closeGrace`).
  *
  * @since 0.2.0
  * @category constructors
