@@ -139,10 +139,10 @@ export interface Options {
    */
   readonly refreshTimeout?: Duration.DurationInput | undefined
   /**
-   * How long the manager's end (its scope closing) waits for refreshed tokens to be stored: a refresh the
-   * server has answered, or a write retried in the background, may hold the only copy of a rotated refresh
-   * token. What is not stored by then is lost, with an error log naming the key; a refresh the server has
-   * not answered is interrupted at once. Default: 10 seconds.
+   * How long the manager's end (its scope closing) waits for the refreshes under way and their writes: the
+   * server may have rotated a refresh token it was sent, and a refreshed token not yet stored may be the only
+   * copy of the new one. No refresh starts meanwhile; what still runs after it is interrupted, with an error
+   * log naming the key. Default: 10 seconds.
    */
   readonly closeGrace?: Duration.DurationInput | undefined
   /** Backoff between failed refreshes: doubles from `initial` up to `max`. Default: 1 second to 1 minute. */
@@ -215,7 +215,7 @@ const millis = (input: Duration.DurationInput | undefined, fallback: Duration.Du
 
 /**
  * A token manager over the `TokenStore` and `TokenSource` in context. Its fibers stop when the scope
- * closes, once a refreshed token still being written is stored (within `closeGrace`).
+ * closes, once the refreshes under way have stored their tokens (within `closeGrace`).
  *
  * @since 0.2.0
  * @category constructors

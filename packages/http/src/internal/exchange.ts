@@ -2,9 +2,9 @@
  * The exchange of a refresh under the lease: the source asked for a new token, then that token written
  * back. Until the server answers, the exchange ends with its caller (`refreshTimeout`, a lost lease).
  * From the answer on (the source's signal, given before an ID token is verified, else its return) it may
- * hold the only copy of a rotated refresh token: it runs on in a fiber of its own, which the manager's
- * end waits for within its grace, owns the lease, and its caller waits for it. Once the manager is
- * ending, no exchange starts.
+ * hold the only copy of a rotated refresh token: it runs on in a fiber of its own, owns the lease, and
+ * its caller waits for it. The manager's end waits for an exchange under way, answered or not (its
+ * refresh token is sent), within its grace; once the manager is ending, none starts.
  */
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
