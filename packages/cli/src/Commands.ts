@@ -29,6 +29,7 @@ import * as Redacted from "effect/Redacted"
 import * as CliError from "./CliError.js"
 import * as display from "./internal/display.js"
 import * as session from "./internal/session.js"
+import * as signals from "./internal/signals.js"
 import * as Login from "./Login.js"
 import * as Profile from "./Profile.js"
 import * as Status from "./Status.js"
@@ -166,7 +167,11 @@ const exec = Command.make("exec", {
         PlatformCommand.stdin("inherit"),
         PlatformCommand.stdout("inherit"),
         PlatformCommand.stderr("inherit"),
-        PlatformCommand.exitCode,
+        PlatformCommand.start,
+        Effect.flatMap((child) =>
+          signals.foreground((signal) => Effect.runFork(Effect.ignore(child.kill(signal))), child.exitCode)
+        ),
+        Effect.scoped,
         Effect.mapError((error) =>
           CliError.make(
             "Usage",

@@ -1,4 +1,5 @@
 import { afterAll, assert, layer } from "@effect/vitest"
+import * as FaultProxy from "@tokenfx/testing/FaultProxy"
 import * as OidcProvider from "@tokenfx/testing/OidcProvider"
 import * as Effect from "effect/Effect"
 import * as Fs from "node:fs"
@@ -66,6 +67,21 @@ const mode = (file: string) => Fs.statSync(file).mode & 0o777
 
 const resource = (server: OidcProvider.OidcServer, token: string) =>
   Effect.promise(() => fetch(server.resourceUrl, { headers: { authorization: `Bearer ${token}` } }))
+
+// The default profile's token endpoint behind a proxy that holds its next request `millis` before the
+// server sees it, for the scope's life.
+const delayedTokenEndpoint = (server: OidcProvider.OidcServer, millis: number) =>
+  Effect.gen(function*() {
+    const proxy = yield* FaultProxy.make(new URL(server.tokenEndpoint).origin)
+    const configFile = Path.join(configDir, "config.json")
+    const config = Fs.readFileSync(configFile, "utf8")
+    const slowed = JSON.parse(config)
+    slowed.profiles.default.tokenEndpoint = proxy.url(server.tokenEndpoint)
+    Fs.writeFileSync(configFile, JSON.stringify(slowed), { mode: 0o600 })
+    yield* Effect.addFinalizer(() => Effect.sync(() => Fs.writeFileSync(configFile, config, { mode: 0o600 })))
+    yield* proxy.failNext(new URL(server.tokenEndpoint).pathname, 1, { _tag: "Delay", millis })
+    return proxy
+  })
 
 const deviceLogin = (server: OidcProvider.OidcServer, args: ReadonlyArray<string>) =>
   Effect.gen(function*() {
@@ -214,6 +230,57 @@ layer(OidcProvider.layer(), { excludeTestServices: true })("tokenfx CLI", (it) =
     60_000
   )
 
+  it.scoped(
+    "a signal during a refresh lets it finish: the rotated token is stored, then the exit is the signal's",
+    () =>
+      Effect.gen(function*() {
+        const server = yield* OidcProvider.OidcProvider
+        // The next request held 1.5 s before the server sees it.
+        const proxy = yield* delayedTokenEndpoint(server, 1_500)
+        const file = tokenFiles()[0]!
+        const before = readStored(file).token
+        expireStored(file)
+        const stats = yield* server.stats
+        const token = Cli.start(["token"], env)
+        // The refresh token is on its way (held by the proxy) when the signal comes.
+        while ((yield* proxy.stats).faults === 0) yield* Effect.sleep("20 millis")
+        token.kill("SIGTERM")
+        const result = yield* token.result
+        outputs.push(result.stdout, result.stderr)
+        assert.strictEqual(result.code, 143, `${result.signal ?? ""} ${result.stderr}`)
+        assert.strictEqual(result.stdout, "")
+        const after = readStored(file).token
+        assert.notStrictEqual(after.refreshToken, before.refreshToken, "the refresh under way was cut off")
+        const now = yield* server.stats
+        assert.strictEqual(now.tokenRequests["refresh_token"], (stats.tokenRequests["refresh_token"] ?? 0) + 1)
+        assert.strictEqual(now.grantErrors["invalid_grant"] ?? 0, stats.grantErrors["invalid_grant"] ?? 0)
+        rememberSecrets()
+        // The grant lives: the next command uses the stored token.
+        const next = yield* tokenfx(["token"])
+        assert.strictEqual(next.code, 0, next.stderr)
+        assert.strictEqual((yield* resource(server, next.stdout.trim())).status, 200)
+      }),
+    60_000
+  )
+
+  it.scoped("a second signal ends the process at once, whatever is under way", () =>
+    Effect.gen(function*() {
+      const server = yield* OidcProvider.OidcProvider
+      // Held for a minute: the first signal's wait would last the manager's whole grace.
+      const proxy = yield* delayedTokenEndpoint(server, 60_000)
+      expireStored(tokenFiles()[0]!)
+      const token = Cli.start(["token"], env)
+      while ((yield* proxy.stats).faults === 0) yield* Effect.sleep("20 millis")
+      token.kill("SIGINT")
+      // Two signals sent together may arrive as one.
+      yield* Effect.sleep("200 millis")
+      token.kill("SIGINT")
+      const result = yield* token.result
+      outputs.push(result.stdout, result.stderr)
+      assert.strictEqual(result.code, 130, `${result.signal ?? ""} ${result.stderr}`)
+      // Waited out, the grace ends with an error log saying what was given up.
+      assert.notInclude(result.stderr, "closed before", "the second signal was not obeyed at once")
+    }), 60_000)
   it.effect(
     "exec hands the token to a command in an environment variable and passes its exit code on",
     () =>
@@ -229,6 +296,23 @@ layer(OidcProvider.layer(), { excludeTestServices: true })("tokenfx CLI", (it) =
         const missing = yield* tokenfx(["exec", "--", "tokenfx-no-such-command"])
         assert.strictEqual(missing.code, 2)
         assert.include(missing.stderr, "check the command's name")
+      }),
+    60_000
+  )
+
+  it.effect(
+    "exec passes Ctrl-C on to its command, which decides what it means; its exit code is passed on",
+    () =>
+      Effect.gen(function*() {
+        const script = `process.on("SIGINT", () => { console.error("command: SIGINT"); process.exit(7) }); ` +
+          `console.error("command: ready"); setInterval(() => {}, 1000)`
+        const exec = Cli.start(["exec", "--", process.execPath, "-e", script], env)
+        yield* exec.waitFor(/command: ready/)
+        exec.kill("SIGINT")
+        const result = yield* exec.result
+        outputs.push(result.stdout, result.stderr)
+        assert.strictEqual(result.code, 7, `${result.signal ?? ""} ${result.stderr}`)
+        assert.include(result.stderr, "command: SIGINT")
       }),
     60_000
   )

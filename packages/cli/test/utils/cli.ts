@@ -46,6 +46,8 @@ const command = (() => {
 
 export interface Result {
   readonly code: number | null
+  /** The signal that ended the process, when one did. */
+  readonly signal: NodeJS.Signals | null
   readonly stdout: string
   readonly stderr: string
 }
@@ -54,6 +56,8 @@ export interface Running {
   /** Waits until stderr matches, and answers the match. */
   readonly waitFor: (pattern: RegExp) => Effect.Effect<RegExpExecArray>
   readonly result: Effect.Effect<Result>
+  /** Sends the process a signal. */
+  readonly kill: (signal: NodeJS.Signals) => void
 }
 
 /** Starts `tokenfx args` with the environment `env` (on top of a minimal one: no HOME, no display). */
@@ -74,9 +78,9 @@ export const start = (args: ReadonlyArray<string>, env: Readonly<Record<string, 
     for (const wake of waiters.splice(0)) wake()
   })
   const done = new Promise<Result>((resolve) => {
-    child.on("close", (code) => {
+    child.on("close", (code, signal) => {
       for (const wake of waiters.splice(0)) wake()
-      resolve({ code, stdout, stderr })
+      resolve({ code, signal, stdout, stderr })
     })
   })
   const waitFor = (pattern: RegExp) =>
@@ -91,7 +95,7 @@ export const start = (args: ReadonlyArray<string>, env: Readonly<Record<string, 
         check()
       })
     )
-  return { waitFor, result: Effect.promise(() => done) }
+  return { waitFor, result: Effect.promise(() => done), kill: (signal) => void child.kill(signal) }
 }
 
 /** Runs `tokenfx args` to its end. */
