@@ -108,15 +108,25 @@ const captured = <A, E, R>(self: Effect.Effect<A, E, R>) =>
 
 const isDone = <A, E>(fiber: Fiber.Fiber<A, E>) => Effect.map(Fiber.poll(fiber), Option.isSome)
 
+/**
+ * Alice's refresh answered at 56 s with her store's writes as `writes` says, and the manager's end
+ * begun half a second later, while the write is under way.
+ */
+const closedAfterAnswer = (writes: Writes, options?: TokenManager.Options) =>
+  Effect.gen(function*() {
+    const manager = yield* setup(options)
+    manager.state.writes = writes
+    const first = yield* Effect.fork(Effect.either(manager.manager.get("alice")))
+    yield* TestClock.adjust("1500 millis")
+    const closing = yield* Effect.fork(Scope.close(manager.scope, Exit.void))
+    return { ...manager, first, closing }
+  })
+
 describe("TokenManager: closed while a refresh is under way", () => {
   it.scoped("the server has answered and the store is slow: the end waits, the rotated refresh token is stored", () =>
     Effect.gen(function*() {
-      const { manager, scope, state, stored } = yield* setup()
-      state.writes = "slow"
-      const first = yield* Effect.fork(Effect.either(manager.get("alice")))
       // Answered at 56 s; the write lands at 59 s.
-      yield* TestClock.adjust("1500 millis")
-      const closing = yield* Effect.fork(Scope.close(scope, Exit.void))
+      const { closing, first, stored } = yield* closedAfterAnswer("slow")
       yield* TestClock.adjust("1 second")
       assert.isFalse(yield* isDone(closing), "the manager ended before the answered token was stored")
       yield* TestClock.adjust("2 seconds")
@@ -151,11 +161,7 @@ describe("TokenManager: closed while a refresh is under way", () => {
 
   it.scoped("a store that never answers holds the end up for the grace, then one error log names the key, no secret", () =>
     Effect.gen(function*() {
-      const { inner, manager, scope, state, stored } = yield* setup()
-      state.writes = "hang"
-      const first = yield* Effect.fork(Effect.either(manager.get("alice")))
-      yield* TestClock.adjust("1500 millis")
-      const closing = yield* Effect.fork(Scope.close(scope, Exit.void))
+      const { closing, first, inner, stored } = yield* closedAfterAnswer("hang")
       yield* TestClock.adjust("9 seconds")
       assert.isFalse(yield* isDone(closing), "the manager ended before its grace (10 s by default)")
       yield* TestClock.adjust("1 second")
@@ -173,11 +179,7 @@ describe("TokenManager: closed while a refresh is under way", () => {
 
   it.scoped("the wait itself interrupted (a second signal): the write is given up with it, nothing runs on", () =>
     Effect.gen(function*() {
-      const { manager, scope, state, stored } = yield* setup()
-      state.writes = "hang"
-      yield* Effect.fork(Effect.either(manager.get("alice")))
-      yield* TestClock.adjust("1500 millis")
-      const closing = yield* Effect.fork(Scope.close(scope, Exit.void))
+      const { closing, state, stored } = yield* closedAfterAnswer("hang")
       yield* TestClock.adjust("1 second")
       yield* Fiber.interrupt(closing)
       // A write retried after the manager's end would land in a store its application has let go.
@@ -188,11 +190,7 @@ describe("TokenManager: closed while a refresh is under way", () => {
 
   it.scoped("the grace is `closeGrace`", () =>
     Effect.gen(function*() {
-      const { manager, scope, state } = yield* setup({ closeGrace: "2 seconds" })
-      state.writes = "hang"
-      yield* Effect.fork(Effect.either(manager.get("alice")))
-      yield* TestClock.adjust("1500 millis")
-      const closing = yield* Effect.fork(Scope.close(scope, Exit.void))
+      const { closing } = yield* closedAfterAnswer("hang", { closeGrace: "2 seconds" })
       yield* TestClock.adjust("1900 millis")
       assert.isFalse(yield* isDone(closing))
       yield* TestClock.adjust("100 millis")
