@@ -279,7 +279,6 @@ export const makeWithSource: (
       source,
       lease,
       timing,
-      scope: shutdown.flights,
       shutdown,
       publish: (event) => PubSub.publish(pubsub, event),
       changed,

@@ -16,7 +16,6 @@ import * as FiberId from "effect/FiberId"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
-import type * as Scope from "effect/Scope"
 import * as Backoff from "../Backoff.js"
 import { type GetError, type RefreshError, RefreshTimeout } from "../TokenManagerError.js"
 import { Event } from "../TokenManagerEvent.js"
@@ -38,8 +37,7 @@ export interface Env {
   readonly source: TokenSource.TokenSource["Type"]
   readonly lease: lease.Lease
   readonly timing: keyState.Timing
-  /** Where flights run (`shutdown.flights`). */
-  readonly scope: Scope.Scope
+  /** The manager's end; flights run in its `flights` scope. */
   readonly shutdown: shutdown.Shutdown
   readonly publish: (event: Event) => Effect.Effect<unknown>
   /** Called after the held token changed, so the background scheduler can follow. */
@@ -356,7 +354,7 @@ export const make = (env: Env): Refresh => {
       if (env.shutdown.closing()) return Effect.interrupt
       const deferred = Deferred.unsafeMake<Token.Token, GetError>(FiberId.none)
       state.flight = deferred
-      return Effect.map(Effect.forkIn(Effect.interruptible(work), env.scope), (fiber) => {
+      return Effect.map(Effect.forkIn(Effect.interruptible(work), env.shutdown.flights), (fiber) => {
         fiber.addObserver((exit) => {
           if (state.flight === deferred) state.flight = undefined
           Deferred.unsafeDone(deferred, exit)
