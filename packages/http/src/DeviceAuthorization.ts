@@ -163,12 +163,16 @@ export type Pending = OAuthError.AuthorizationPending | OAuthError.SlowDown
 const isPending = (u: unknown): u is Pending =>
   Predicate.isTagged(u, "AuthorizationPending") || Predicate.isTagged(u, "SlowDown")
 
-// At least 5 s slower on each slow_down (RFC 8628 section 3.5 says "MUST"), slower still when the
-// server names a longer interval (GitHub): a stale or smaller one must not keep the pace.
+// A 429 beyond the endpoint's own retry budget: the user may still be approving, so polling goes on,
+// after the wait the server asked for.
+const isRateLimited = (u: unknown): u is OAuthError.RateLimited => Predicate.isTagged(u, "RateLimited")
+
+// At least 5 s slower on each slow_down (RFC 8628 section 3.5 says "MUST") or 429, slower still when
+// the server names a longer interval (GitHub): a stale or smaller one must not keep the pace.
 const widen = (interval: Duration.Duration, error: unknown): Duration.Duration => {
-  if (!Predicate.isTagged(error, "SlowDown")) return interval
+  if (!Predicate.isTagged(error, "SlowDown") && !isRateLimited(error)) return interval
   const slower = Duration.sum(interval, slowDownIncrement)
-  const asked = (error as OAuthError.SlowDown).interval
+  const asked = isRateLimited(error) ? undefined : (error as OAuthError.SlowDown).interval
   return asked === undefined ? slower : Duration.max(slower, asked)
 }
 
@@ -185,7 +189,9 @@ const untilExpiry = (self: DeviceAuthorization, wait: Duration.Duration) =>
  * The schedule of the polls after the first (RFC 8628 section 3.5): it goes on while the answer is
  * {@link Pending}, every `interval`, 5 seconds slower after each `slow_down` (or slower still when the
  * `slow_down` names a longer interval), never waiting past the device code's expiry, and stops at the
- * expiry. Its output is the current interval.
+ * expiry. A `RateLimited` answer (a 429 the endpoint did not wait out itself) slows the pace as a
+ * `slow_down` does and waits at least its `Retry-After`; one asking to wait past the expiry ends
+ * polling with it. Its output is the current interval.
  *
  * @since 0.1.0
  * @category constructors
@@ -198,12 +204,16 @@ export const schedule = (self: DeviceAuthorization, options?: PollOptions): Sche
     options?.interval === undefined ? self.interval : Duration.decode(options.interval),
     (now, input: unknown, interval) => {
       const next = widen(interval, input)
-      return Effect.succeed(
-        [next, next, ScheduleDecision.continueWith(ScheduleInterval.after(now + Duration.toMillis(next)))] as const
-      )
+      const asked = isRateLimited(input) ? input.retryAfter : undefined
+      const at = now + Duration.toMillis(asked === undefined ? next : Duration.max(next, asked))
+      // No poll could be answered before the code expires: the rate limit is the answer, now.
+      const decision = asked !== undefined && at >= DateTime.toEpochMillis(self.expiresAt)
+        ? ScheduleDecision.done
+        : ScheduleDecision.continueWith(ScheduleInterval.after(at))
+      return Effect.succeed([next, next, decision] as const)
     }
   ).pipe(
-    Schedule.whileInput(isPending),
+    Schedule.whileInput((input) => isPending(input) || isRateLimited(input)),
     Schedule.modifyDelayEffect((_, delay) => untilExpiry(self, delay)),
     Schedule.checkEffect(() =>
       Effect.map(Clock.currentTimeMillis, (now) => now < DateTime.toEpochMillis(self.expiresAt))

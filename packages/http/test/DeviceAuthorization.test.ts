@@ -94,6 +94,35 @@ describe("DeviceAuthorization.poll", () => {
       assert.deepStrictEqual(instants, [start + 4_000, start + 4_000 + 4_000, start + 4_000 + 4_000 + 4_000])
     }))
 
+  // A 429 whose Retry-After is beyond the endpoint's own retry budget once ended polling with
+  // RateLimited, while the user could still be approving: the device flow had to start over.
+  it.effect("a rate limit (429) waits as long as asked, then polls again, 5 seconds slower from then on", () =>
+    Effect.gen(function*() {
+      const { instants, request } = scripted<OAuthError.OAuthError>([
+        new OAuthError.AuthorizationPending({}),
+        new OAuthError.RateLimited({ retryAfter: Duration.seconds(90) }),
+        new OAuthError.RateLimited({}),
+        new OAuthError.AuthorizationPending({}),
+        "token"
+      ])
+      const fiber = yield* Effect.fork(DeviceAuthorization.poll(request, authorization(600)))
+      yield* TestClock.adjust("5 minutes")
+      assert.strictEqual(yield* Fiber.join(fiber), "token")
+      assert.deepStrictEqual(instants, [5_000, 10_000, 100_000, 115_000, 130_000])
+    }))
+
+  it.effect("a rate limit that would outlast the device code is the answer: RateLimited at once, no poll after it", () =>
+    Effect.gen(function*() {
+      const { instants, request } = scripted<OAuthError.OAuthError>([
+        new OAuthError.RateLimited({ retryAfter: Duration.seconds(600) })
+      ])
+      const fiber = yield* Effect.fork(Effect.flip(DeviceAuthorization.poll(request, authorization(600))))
+      yield* TestClock.adjust("5 seconds")
+      const error = yield* Fiber.join(fiber)
+      assert.strictEqual(error._tag, "RateLimited")
+      assert.deepStrictEqual(instants, [5_000])
+    }))
+
   it.effect("any other answer ends polling at once", () =>
     Effect.gen(function*() {
       const { instants, request } = scripted([new OAuthError.AccessDenied({})])

@@ -393,6 +393,27 @@ describe("hostile authorization server", () => {
         // The device request and at most one poll a second.
         assert.isAtMost(server.requests.length - 1, 10)
       }))
+
+    // Retry-After 120 is past the endpoint's retry budget (1 minute): the endpoint answers RateLimited,
+    // which once ended polling while the user could still approve.
+    it.effect("a 429 beyond the retry budget is waited out, and polling goes on", () =>
+      Effect.gen(function*() {
+        const server = FakeHttp.make((request, index) =>
+          request.url.endsWith("/device")
+            ? FakeHttp.json({ device_code: "dc-1", user_code: "U", verification_uri: "https://x", expires_in: 600 })
+            : index === 1
+            ? { status: 429, body: { error: "rate_limited" }, headers: { "retry-after": "120" } }
+            : index === 2
+            ? FakeHttp.oauthError("authorization_pending")
+            : FakeHttp.token()
+        )
+        const endpoint = yield* Endpoint.make(server)
+        const fiber = yield* Effect.fork(endpoint.pollDeviceToken(yield* endpoint.deviceAuthorization()))
+        yield* TestClock.adjust("5 minutes")
+        assert.isTrue(Token.isToken(yield* Fiber.join(fiber)))
+        // Polls at 5 s, then 120 s later (10 s slower from then on), then 10 s after that.
+        assert.deepStrictEqual(server.requests.map((request) => request.at), [0, 5_000, 125_000, 135_000])
+      }))
   })
 
   describe("11. loopback", () => {
