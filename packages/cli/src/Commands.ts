@@ -9,7 +9,6 @@ import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import * as ValidationError from "@effect/cli/ValidationError"
-import * as PlatformCommand from "@effect/platform/Command"
 import type * as CommandExecutor from "@effect/platform/CommandExecutor"
 import type * as FileSystem from "@effect/platform/FileSystem"
 import * as HttpClient from "@effect/platform/HttpClient"
@@ -27,9 +26,9 @@ import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as CliError from "./CliError.js"
+import * as child from "./internal/child.js"
 import * as display from "./internal/display.js"
 import * as session from "./internal/session.js"
-import * as signals from "./internal/signals.js"
 import * as Login from "./Login.js"
 import * as Profile from "./Profile.js"
 import * as Status from "./Status.js"
@@ -162,24 +161,7 @@ const exec = Command.make("exec", {
       }
       const token = yield* accessToken(name)
       const [program, ...args] = command
-      const code = yield* PlatformCommand.make(program, ...args).pipe(
-        PlatformCommand.env({ [env]: token }),
-        PlatformCommand.stdin("inherit"),
-        PlatformCommand.stdout("inherit"),
-        PlatformCommand.stderr("inherit"),
-        PlatformCommand.start,
-        Effect.flatMap((child) =>
-          signals.foreground((signal) => Effect.runFork(Effect.ignore(child.kill(signal))), child.exitCode)
-        ),
-        Effect.scoped,
-        Effect.mapError((error) =>
-          CliError.make(
-            "Usage",
-            `Cannot run "${program}": ${error.message}`,
-            "check the command's name and that it is on PATH"
-          )
-        )
-      )
+      const code = yield* child.run(program, args, { [env]: token })
       if (code !== 0) return yield* Effect.fail(new ChildExit(code))
     }))).pipe(
     Command.withDescription("Run a command with the access token in an environment variable: tokenfx exec -- CMD ARGS")

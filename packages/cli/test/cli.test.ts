@@ -230,38 +230,41 @@ layer(OidcProvider.layer(), { excludeTestServices: true })("tokenfx CLI", (it) =
     60_000
   )
 
-  it.scoped(
-    "a signal during a refresh lets it finish: the rotated token is stored, then the exit is the signal's",
-    () =>
-      Effect.gen(function*() {
-        const server = yield* OidcProvider.OidcProvider
-        // The next request held 1.5 s before the server sees it.
-        const proxy = yield* delayedTokenEndpoint(server, 1_500)
-        const file = tokenFiles()[0]!
-        const before = readStored(file).token
-        expireStored(file)
-        const stats = yield* server.stats
-        const token = Cli.start(["token"], env)
-        // The refresh token is on its way (held by the proxy) when the signal comes.
-        while ((yield* proxy.stats).faults === 0) yield* Effect.sleep("20 millis")
-        token.kill("SIGTERM")
-        const result = yield* token.result
-        outputs.push(result.stdout, result.stderr)
-        assert.strictEqual(result.code, 143, `${result.signal ?? ""} ${result.stderr}`)
-        assert.strictEqual(result.stdout, "")
-        const after = readStored(file).token
-        assert.notStrictEqual(after.refreshToken, before.refreshToken, "the refresh under way was cut off")
-        const now = yield* server.stats
-        assert.strictEqual(now.tokenRequests["refresh_token"], (stats.tokenRequests["refresh_token"] ?? 0) + 1)
-        assert.strictEqual(now.grantErrors["invalid_grant"] ?? 0, stats.grantErrors["invalid_grant"] ?? 0)
-        rememberSecrets()
-        // The grant lives: the next command uses the stored token.
-        const next = yield* tokenfx(["token"])
-        assert.strictEqual(next.code, 0, next.stderr)
-        assert.strictEqual((yield* resource(server, next.stdout.trim())).status, 200)
-      }),
-    60_000
-  )
+  // SIGHUP: the terminal closed (an SSH session dropped) while tokenfx refreshed.
+  for (const [signal, code] of [["SIGTERM", 143], ["SIGHUP", 129]] as const) {
+    it.scoped(
+      `${signal} during a refresh lets it finish: the rotated token is stored, then the exit is the signal's`,
+      () =>
+        Effect.gen(function*() {
+          const server = yield* OidcProvider.OidcProvider
+          // The next request held 1.5 s before the server sees it.
+          const proxy = yield* delayedTokenEndpoint(server, 1_500)
+          const file = tokenFiles()[0]!
+          const before = readStored(file).token
+          expireStored(file)
+          const stats = yield* server.stats
+          const token = Cli.start(["token"], env)
+          // The refresh token is on its way (held by the proxy) when the signal comes.
+          while ((yield* proxy.stats).faults === 0) yield* Effect.sleep("20 millis")
+          token.kill(signal)
+          const result = yield* token.result
+          outputs.push(result.stdout, result.stderr)
+          assert.strictEqual(result.code, code, `${result.signal ?? ""} ${result.stderr}`)
+          assert.strictEqual(result.stdout, "")
+          const after = readStored(file).token
+          assert.notStrictEqual(after.refreshToken, before.refreshToken, "the refresh under way was cut off")
+          const now = yield* server.stats
+          assert.strictEqual(now.tokenRequests["refresh_token"], (stats.tokenRequests["refresh_token"] ?? 0) + 1)
+          assert.strictEqual(now.grantErrors["invalid_grant"] ?? 0, stats.grantErrors["invalid_grant"] ?? 0)
+          rememberSecrets()
+          // The grant lives: the next command uses the stored token.
+          const next = yield* tokenfx(["token"])
+          assert.strictEqual(next.code, 0, next.stderr)
+          assert.strictEqual((yield* resource(server, next.stdout.trim())).status, 200)
+        }),
+      60_000
+    )
+  }
 
   it.scoped("a second signal ends the process at once, whatever is under way", () =>
     Effect.gen(function*() {
@@ -301,7 +304,7 @@ layer(OidcProvider.layer(), { excludeTestServices: true })("tokenfx CLI", (it) =
   )
 
   it.effect(
-    "exec passes Ctrl-C on to its command, which decides what it means; its exit code is passed on",
+    "exec without a terminal passes SIGINT on to its command, which decides what it means; its exit code is passed on",
     () =>
       Effect.gen(function*() {
         const script = `process.on("SIGINT", () => { console.error("command: SIGINT"); process.exit(7) }); ` +
@@ -313,6 +316,60 @@ layer(OidcProvider.layer(), { excludeTestServices: true })("tokenfx CLI", (it) =
         outputs.push(result.stdout, result.stderr)
         assert.strictEqual(result.code, 7, `${result.signal ?? ""} ${result.stderr}`)
         assert.include(result.stderr, "command: SIGINT")
+      }),
+    60_000
+  )
+
+  // In a terminal, the command is the terminal's as much as tokenfx's: it once ran in a session of its
+  // own, with no controlling terminal, so whatever opens /dev/tty (ssh and sudo asking for a password,
+  // a pager) failed, and Ctrl-C reached it only as tokenfx passed it on.
+  it.effect(
+    "exec in a terminal: the command shares it (it can open /dev/tty), and Ctrl-C reaches it once",
+    () =>
+      Effect.gen(function*() {
+        const script = `const fs = require("node:fs"); fs.closeSync(fs.openSync("/dev/tty", "r")); let n = 0; ` +
+          `process.on("SIGINT", () => { n++; setTimeout(() => { console.log("command: SIGINT x" + n); ` +
+          `process.exit(7) }, 500) }); console.log("command: ready"); setInterval(() => {}, 1000)`
+        const terminal = Cli.startInTerminal(["exec", "--", process.execPath, "-e", script], env)
+        yield* terminal.waitFor(/command: ready/)
+        terminal.type("\x03")
+        const result = yield* terminal.result
+        outputs.push(result.output)
+        assert.strictEqual(result.code, 7, result.output)
+        assert.include(result.output, "command: SIGINT x1")
+      }),
+    60_000
+  )
+
+  // A supervisor stops tokenfx alone (docker stop signals PID 1; a closed SSH session, SIGHUP): the
+  // command once got SIGTERM from tokenfx's end and its exit code was lost for 143, or, on SIGHUP,
+  // tokenfx died and left it running.
+  for (const [signal, code] of [["SIGTERM", 3], ["SIGHUP", 4]] as const) {
+    it.effect(
+      `exec without a terminal: ${signal} to tokenfx reaches the command once, and its exit code is passed on`,
+      () =>
+        Effect.gen(function*() {
+          const script = `let n = 0; process.on("${signal}", () => { n++; setTimeout(() => { ` +
+            `console.error("command: ${signal} x" + n); process.exit(${code}) }, 500) }); ` +
+            `console.error("command: ready"); setInterval(() => {}, 1000)`
+          const exec = Cli.start(["exec", "--", process.execPath, "-e", script], env)
+          yield* exec.waitFor(/command: ready/)
+          exec.kill(signal)
+          const result = yield* exec.result
+          outputs.push(result.stdout, result.stderr)
+          assert.strictEqual(result.code, code, `${result.signal ?? ""} ${result.stderr}`)
+          assert.include(result.stderr, `command: ${signal} x1`)
+        }),
+      60_000
+    )
+  }
+
+  it.effect(
+    "exec: a command ended by a signal ends tokenfx with the shell's code for it (128 + n)",
+    () =>
+      Effect.gen(function*() {
+        const result = yield* tokenfx(["exec", "--", process.execPath, "-e", "process.kill(process.pid, 'SIGKILL')"])
+        assert.strictEqual(result.code, 137, `${result.signal ?? ""} ${result.stderr}`)
       }),
     60_000
   )

@@ -1,11 +1,10 @@
 /**
- * Signals while `tokenfx` runs. Ctrl-C (SIGINT) or SIGTERM interrupts the command rather than ending
- * the process on the spot: the token manager's end then lets a refresh under way finish and store its
- * token, within its grace (its refresh token is sent: killed outright, the process may lose the grant).
- * A second signal ends the process at once; the exit code is the shell's for the signal. While `exec`
- * runs a command, SIGINT is passed on to it (it runs in a process group of its own, which the
- * terminal's Ctrl-C does not reach): an interactive command decides what it means, and its exit code
- * is passed on as usual.
+ * Signals while `tokenfx` runs. Ctrl-C (SIGINT), SIGTERM or SIGHUP (the terminal closed) interrupts
+ * the command rather than ending the process on the spot: the token manager's end then lets a refresh
+ * under way finish and store its token, within its grace (its refresh token is sent: killed outright,
+ * the process may lose the grant). A second signal ends the process at once; the exit code is the
+ * shell's for the signal. While `exec` runs a command, every signal is handed to it instead
+ * (`internal/child`), which passes on what the command would not get otherwise.
  *
  * @internal
  */
@@ -13,13 +12,16 @@ import * as Effect from "effect/Effect"
 import type * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
 
-const codes: Readonly<Record<"SIGINT" | "SIGTERM", number>> = { SIGINT: 130, SIGTERM: 143 }
+/** The signals tokenfx handles. @internal */
+export type Signal = "SIGINT" | "SIGTERM" | "SIGHUP"
 
-const children = new Set<(signal: "SIGINT") => void>()
+const codes: Readonly<Record<Signal, number>> = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 }
 
-/** Runs `self` while `forward` passes SIGINT on to the command it waits for. @internal */
+const children = new Set<(signal: Signal) => void>()
+
+/** Runs `self` with every signal handed to `forward` rather than interrupting tokenfx. @internal */
 export const foreground = <A, E, R>(
-  forward: (signal: "SIGINT") => void,
+  forward: (signal: Signal) => void,
   self: Effect.Effect<A, E, R>
 ): Effect.Effect<A, E, R> =>
   Effect.acquireUseRelease(
@@ -31,8 +33,8 @@ export const foreground = <A, E, R>(
 /** Interrupts `fiber` on the first signal, exits on the second; answers how to let go of the signals. @internal */
 export const install = (fiber: Fiber.RuntimeFiber<unknown, unknown>): () => void => {
   let received = false
-  const handler = (signal: "SIGINT" | "SIGTERM") => {
-    if (signal === "SIGINT" && children.size > 0) {
+  const handler = (signal: Signal) => {
+    if (children.size > 0) {
       for (const forward of children) forward(signal)
       return
     }
@@ -41,10 +43,8 @@ export const install = (fiber: Fiber.RuntimeFiber<unknown, unknown>): () => void
     process.exitCode = codes[signal]
     fiber.unsafeInterruptAsFork(FiberId.none)
   }
-  process.on("SIGINT", handler)
-  process.on("SIGTERM", handler)
+  for (const signal of Object.keys(codes) as Array<Signal>) process.on(signal, handler)
   return () => {
-    process.removeListener("SIGINT", handler)
-    process.removeListener("SIGTERM", handler)
+    for (const signal of Object.keys(codes) as Array<Signal>) process.removeListener(signal, handler)
   }
 }

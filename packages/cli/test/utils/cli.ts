@@ -60,12 +60,17 @@ export interface Running {
   readonly kill: (signal: NodeJS.Signals) => void
 }
 
-/** Starts `tokenfx args` with the environment `env` (on top of a minimal one: no HOME, no display). */
+/**
+ * Starts `tokenfx args` with the environment `env` (on top of a minimal one: no HOME, no display), with
+ * no terminal: in a session of its own, as a service or a script is, even when the tests run in one
+ * (`startInTerminal` gives it one).
+ */
 export const start = (args: ReadonlyArray<string>, env: Readonly<Record<string, string>>): Running => {
   const child = ChildProcess.spawn(process.execPath, [...command(), ...args], {
     cwd: root,
     env: { PATH: process.env.PATH ?? "", NO_COLOR: "1", ...env },
-    stdio: ["ignore", "pipe", "pipe"]
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: true
   })
   let stdout = ""
   let stderr = ""
@@ -101,3 +106,58 @@ export const start = (args: ReadonlyArray<string>, env: Readonly<Record<string, 
 /** Runs `tokenfx args` to its end. */
 export const run = (args: ReadonlyArray<string>, env: Readonly<Record<string, string>>): Effect.Effect<Result> =>
   start(args, env).result
+
+export interface InTerminal {
+  /** Waits until the terminal's output matches, and answers the match. */
+  readonly waitFor: (pattern: RegExp) => Effect.Effect<RegExpExecArray>
+  /** Types `keys` at the terminal: "\x03" is Ctrl-C. */
+  readonly type: (keys: string) => void
+  /** tokenfx's exit code, and all the terminal showed. */
+  readonly result: Effect.Effect<{ readonly code: number | null; readonly output: string }>
+}
+
+const quote = (word: string) => `'${word.replaceAll("'", `'\\''`)}'`
+
+/**
+ * Starts `tokenfx args` in a pseudo-terminal of its own, as from an interactive shell: util-linux
+ * `script` makes the terminal and runs tokenfx as its foreground process, with the terminal as its
+ * controlling one. What is typed goes to the terminal; its exit code is tokenfx's (`script -e`).
+ */
+export const startInTerminal = (
+  args: ReadonlyArray<string>,
+  env: Readonly<Record<string, string>>
+): InTerminal => {
+  const line = ["exec", process.execPath, ...command(), ...args].map(quote).join(" ")
+  const child = ChildProcess.spawn("script", ["--quiet", "--return", "--flush", "--command", line, "/dev/null"], {
+    cwd: root,
+    env: { PATH: process.env.PATH ?? "", NO_COLOR: "1", SHELL: "/bin/sh", TERM: "dumb", ...env },
+    stdio: ["pipe", "pipe", "pipe"]
+  })
+  let output = ""
+  const waiters: Array<() => void> = []
+  const received = (chunk: Buffer) => {
+    output += chunk.toString("utf8")
+    for (const wake of waiters.splice(0)) wake()
+  }
+  child.stdout.on("data", received)
+  child.stderr.on("data", received)
+  const done = new Promise<{ code: number | null; output: string }>((resolve) => {
+    child.on("close", (code) => {
+      for (const wake of waiters.splice(0)) wake()
+      resolve({ code, output })
+    })
+  })
+  const waitFor = (pattern: RegExp) =>
+    Effect.promise(() =>
+      new Promise<RegExpExecArray>((resolve, reject) => {
+        const check = () => {
+          const match = pattern.exec(output)
+          if (match !== null) return resolve(match)
+          if (child.exitCode !== null) return reject(new Error(`the terminal closed before ${pattern}: ${output}`))
+          waiters.push(check)
+        }
+        check()
+      })
+    )
+  return { waitFor, type: (keys) => void child.stdin.write(keys), result: Effect.promise(() => done) }
+}
