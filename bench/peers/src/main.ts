@@ -29,7 +29,7 @@ import { blockStores, dropPgTables } from "./stores.js"
 const quick = process.argv.includes("--quick")
 const sizes = quick
   ? {
-    rounds: 2,
+    rounds: 1,
     requests: 300,
     concurrency: 16,
     calls: 20_000,
