@@ -341,6 +341,20 @@ layer(OidcProvider.layer(), { excludeTestServices: true })("tokenfx CLI", (it) =
     60_000
   )
 
+  it.effect("exec in a terminal: SIGTERM sent to tokenfx alone reaches the command once", () =>
+    Effect.gen(function*() {
+      const script = `let n = 0; process.on("SIGTERM", () => { n++; setTimeout(() => { ` +
+        `console.log("command: SIGTERM x" + n); process.exit(3) }, 500) }); ` +
+        `console.log("command: ready"); setInterval(() => {}, 1000)`
+      const terminal = Cli.startInTerminal(["exec", "--", process.execPath, "-e", script], env)
+      yield* terminal.waitFor(/command: ready/)
+      terminal.kill("SIGTERM")
+      const result = yield* terminal.result
+      outputs.push(result.output)
+      assert.strictEqual(result.code, 3, result.output)
+      assert.include(result.output, "command: SIGTERM x1")
+    }), 60_000)
+
   // A supervisor stops tokenfx alone (docker stop signals PID 1; a closed SSH session, SIGHUP): the
   // command once got SIGTERM from tokenfx's end and its exit code was lost for 143, or, on SIGHUP,
   // tokenfx died and left it running.

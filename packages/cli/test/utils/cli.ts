@@ -112,6 +112,8 @@ export interface InTerminal {
   readonly waitFor: (pattern: RegExp) => Effect.Effect<RegExpExecArray>
   /** Types `keys` at the terminal: "\x03" is Ctrl-C. */
   readonly type: (keys: string) => void
+  /** Sends tokenfx alone a signal, as another process would. */
+  readonly kill: (signal: NodeJS.Signals) => void
   /** tokenfx's exit code, and all the terminal showed. */
   readonly result: Effect.Effect<{ readonly code: number | null; readonly output: string }>
 }
@@ -159,5 +161,10 @@ export const startInTerminal = (
         check()
       })
     )
-  return { waitFor, type: (keys) => void child.stdin.write(keys), result: Effect.promise(() => done) }
+  // tokenfx is the process `script` started (its shell exec'd it).
+  const kill = (signal: NodeJS.Signals) => {
+    const pid = Number(ChildProcess.execFileSync("pgrep", ["-P", String(child.pid)], { encoding: "utf8" }).trim())
+    process.kill(pid, signal)
+  }
+  return { waitFor, type: (keys) => void child.stdin.write(keys), kill, result: Effect.promise(() => done) }
 }
