@@ -50,14 +50,21 @@ const spawn = (
       child.once("exit", (code, signal) =>
         resolve(code ?? 128 + (signal === null ? 0 : Os.constants.signals[signal] ?? 0)))
     })
-    child.once("spawn", () =>
-      resume(Effect.succeed({ child, exit, group })))
-    child.once("error", (error) =>
-      resume(CliError.make(
-        "Usage",
-        `Cannot run "${program}": ${error.message}`,
-        "check the command's name and that it is on PATH"
-      )))
+    let started = false
+    child.once("spawn", () => {
+      started = true
+      resume(Effect.succeed({ child, exit, group }))
+    })
+    // Heard for the command's whole life: a failed kill is an "error" too, which unheard would end tokenfx.
+    child.on("error", (error) => {
+      if (!started) {
+        resume(CliError.make(
+          "Usage",
+          `Cannot run "${program}": ${error.message}`,
+          "check the command's name and that it is on PATH"
+        ))
+      }
+    })
   })
 
 // To the command's own group (a shell script's children with it) where it has one.
