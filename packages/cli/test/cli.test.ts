@@ -54,6 +54,12 @@ const rememberSecrets = () => {
   }
 }
 
+// A command for `exec` that says "command: ready", counts `signal`, and half a second after the first
+// says how many came (a second copy of one signal arrives within that) and exits with `code`.
+const counting = (signal: NodeJS.Signals, code: number, stream: "log" | "error") =>
+  `let n = 0; process.on("${signal}", () => { n++; setTimeout(() => { console.${stream}("command: ${signal} x" + n); ` +
+  `process.exit(${code}) }, 500) }); console.${stream}("command: ready"); setInterval(() => {}, 1000)`
+
 // Moves the stored token's expiry into the past, as if the process had slept through it.
 const expireStored = (file: string) => {
   const { envelope, token } = readStored(file)
@@ -323,37 +329,28 @@ layer(OidcProvider.layer(), { excludeTestServices: true })("tokenfx CLI", (it) =
   // In a terminal, the command is the terminal's as much as tokenfx's: it once ran in a session of its
   // own, with no controlling terminal, so whatever opens /dev/tty (ssh and sudo asking for a password,
   // a pager) failed, and Ctrl-C reached it only as tokenfx passed it on.
-  it.effect(
-    "exec in a terminal: the command shares it (it can open /dev/tty), and Ctrl-C reaches it once",
-    () =>
-      Effect.gen(function*() {
-        const script = `const fs = require("node:fs"); fs.closeSync(fs.openSync("/dev/tty", "r")); let n = 0; ` +
-          `process.on("SIGINT", () => { n++; setTimeout(() => { console.log("command: SIGINT x" + n); ` +
-          `process.exit(7) }, 500) }); console.log("command: ready"); setInterval(() => {}, 1000)`
-        const terminal = Cli.startInTerminal(["exec", "--", process.execPath, "-e", script], env)
-        yield* terminal.waitFor(/command: ready/)
-        terminal.type("\x03")
-        const result = yield* terminal.result
-        outputs.push(result.output)
-        assert.strictEqual(result.code, 7, result.output)
-        assert.include(result.output, "command: SIGINT x1")
-      }),
-    60_000
-  )
-
-  it.effect("exec in a terminal: SIGTERM sent to tokenfx alone reaches the command once", () =>
-    Effect.gen(function*() {
-      const script = `let n = 0; process.on("SIGTERM", () => { n++; setTimeout(() => { ` +
-        `console.log("command: SIGTERM x" + n); process.exit(3) }, 500) }); ` +
-        `console.log("command: ready"); setInterval(() => {}, 1000)`
-      const terminal = Cli.startInTerminal(["exec", "--", process.execPath, "-e", script], env)
-      yield* terminal.waitFor(/command: ready/)
-      terminal.kill("SIGTERM")
-      const result = yield* terminal.result
-      outputs.push(result.output)
-      assert.strictEqual(result.code, 3, result.output)
-      assert.include(result.output, "command: SIGTERM x1")
-    }), 60_000)
+  const inTerminal = [
+    { what: "Ctrl-C at the terminal", signal: "SIGINT", code: 7, send: (t: Cli.InTerminal) => t.type("\x03") },
+    { what: "SIGTERM to tokenfx alone", signal: "SIGTERM", code: 3, send: (t: Cli.InTerminal) => t.kill("SIGTERM") }
+  ] as const
+  for (const { code, send, signal, what } of inTerminal) {
+    it.effect(
+      `exec in a terminal: the command shares it (it can open /dev/tty), and ${what} reaches it once`,
+      () =>
+        Effect.gen(function*() {
+          const opensTerminal = `const fs = require("node:fs"); fs.closeSync(fs.openSync("/dev/tty", "r")); `
+          const script = opensTerminal + counting(signal, code, "log")
+          const terminal = Cli.startInTerminal(["exec", "--", process.execPath, "-e", script], env)
+          yield* terminal.waitFor(/command: ready/)
+          send(terminal)
+          const result = yield* terminal.result
+          outputs.push(result.output)
+          assert.strictEqual(result.code, code, result.output)
+          assert.include(result.output, `command: ${signal} x1`)
+        }),
+      60_000
+    )
+  }
 
   // A supervisor stops tokenfx alone (docker stop signals PID 1; a closed SSH session, SIGHUP): the
   // command once got SIGTERM from tokenfx's end and its exit code was lost for 143, or, on SIGHUP,
@@ -363,9 +360,7 @@ layer(OidcProvider.layer(), { excludeTestServices: true })("tokenfx CLI", (it) =
       `exec without a terminal: ${signal} to tokenfx reaches the command once, and its exit code is passed on`,
       () =>
         Effect.gen(function*() {
-          const script = `let n = 0; process.on("${signal}", () => { n++; setTimeout(() => { ` +
-            `console.error("command: ${signal} x" + n); process.exit(${code}) }, 500) }); ` +
-            `console.error("command: ready"); setInterval(() => {}, 1000)`
+          const script = counting(signal, code, "error")
           const exec = Cli.start(["exec", "--", process.execPath, "-e", script], env)
           yield* exec.waitFor(/command: ready/)
           exec.kill(signal)

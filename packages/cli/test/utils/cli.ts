@@ -60,6 +60,21 @@ export interface Running {
   readonly kill: (signal: NodeJS.Signals) => void
 }
 
+// Waits until what `read` answers matches `pattern`, looking again each time a waiter is woken; fails
+// once the process has `ended` without it.
+const waiting = (waiters: Array<() => void>, read: () => string, ended: () => boolean) => (pattern: RegExp) =>
+  Effect.promise(() =>
+    new Promise<RegExpExecArray>((resolve, reject) => {
+      const check = () => {
+        const match = pattern.exec(read())
+        if (match !== null) return resolve(match)
+        if (ended()) return reject(new Error(`the process ended before ${pattern}: ${read()}`))
+        waiters.push(check)
+      }
+      check()
+    })
+  )
+
 /**
  * Starts `tokenfx args` with the environment `env` (on top of a minimal one: no HOME, no display), with
  * no terminal: in a session of its own, as a service or a script is, even when the tests run in one
@@ -88,18 +103,7 @@ export const start = (args: ReadonlyArray<string>, env: Readonly<Record<string, 
       resolve({ code, signal, stdout, stderr })
     })
   })
-  const waitFor = (pattern: RegExp) =>
-    Effect.promise(() =>
-      new Promise<RegExpExecArray>((resolve, reject) => {
-        const check = () => {
-          const match = pattern.exec(stderr)
-          if (match !== null) return resolve(match)
-          if (child.exitCode !== null) return reject(new Error(`tokenfx exited before ${pattern}: ${stderr}`))
-          waiters.push(check)
-        }
-        check()
-      })
-    )
+  const waitFor = waiting(waiters, () => stderr, () => child.exitCode !== null)
   return { waitFor, result: Effect.promise(() => done), kill: (signal) => void child.kill(signal) }
 }
 
@@ -149,18 +153,7 @@ export const startInTerminal = (
       resolve({ code, output })
     })
   })
-  const waitFor = (pattern: RegExp) =>
-    Effect.promise(() =>
-      new Promise<RegExpExecArray>((resolve, reject) => {
-        const check = () => {
-          const match = pattern.exec(output)
-          if (match !== null) return resolve(match)
-          if (child.exitCode !== null) return reject(new Error(`the terminal closed before ${pattern}: ${output}`))
-          waiters.push(check)
-        }
-        check()
-      })
-    )
+  const waitFor = waiting(waiters, () => output, () => child.exitCode !== null)
   // tokenfx is the process `script` started (its shell exec'd it).
   const kill = (signal: NodeJS.Signals) => {
     const pid = Number(ChildProcess.execFileSync("pgrep", ["-P", String(child.pid)], { encoding: "utf8" }).trim())
