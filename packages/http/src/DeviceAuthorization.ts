@@ -170,9 +170,10 @@ const isRateLimited = (u: unknown): u is OAuthError.RateLimited => Predicate.isT
 // At least 5 s slower on each slow_down (RFC 8628 section 3.5 says "MUST") or 429, slower still when
 // the server names a longer interval (GitHub): a stale or smaller one must not keep the pace.
 const widen = (interval: Duration.Duration, error: unknown): Duration.Duration => {
-  if (!Predicate.isTagged(error, "SlowDown") && !isRateLimited(error)) return interval
+  if (isRateLimited(error)) return Duration.sum(interval, slowDownIncrement)
+  if (!Predicate.isTagged(error, "SlowDown")) return interval
   const slower = Duration.sum(interval, slowDownIncrement)
-  const asked = isRateLimited(error) ? undefined : (error as OAuthError.SlowDown).interval
+  const asked = (error as OAuthError.SlowDown).interval
   return asked === undefined ? slower : Duration.max(slower, asked)
 }
 
