@@ -47,23 +47,24 @@ else
   echo "smoke: packed ${packages[*]}"
 fi
 
-# 2. What npm would publish.
-for tarball in "$work"/tarballs/*.tgz; do
-  [ -z "$reuse" ] || break
-  listing=$(tar -tzf "$tarball")
-  for required in package/package.json package/LICENSE package/README.md; do
-    grep -qx "$required" <<<"$listing" || { echo "smoke: $tarball has no $required" >&2; exit 1; }
+# 2. What npm would publish (once: the same tarballs on every line).
+if [ -z "$reuse" ]; then
+  for tarball in "$work"/tarballs/*.tgz; do
+    listing=$(tar -tzf "$tarball")
+    for required in package/package.json package/LICENSE package/README.md; do
+      grep -qx "$required" <<<"$listing" || { echo "smoke: $tarball has no $required" >&2; exit 1; }
+    done
+    if grep -E '^package/(test|build|node_modules)/|\.test\.|tsconfig|vitest' <<<"$listing"; then
+      echo "smoke: $tarball ships files a user does not need" >&2
+      exit 1
+    fi
+    (cd "$work" && npm publish --dry-run --ignore-scripts "$tarball" >"$work/publish.log" 2>&1) || {
+      cat "$work/publish.log" >&2
+      exit 1
+    }
+    echo "smoke: npm publish --dry-run $(basename "$tarball"): ok"
   done
-  if grep -E '^package/(test|build|node_modules)/|\.test\.|tsconfig|vitest' <<<"$listing"; then
-    echo "smoke: $tarball ships files a user does not need" >&2
-    exit 1
-  fi
-  (cd "$work" && npm publish --dry-run --ignore-scripts "$tarball" >"$work/publish.log" 2>&1) || {
-    cat "$work/publish.log" >&2
-    exit 1
-  }
-  echo "smoke: npm publish --dry-run $(basename "$tarball"): ok"
-done
+fi
 
 # 3. The scratch app: the tarballs and the Effect 3 line at the lockfile's versions; better-sqlite3 at the
 # version scripts/node-line.sh runs on this line (13 on Node 24, through npm overrides, as the README says).
