@@ -1,13 +1,23 @@
 /**
- * Application instances as child processes (`fixtures/crossProcessWorker.ts` run with tsx), and the
- * line protocol the cross-process tests speak with them.
+ * Application instances as child processes (`fixtures/crossProcessWorker.ts`, bundled once per test
+ * file), and the line protocol the cross-process tests speak with them.
  */
 import * as ChildProcess from "node:child_process"
+import * as Fs from "node:fs"
+import * as Os from "node:os"
+import * as Path from "node:path"
 import * as Readline from "node:readline"
 import * as Url from "node:url"
+import { bundle } from "./bundle.js"
 
-const worker = Url.fileURLToPath(new URL("../fixtures/crossProcessWorker.ts", import.meta.url))
 const packageRoot = Url.fileURLToPath(new URL("../..", import.meta.url))
+const bundles = Fs.mkdtempSync(Path.join(Os.tmpdir(), "tokenfx-xp-bundle-"))
+process.once("exit", () => Fs.rmSync(bundles, { recursive: true, force: true }))
+const worker = await bundle(
+  Url.fileURLToPath(new URL("../fixtures/crossProcessWorker.ts", import.meta.url)),
+  bundles,
+  { native: ["better-sqlite3"] }
+)
 
 export interface Report {
   readonly gets: number
@@ -27,7 +37,7 @@ export interface Child {
 }
 
 export const spawn = (env: Record<string, string>): Child => {
-  const proc = ChildProcess.spawn(process.execPath, ["--import", "tsx", worker], {
+  const proc = ChildProcess.spawn(process.execPath, [worker], {
     cwd: packageRoot,
     env: { ...process.env, ...env },
     stdio: ["pipe", "pipe", "pipe"]
