@@ -334,7 +334,9 @@ export * as TokenSource from "./TokenSource.js"
 /**
  * OpenID Connect UserInfo (Core section 5.3): the claims about the user, read with the access token.
  * The answer's `sub` must be the verified ID token's (Core section 5.3.4), or the claims belong to
- * someone else and are refused.
+ * someone else and are refused. A client registered for signed answers (`userinfo_signed_response_alg`)
+ * passes the issuer's key set as `signed`: the answer must then be a JWT signed by the issuer for this
+ * client (Core section 5.3.2), checked as an ID token's signature is.
  *
  * @since 0.1.0
  */

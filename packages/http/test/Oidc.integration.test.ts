@@ -10,6 +10,7 @@ import * as TokenStore from "@tokenfx/core/TokenStore"
 import * as AuthorizedClient from "@tokenfx/http/AuthorizedClient"
 import * as Discovery from "@tokenfx/http/Discovery"
 import * as Dpop from "@tokenfx/http/Dpop"
+import * as Jwks from "@tokenfx/http/Jwks"
 import * as TokenEndpoint from "@tokenfx/http/TokenEndpoint"
 import * as TokenManager from "@tokenfx/http/TokenManager"
 import * as UserInfo from "@tokenfx/http/UserInfo"
@@ -93,6 +94,33 @@ layer(Layer.mergeAll(OidcProvider.layer(), NodeHttpClient.layerUndici), { exclud
         assert.strictEqual(info.sub, "alice")
         const other = yield* Effect.flip(UserInfo.fetch(server.userinfoEndpoint, refreshed, { subject: "bob" }))
         assert.strictEqual(other._tag, "SubjectMismatch")
+      }))
+
+    it.effect("signed UserInfo: a client registered for it verifies the JWT answer with the issuer's keys", () =>
+      Effect.gen(function*() {
+        const server = yield* OidcProvider.OidcProvider
+        const client = server.clients.signedUserInfo
+        const endpoint = yield* TokenEndpoint.make({ ...endpoints(server), ...client })
+        const token = yield* login(endpoint)
+        const jwks = yield* Jwks.make({ uri: server.jwksUri })
+        const signed = { jwks, issuer: server.issuer, clientId: client.clientId }
+        const info = yield* UserInfo.fetch(server.userinfoEndpoint, token, { signed })
+        assert.strictEqual(info.sub, "alice")
+        assert.strictEqual(info["iss"], server.issuer)
+        assert.strictEqual(info["aud"], client.clientId)
+        // Without the key set the signed answer is refused, not read unverified.
+        const unverified = yield* Effect.flip(UserInfo.fetch(server.userinfoEndpoint, token))
+        assert.strictEqual(unverified._tag === "InvalidUserInfo" && unverified.reason, "Unverifiable")
+        // Checked against another client's id, the audience is wrong.
+        const otherClient = yield* Effect.flip(
+          UserInfo.fetch(server.userinfoEndpoint, token, { signed: { ...signed, clientId: "tokenfx-basic" } })
+        )
+        assert.strictEqual(otherClient._tag === "InvalidUserInfo" && otherClient.reason, "Audience")
+        // A client registered for JSON answers gets JSON, which is refused where a signed one is required.
+        const basic = yield* TokenEndpoint.make({ ...endpoints(server), ...server.clients.basic })
+        const plain = yield* login(basic)
+        const unsigned = yield* Effect.flip(UserInfo.fetch(server.userinfoEndpoint, plain, { signed }))
+        assert.strictEqual(unsigned._tag === "InvalidUserInfo" && unsigned.reason, "Unsigned")
       }))
 
     it.effect("max_age: the ID token's auth_time is required and checked", () =>

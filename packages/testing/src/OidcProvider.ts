@@ -129,6 +129,11 @@ export interface OidcServer {
     readonly privateKeyJwt: Client
     /** Confidential, `client_secret_jwt` (HS256 with its secret): the confidential grants. */
     readonly secretJwt: Client
+    /**
+     * Like `basic` (with the same secret), registered with `userinfo_signed_response_alg: "ES256"`: its
+     * UserInfo answers are JWTs signed with the server's keys.
+     */
+    readonly signedUserInfo: Client
   }
   readonly stats: Effect.Effect<Stats>
   /**
@@ -224,7 +229,8 @@ export const make = (options: Options = {}): Effect.Effect<OidcServer, never, Sc
           privateKeyJwk: Redacted.make(harness.clientKey.privateJwk),
           privateKeyPem: Redacted.make(harness.clientKey.privatePem)
         },
-        secretJwt: { clientId: "tokenfx-secret-jwt", clientSecret: Redacted.make(secrets.secretJwt) }
+        secretJwt: { clientId: "tokenfx-secret-jwt", clientSecret: Redacted.make(secrets.secretJwt) },
+        signedUserInfo: { clientId: "tokenfx-signed-userinfo", clientSecret: Redacted.make(secrets.basic) }
       },
       stats: Effect.sync((): Stats => ({
         tokenRequests: { ...counters.tokenRequests },

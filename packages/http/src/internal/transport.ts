@@ -31,6 +31,8 @@ export interface Request {
   readonly secrets?: ReadonlyArray<Redacted.Redacted<string>> | undefined
   /** The provider's compliance hook, and which endpoint this is to it. */
   readonly compliance?: { readonly hooks: Compliance.Compliance; readonly endpoint: Compliance.Endpoint } | undefined
+  /** The media type asked for, when not JSON. */
+  readonly accept?: string | undefined
 }
 
 /** @internal */
@@ -114,6 +116,13 @@ export interface Answer {
   readonly status: number
   readonly body: string
   readonly endpoint: string
+  /** The media type of the body (`Content-Type` without parameters, lower case), when the server said. */
+  readonly mediaType?: string | undefined
+}
+
+const mediaTypeOf = (headers: Readonly<Record<string, string>>): string | undefined => {
+  const value = headers["content-type"]?.split(";")[0].trim().toLowerCase()
+  return value === undefined || value === "" ? undefined : value
 }
 
 /** @internal */
@@ -180,7 +189,7 @@ export const send = (
   Effect.flatMap(destination.checkEndpoint(request.url, settings.allowInsecure), (url) => {
     const endpoint = destination.label(url)
     const http = HttpClientRequest.make(request.method)(url).pipe(
-      HttpClientRequest.acceptJson,
+      request.accept === undefined ? HttpClientRequest.acceptJson : HttpClientRequest.accept(request.accept),
       HttpClientRequest.setHeaders(Record.map(request.headers ?? {}, Redacted.value)),
       (http) =>
         request.form === undefined ? http : HttpClientRequest.bodyUrlParams(http, form.toUrlParams(request.form)),
@@ -232,7 +241,9 @@ export const send = (
         }
         if (status >= 200 && status < 300) {
           // Some providers (GitHub) answer errors with 200 and an `error` member: the error it names.
-          return hasErrorMember(body) ? failed() : Effect.succeed({ status, body, endpoint })
+          return hasErrorMember(body)
+            ? failed()
+            : Effect.succeed({ status, body, endpoint, mediaType: mediaTypeOf(headers) })
         }
         // A 3xx, or 0 for an opaque redirect: following it would send the grant somewhere unvetted.
         if (status < 400) {

@@ -93,6 +93,13 @@ export const make = (input: {
       },
       {
         ...confidential,
+        client_id: "tokenfx-signed-userinfo",
+        client_secret: secrets.basic,
+        token_endpoint_auth_method: "client_secret_basic",
+        userinfo_signed_response_alg: "ES256"
+      },
+      {
+        ...confidential,
         client_id: "tokenfx-post",
         client_secret: secrets.post,
         token_endpoint_auth_method: "client_secret_post"
@@ -153,6 +160,7 @@ export const make = (input: {
       resourceIndicators: { enabled: false },
       rpInitiatedLogout: { enabled: false },
       userinfo: { enabled: true },
+      jwtUserinfo: { enabled: true },
       dPoP: {
         enabled: true,
         nonceSecret: Buffer.from(input.dpopNonceSecret),
