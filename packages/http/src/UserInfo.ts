@@ -79,22 +79,7 @@ export class SubjectMismatch extends Schema.TaggedError<SubjectMismatch>("@token
 export class InvalidUserInfo extends Schema.TaggedError<InvalidUserInfo>("@tokenfx/http/InvalidUserInfo")(
   "InvalidUserInfo",
   {
-    reason: Schema.Literal(
-      "Unsigned",
-      "Unverifiable",
-      "Encrypted",
-      "Malformed",
-      "Algorithm",
-      "Signature",
-      "UnknownKey",
-      "Issuer",
-      "Audience",
-      "Expired",
-      "NotYetValid",
-      "IssuedAt",
-      "MissingClaim",
-      "Type"
-    ),
+    reason: Schema.Literal("Unsigned", "Unverifiable", "Encrypted", ...jwtVerify.reasons),
     description: Schema.String
   }
 ) {

@@ -12,18 +12,22 @@ import type * as Jwks from "../Jwks.js"
  *
  * @internal
  */
-export type Reason =
-  | "Malformed"
-  | "Algorithm"
-  | "Signature"
-  | "UnknownKey"
-  | "Issuer"
-  | "Audience"
-  | "Expired"
-  | "NotYetValid"
-  | "IssuedAt"
-  | "MissingClaim"
-  | "Type"
+export const reasons = [
+  "Malformed",
+  "Algorithm",
+  "Signature",
+  "UnknownKey",
+  "Issuer",
+  "Audience",
+  "Expired",
+  "NotYetValid",
+  "IssuedAt",
+  "MissingClaim",
+  "Type"
+] as const
+
+/** @internal */
+export type Reason = typeof reasons[number]
 
 /** @internal */
 export interface Rejection {
