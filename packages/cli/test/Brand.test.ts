@@ -38,6 +38,7 @@ const errors: ReadonlyArray<Error> = [
   new Dpop.InvalidDpopKey({ reason: "not extractable" }),
   new IdToken.InvalidIdToken({ reason: "Nonce", description: "nonce mismatch" }),
   new UserInfo.SubjectMismatch({ reason: "Mismatch" }),
+  new UserInfo.InvalidUserInfo({ reason: "Unsigned", description: "the answer is not a signed JWT" }),
   new TokenEndpointError.MissingEndpoint({ endpoint: "revocation" }),
   new TokenManagerError.LeaseTimeout({ key: "user-1", timeout: Duration.seconds(5) }),
   new TokenManagerError.LeaseLost({ key: "user-1" }),
