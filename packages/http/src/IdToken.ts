@@ -149,8 +149,7 @@ export const verify: (
   expected: Expected
 ) => Effect.Effect<Token.IdTokenClaims, VerifyError> = Effect.fn("IdToken.verify")(
   function*(jwks: Jwks.Jwks, idToken: Redacted.Redacted<string>, expected: Expected) {
-    const algorithms = (expected.algorithms ?? jwtVerify.asymmetric).filter((alg) => jwtVerify.asymmetric.includes(alg))
-    const clockSkew = Duration.decode(expected.clockSkew ?? Duration.seconds(30))
+    const { algorithms, clockSkew } = jwtVerify.policy(expected)
     const result = yield* jwtVerify.verify(jwks, Redacted.value(idToken), {
       algorithms,
       issuer: expected.issuer,

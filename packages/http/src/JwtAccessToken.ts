@@ -10,7 +10,7 @@
 import * as Json from "@tokenfx/core/Json"
 import * as OAuthError from "@tokenfx/core/OAuthError"
 import * as Token from "@tokenfx/core/Token"
-import * as Duration from "effect/Duration"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Redacted from "effect/Redacted"
@@ -89,13 +89,11 @@ export const verify: (
   expected: Expected
 ) => Effect.Effect<Claims, VerifyError> = Effect.fn("JwtAccessToken.verify")(
   function*(jwks: Jwks.Jwks, accessToken: Redacted.Redacted<string>, expected: Expected) {
-    const algorithms = (expected.algorithms ?? jwtVerify.asymmetric).filter((alg) => jwtVerify.asymmetric.includes(alg))
     const result = yield* jwtVerify.verify(jwks, Redacted.value(accessToken), {
-      algorithms,
+      ...jwtVerify.policy(expected),
       issuer: expected.issuer,
       audience: expected.audience,
       typ: "at+jwt",
-      clockSkew: Duration.decode(expected.clockSkew ?? Duration.seconds(30)),
       requiredClaims: ["iss", "exp", "aud", "sub", "client_id", "iat", "jti"]
     }).pipe(
       Effect.catchTag("Rejection", (rejection) => Effect.fail(invalid(rejection.description)))

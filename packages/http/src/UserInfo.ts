@@ -11,7 +11,7 @@ import * as HttpClient from "@effect/platform/HttpClient"
 import * as Json from "@tokenfx/core/Json"
 import * as OAuthError from "@tokenfx/core/OAuthError"
 import type * as Token from "@tokenfx/core/Token"
-import * as Duration from "effect/Duration"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Schema from "effect/Schema"
@@ -174,10 +174,9 @@ const read = (
       return yield* invalid("Encrypted", "the answer is encrypted (JWE), which is not supported")
     }
     const result = yield* jwtVerify.verify(signed.jwks, compact, {
-      algorithms: (signed.algorithms ?? jwtVerify.asymmetric).filter((alg) => jwtVerify.asymmetric.includes(alg)),
+      ...jwtVerify.policy(signed),
       issuer: signed.issuer,
       audience: signed.clientId,
-      clockSkew: Duration.decode(signed.clockSkew ?? Duration.seconds(30)),
       requiredClaims: ["iss", "aud", "sub"]
     }).pipe(Effect.catchTag("Rejection", (rejection) => invalid(rejection.reason, rejection.description)))
     const claims = decodeClaims(result.payload)

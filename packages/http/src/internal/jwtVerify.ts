@@ -65,6 +65,20 @@ export const asymmetric: ReadonlyArray<string> = [
   "Ed25519"
 ]
 
+/**
+ * A caller's policy made whole: its algorithms narrowed to the asymmetric ones (every one by default),
+ * its clock skew 30 seconds by default.
+ *
+ * @internal
+ */
+export const policy = (options: {
+  readonly algorithms?: ReadonlyArray<string> | undefined
+  readonly clockSkew?: Duration.DurationInput | undefined
+}): { readonly algorithms: ReadonlyArray<string>; readonly clockSkew: Duration.Duration } => ({
+  algorithms: (options.algorithms ?? asymmetric).filter((alg) => asymmetric.includes(alg)),
+  clockSkew: Duration.decode(options.clockSkew ?? Duration.seconds(30))
+})
+
 /** @internal */
 export interface VerifyOptions {
   readonly algorithms: ReadonlyArray<string>
